@@ -1,0 +1,106 @@
+"""Image in, top-k out: the same code path on a board (.bin) and on a PC (.onnx). Board-safe.
+
+The input the model declares decides the preprocessing:
+
+* ``nv12``  (a board .bin, or our NV12 board-model ONNX): board resize -> NV12 in the yaml's range;
+  mean/std live inside the model.
+* ``rgb``/``bgr`` uint8 NHWC board models: board resize, channel order; mean/std inside the model.
+* ``float32`` NCHW (the exported ONNX): board resize -> (x/255 - mean)/std, mean/std from the
+  model's metadata or the registry.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+from . import nv12 as nv12mod
+from . import registry
+from .errors import HelpersError
+from .image import ImageLike, board_resize, load_image, normalize_nchw
+from .labels import Prediction, imagenet_labels, softmax, topk
+from .runtime import (META_KEY, META_MEAN, META_STD, META_WEIGHTS, META_YUV_RANGE, Backend,
+                      labels_from_metadata, open_model)
+
+
+@dataclass
+class Prepared:
+    """What one image becomes before it reaches the model."""
+
+    rgb: np.ndarray          # the resized RGB frame
+    feed: np.ndarray         # what is handed to the backend
+
+
+class Classifier:
+    """Load a model file and classify images with it.
+
+    ``key`` names the registry entry when the file does not carry it (a .bin does not).
+    ``yuv_range`` overrides the NV12 range (default: the model's metadata, else the registry's).
+    """
+
+    def __init__(self, model_path, key: Optional[str] = None, backend: str = "auto",
+                 yuv_range: Optional[str] = None, threads: Optional[int] = None,
+                 labels: Optional[Sequence[str]] = None):
+        self.runtime: Backend = open_model(model_path, backend=backend, threads=threads)
+        meta = self.runtime.metadata
+        key = key or meta.get(META_KEY)
+        self.spec = registry.get(key) if key else None
+        self.info = self.runtime.input
+        self.kind = self.info.dtype if self.info.dtype in ("nv12", "rgb", "bgr") else "float"
+        self.size = self.info.hw
+        if self.spec is not None and self.spec.num_classes == self._num_outputs() and tuple(self.size) != tuple(self.spec.input_size):
+            h, w = self.spec.input_size
+            raise HelpersError(f"{self.runtime.path.name} takes {self.size[1]}x{self.size[0]} input but the registry "
+                               f"deploys {self.spec.key} at {w}x{h}; re-export it or pass the right key")
+        self.yuv_range = nv12mod.check_range(yuv_range or meta.get(META_YUV_RANGE) or nv12mod.DEFAULT_RANGE)
+        if self.kind == "float":
+            if META_MEAN in meta:
+                self.mean, self.std = json.loads(meta[META_MEAN]), json.loads(meta[META_STD])
+            elif self.spec is not None:
+                self.mean, self.std = self.spec.mean, self.spec.std
+            else:
+                raise HelpersError(f"{self.runtime.path.name} carries no mean/std metadata; pass key=<registry key>")
+        self.labels = list(labels) if labels is not None else labels_from_metadata(meta)
+        if self.labels is None and self._num_outputs() == 1000:
+            self.labels = list(imagenet_labels())
+        self.weights = meta.get(META_WEIGHTS, "unknown")
+
+    def _num_outputs(self) -> int:
+        shape = self.runtime.outputs[0].shape
+        return int(np.prod([d for d in shape if d and d > 0])) if shape else 0
+
+    @property
+    def random_weights(self) -> bool:
+        """True when the model was exported with random weights: its labels mean nothing."""
+        return self.weights == "random"
+
+    @property
+    def backend(self) -> str:
+        return self.runtime.name
+
+    def prepare(self, image: ImageLike) -> Prepared:
+        rgb = board_resize(load_image(image), self.size)
+        if self.kind == "nv12":
+            feed = nv12mod.rgb_to_nv12(rgb, self.yuv_range)
+        elif self.kind == "rgb":
+            feed = np.ascontiguousarray(rgb[None])
+        elif self.kind == "bgr":
+            feed = np.ascontiguousarray(rgb[None, :, :, ::-1])
+        else:
+            feed = normalize_nchw(rgb, self.mean, self.std)
+        return Prepared(rgb, feed)
+
+    def logits(self, image: ImageLike) -> np.ndarray:
+        """The raw output vector for one image (float32, flattened)."""
+        return self.run(self.prepare(image).feed)
+
+    def run(self, feed: np.ndarray) -> np.ndarray:
+        return np.asarray(self.runtime.run(feed)[0], dtype=np.float32).reshape(-1)
+
+    def probs(self, image: ImageLike) -> np.ndarray:
+        return softmax(self.logits(image))
+
+    def predict(self, image: ImageLike, k: int = 5) -> List[Prediction]:
+        return topk(self.logits(image), k, self.labels)

@@ -1,0 +1,136 @@
+"""``python -m helpers``: the command line. Every error is one line and a non-zero exit.
+
+Each feature module that has commands defines ``register(subparsers)``; it must keep heavy
+imports (torch, timm, onnxsim) inside its functions so that ``--help`` stays fast and board-safe.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+from typing import List, Optional
+
+from . import registry
+from .errors import HelpersError
+
+#: modules that add subcommands (see their ``register``); listed here so ``--help`` shows them all
+COMMAND_MODULES = [
+    "helpers.export",
+    "helpers.mapper",
+    "helpers.calib",
+    "helpers.board_model",
+    "helpers.bundle",
+    "helpers.download",
+    "helpers.bench",
+    "helpers.datasets",
+    "helpers.train",
+    "helpers.evaluate",
+    "helpers.quantize",
+    "helpers.demo",
+    "helpers.readme",
+]
+
+
+def _table(rows: List[List[str]], header: List[str]) -> str:
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    lines = [fmt.format(*header), fmt.format(*["-" * w for w in widths])]
+    return "\n".join(lines + [fmt.format(*map(str, r)) for r in rows])
+
+
+def cmd_list(args) -> int:
+    rows = []
+    for m in registry.MODELS.values():
+        pub = ", ".join(f"{registry.BOARDS[p.board].name}: {p.bin_name}" for p in m.published) or "-"
+        rows.append([m.key, m.arch, m.timm_id, "x".join(map(str, m.input_size)), "/".join(m.boards), pub])
+    print(_table(rows, ["key", "arch", "timm weights", "input", "boards", "published .bin"]))
+    return 0
+
+
+def cmd_info(args) -> int:
+    m = registry.get(args.key)
+    h, w = m.input_size
+    print(f"{m.key}  ({m.arch})")
+    print(f"  paper        : {m.paper}  {m.paper_url}")
+    print(f"  code         : {m.code_url}")
+    print(f"  timm weights : {m.timm_id}  (hub: {m.hf_hub_id})")
+    print(f"  input        : {w}x{h} RGB, mean {m.mean}, std {m.std}")
+    print(f"  re-param     : {'yes (fused before export)' if m.reparameterizable else 'no'}")
+    print(f"  boards       : {', '.join(registry.BOARDS[b].name + ' (' + registry.BOARDS[b].march + ')' for b in m.boards)}")
+    print(f"  our .bin     : {m.bin_stem}.bin")
+    for p in m.published:
+        print(f"  published on {registry.BOARDS[p.board].name}: {p.bin_url}")
+        print(f"    params {p.params_m} M, top-1 float {p.float_top1} / quantised {p.quant_top1}, "
+              f"latency {p.latency_1t_ms} ms (1 thread) / {p.latency_mt_ms} ms (multi), {p.fps} FPS")
+        print(f"    source: {p.source}")
+        if p.note:
+            print(f"    note: {p.note}")
+    if m.notes:
+        print(f"  note         : {m.notes}")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from .classifier import Classifier
+
+    clf = Classifier(args.model, key=args.key, backend=args.backend, yuv_range=args.yuv_range)
+    print(f"{clf.runtime.path.name}: backend {clf.backend}, input {clf.info}")
+    if clf.random_weights:
+        print("WARNING: this model was exported with RANDOM weights; the classes below mean nothing.")
+    for img in args.images:
+        print(f"{img}:")
+        for p in clf.predict(img, k=args.topk):
+            print(f"  {p}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m helpers", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    p = sub.add_parser("list", help="the model registry as a table")
+    p.set_defaults(func=cmd_list)
+    p = sub.add_parser("info", help="everything the registry knows about one model")
+    p.add_argument("key")
+    p.set_defaults(func=cmd_info)
+    p = sub.add_parser("predict", help="top-k classes of images with a .onnx or .bin model")
+    p.add_argument("model", help=".onnx (onnxruntime) or .bin (RDK board)")
+    p.add_argument("images", nargs="+")
+    p.add_argument("--key", help="registry key (needed for a .bin; ONNX files carry it)")
+    p.add_argument("--backend", default="auto", help="auto, onnxruntime, hobot_dnn or bpu_infer_lib")
+    p.add_argument("--yuv-range", choices=["full", "limited"], help="NV12 range (default: the model's)")
+    p.add_argument("-k", "--topk", type=int, default=5)
+    p.set_defaults(func=cmd_predict)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name == name:  # not written yet
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args.func(args) or 0)
+    except HelpersError as e:
+        if debug:
+            traceback.print_exc()
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # an unexpected failure: still one line, the traceback on request
+        if debug:
+            traceback.print_exc()
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        print(f"error: {type(e).__name__}: {msg} (run with --debug for the traceback)", file=sys.stderr)
+        return 1

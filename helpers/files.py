@@ -1,0 +1,76 @@
+"""Repository paths and atomic file writes. Board-safe (standard library only)."""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator, Union
+
+from .errors import HelpersError
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+#: The repository root: ``helpers`` is installed in editable mode, so this is the checkout.
+REPO_ROOT = Path(os.environ.get("RDK_REPO_ROOT", Path(__file__).resolve().parents[1]))
+DATA_DIR = REPO_ROOT / "data"
+MODEL_DIR = REPO_ROOT / "model"
+YAML_DIR = REPO_ROOT / "yaml"
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+
+
+def repo_path(*parts: PathLike) -> Path:
+    """A path inside the repository, independent of the current working directory."""
+    return REPO_ROOT.joinpath(*map(str, parts))
+
+
+def rel_to_repo(path: PathLike) -> str:
+    """``path`` relative to the repository root when it lies inside it (for messages)."""
+    p = Path(path).resolve()
+    try:
+        return str(p.relative_to(REPO_ROOT.resolve()))
+    except ValueError:
+        return str(p)
+
+
+def check_writable_target(path: PathLike, overwrite: bool) -> Path:
+    """Refuse to replace an existing file unless ``overwrite`` is set."""
+    path = Path(path)
+    if path.is_dir():
+        raise HelpersError(f"{path} is a directory; give a file name to write to")
+    if path.exists() and not overwrite:
+        raise HelpersError(f"{path} already exists; pass --overwrite (overwrite=True) to replace it")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_output(path: PathLike, overwrite: bool = False, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success rename it into place.
+
+    Nothing half-written is ever left at ``path``: if the block raises, the temporary file is
+    removed and ``path`` is untouched.
+    """
+    path = check_writable_target(path, overwrite)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix or ".tmp",
+                               dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def atomic_write_text(path: PathLike, text: str, overwrite: bool = False) -> Path:
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def atomic_write_bytes(path: PathLike, data: bytes, overwrite: bool = False) -> Path:
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)

@@ -1,0 +1,158 @@
+"""Image loading and resizing. Board-safe: numpy, Pillow and OpenCV only.
+
+Two resizes, used in different places:
+
+* :func:`board_resize` stretches the whole frame to the model's input size with OpenCV. It is
+  what our board pipeline does (``test_*.ipynb``, ``predict``, calibration data, evaluation), so
+  the calibration data, the PC emulation and the board all see the same pixels.
+* :func:`timm_resize` is timm's evaluation transform (shorter side to ``size / crop_pct`` then a
+  centre crop). Use it only to compare against timm's published float accuracy.
+"""
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import Tuple, Union
+
+import numpy as np
+
+from .errors import HelpersError
+
+ImageLike = Union[str, "os.PathLike[str]", bytes, np.ndarray, "PIL.Image.Image"]  # noqa: F821
+
+MIN_SIDE = 2
+
+
+def _open_pil(src) -> "PIL.Image.Image":  # noqa: F821
+    from PIL import Image, UnidentifiedImageError
+
+    if isinstance(src, (bytes, bytearray)):
+        name, fp = "<bytes>", io.BytesIO(src)
+    else:
+        path = Path(src)
+        name = str(path)
+        if not path.exists():
+            raise HelpersError(f"image not found: {path}")
+        if path.is_dir():
+            raise HelpersError(f"{path} is a directory; give an image file (jpg, png, ...)")
+        if path.stat().st_size == 0:
+            raise HelpersError(f"{path} is empty (0 bytes); re-download or replace it")
+        fp = path
+    try:
+        img = Image.open(fp)
+        img.load()  # decode now, so truncation is found here and not later
+    except UnidentifiedImageError:
+        raise HelpersError(f"{name} is not an image Pillow can read (corrupt, or not an image file)") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise HelpersError(f"{name} is truncated or corrupt ({e}); re-download or replace it") from None
+    return img
+
+
+def _pil_to_rgb(img) -> np.ndarray:
+    from PIL import ImageOps
+
+    img = ImageOps.exif_transpose(img)  # phones store rotation in EXIF
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16-bit (or 32-bit int) grayscale: scale to 8 bits by the type's full range
+        arr = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        arr = np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(arr[:, :, None], 3, axis=2)
+    if img.mode == "F":
+        arr = np.asarray(img, dtype=np.float64)
+        arr = np.clip(arr * (255.0 if arr.max() <= 1.0 else 1.0) + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(arr[:, :, None], 3, axis=2)
+    # L, LA, P, RGBA, CMYK, YCbCr, 1 ...: Pillow's conversion, as timm's loader does (alpha dropped)
+    return np.asarray(img.convert("RGB"), dtype=np.uint8)
+
+
+def _array_to_rgb(arr: np.ndarray) -> np.ndarray:
+    arr = np.asarray(arr)
+    if arr.dtype == np.uint16:
+        arr = (arr.astype(np.float64) / 257.0 + 0.5).astype(np.uint8)
+    elif arr.dtype in (np.float32, np.float64):
+        scale = 255.0 if arr.size and float(np.nanmax(arr)) <= 1.0 else 1.0
+        arr = np.clip(arr * scale + 0.5, 0, 255).astype(np.uint8)
+    elif arr.dtype != np.uint8:
+        raise HelpersError(f"unsupported image array dtype {arr.dtype}; use uint8, uint16 or float")
+    if arr.ndim == 2:
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    elif arr.ndim == 3 and arr.shape[2] == 1:
+        arr = np.repeat(arr, 3, axis=2)
+    elif arr.ndim == 3 and arr.shape[2] == 4:
+        arr = arr[:, :, :3]
+    elif not (arr.ndim == 3 and arr.shape[2] == 3):
+        raise HelpersError(f"image array must be HxW, HxWx1, HxWx3 or HxWx4 (RGB order); got shape {arr.shape}")
+    return np.ascontiguousarray(arr)
+
+
+def load_image(src: ImageLike) -> np.ndarray:
+    """Load ``src`` (path, bytes, PIL image or array) as an RGB ``uint8`` array of shape HxWx3.
+
+    EXIF orientation is applied; grayscale, palette, RGBA, CMYK and 16-bit images are converted.
+    Arrays are taken to be RGB already. Corrupt, empty or too-small inputs raise ``HelpersError``.
+    """
+    try:
+        from PIL import Image
+        is_pil = isinstance(src, Image.Image)
+    except ImportError:  # pragma: no cover - Pillow is a board requirement
+        is_pil = False
+    if isinstance(src, np.ndarray):
+        rgb = _array_to_rgb(src)
+    elif is_pil:
+        rgb = _pil_to_rgb(src)
+    elif isinstance(src, (str, os.PathLike, bytes, bytearray)):
+        rgb = _pil_to_rgb(_open_pil(src))
+    else:
+        raise HelpersError(f"cannot load an image from {type(src).__name__}; give a path, bytes, PIL image or array")
+    h, w = rgb.shape[:2]
+    if h < MIN_SIDE or w < MIN_SIDE:
+        raise HelpersError(f"image is {w}x{h} pixels; need at least {MIN_SIDE}x{MIN_SIDE}")
+    return rgb
+
+
+def board_resize(rgb: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
+    """Stretch the whole frame to ``size`` = (H, W) with OpenCV, as our board pipeline does.
+
+    INTER_AREA when shrinking (no aliasing), INTER_LINEAR when enlarging.
+    """
+    import cv2
+
+    h, w = size
+    if rgb.shape[:2] == (h, w):
+        return rgb
+    shrink = rgb.shape[0] >= h and rgb.shape[1] >= w
+    return cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
+def timm_resize(rgb: np.ndarray, size: Tuple[int, int], crop_pct: float = 0.875,
+                interpolation: str = "bicubic") -> np.ndarray:
+    """timm's evaluation transform: shorter side to ``size/crop_pct``, then centre crop ``size``."""
+    from PIL import Image
+
+    h, w = size
+    scale_to = int(round(min(h, w) / crop_pct))
+    img = Image.fromarray(rgb)
+    iw, ih = img.size
+    if iw <= ih:
+        nw, nh = scale_to, int(round(ih * scale_to / iw))
+    else:
+        nw, nh = int(round(iw * scale_to / ih)), scale_to
+    resample = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC,
+                "nearest": Image.NEAREST}.get(interpolation, Image.BICUBIC)
+    img = img.resize((nw, nh), resample)
+    left, top = int(round((nw - w) / 2.0)), int(round((nh - h) / 2.0))
+    return np.asarray(img.crop((left, top, left + w, top + h)), dtype=np.uint8)
+
+
+def normalize_nchw(rgb: np.ndarray, mean, std) -> np.ndarray:
+    """RGB uint8 HxWx3 -> float32 1x3xHxW with ``(x/255 - mean) / std``."""
+    x = rgb.astype(np.float32) / 255.0
+    x = (x - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+    return np.ascontiguousarray(x.transpose(2, 0, 1)[None])
+
+
+def to_nchw_float(rgb: np.ndarray) -> np.ndarray:
+    """RGB uint8 HxWx3 -> float32 1x3xHxW in 0..255, un-normalised (the mapper's training input)."""
+    return np.ascontiguousarray(rgb.astype(np.float32).transpose(2, 0, 1)[None])

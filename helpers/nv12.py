@@ -1,0 +1,115 @@
+"""RGB/BGR <-> NV12 (YUV 4:2:0, Y plane then interleaved UV) in both BT.601 ranges. Board-safe.
+
+``full``    : Y, U, V in 0..255 (JPEG/JFIF). The mapper calls this ``regular``.
+``limited`` : Y in 16..235, U/V in 16..240 ("video range"). The mapper calls this ``bt601_video``.
+             OpenCV's ``COLOR_BGR2YUV_I420`` produces this range.
+
+The YUV->RGB matrix below is the single definition used both by the NumPy reference
+(:func:`nv12_to_rgb_float`) and by the ONNX graph that emulates the board model on a PC.
+"""
+from __future__ import annotations
+
+from typing import Tuple
+
+import numpy as np
+
+from .errors import HelpersError
+
+RANGES = ("full", "limited")
+#: the mapper yaml's ``input_space_and_range`` value for each range, and back
+YAML_SPACE_AND_RANGE = {"full": "regular", "limited": "bt601_video"}
+RANGE_FROM_YAML = {v: k for k, v in YAML_SPACE_AND_RANGE.items()}
+#: the range our yaml files declare and our board code produces (see README FAQ "NV12 range")
+DEFAULT_RANGE = "full"
+
+
+def check_range(yuv_range: str) -> str:
+    if yuv_range not in RANGES:
+        raise HelpersError(f"unknown YUV range {yuv_range!r}; use 'full' (yaml: regular) or 'limited' (yaml: bt601_video)")
+    return yuv_range
+
+
+def check_even(height: int, width: int) -> None:
+    if height % 2 or width % 2 or height < 2 or width < 2:
+        raise HelpersError(f"NV12 needs an even width and height of at least 2, got {width}x{height}; "
+                           "resize to an even size first")
+
+
+def nv12_size(height: int, width: int) -> int:
+    check_even(height, width)
+    return height * width * 3 // 2
+
+
+def yuv_to_rgb_matrix(yuv_range: str) -> Tuple[np.ndarray, np.ndarray]:
+    """``(M, offset)`` such that ``rgb = M @ (yuv - offset)`` for BT.601 in ``yuv_range``."""
+    check_range(yuv_range)
+    kr, kb = 0.299, 0.114
+    kg = 1.0 - kr - kb
+    full = np.array([
+        [1.0, 0.0, 2 * (1 - kr)],
+        [1.0, -2 * (1 - kb) * kb / kg, -2 * (1 - kr) * kr / kg],
+        [1.0, 2 * (1 - kb), 0.0],
+    ])
+    if yuv_range == "full":
+        return full.astype(np.float32), np.array([0.0, 128.0, 128.0], np.float32)
+    scale = np.diag([255.0 / 219.0, 255.0 / 224.0, 255.0 / 224.0])
+    return (full @ scale).astype(np.float32), np.array([16.0, 128.0, 128.0], np.float32)
+
+
+def rgb_to_nv12(rgb: np.ndarray, yuv_range: str = DEFAULT_RANGE) -> np.ndarray:
+    """RGB uint8 HxWx3 -> NV12 uint8, flat, length H*W*3/2 (what the board's ``forward`` takes)."""
+    import cv2
+
+    check_range(yuv_range)
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise HelpersError(f"rgb_to_nv12 needs an RGB uint8 HxWx3 array, got {rgb.dtype} {rgb.shape}")
+    h, w = rgb.shape[:2]
+    check_even(h, w)
+    if yuv_range == "limited":
+        i420 = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420).reshape(-1)
+        y, u, v = i420[: h * w], i420[h * w: h * w * 5 // 4], i420[h * w * 5 // 4:]
+        uv = np.stack([u, v], axis=1).reshape(-1)
+        return np.concatenate([y, uv])
+    # full range: OpenCV's YCrCb is BT.601 full range; average chroma over 2x2 blocks before rounding
+    ycc = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2YCrCb) * 255.0
+    y = np.clip(np.rint(ycc[:, :, 0]), 0, 255).astype(np.uint8).reshape(-1)
+    chroma = ycc[:, :, 1:].reshape(h // 2, 2, w // 2, 2, 2).mean(axis=(1, 3))  # (h/2, w/2, [Cr, Cb])
+    uv = np.clip(np.rint(chroma[:, :, ::-1]), 0, 255).astype(np.uint8).reshape(-1)  # U=Cb first
+    return np.concatenate([y, uv])
+
+
+def bgr_to_nv12(bgr: np.ndarray, yuv_range: str = DEFAULT_RANGE) -> np.ndarray:
+    """BGR (OpenCV order) -> NV12; see :func:`rgb_to_nv12`."""
+    return rgb_to_nv12(np.ascontiguousarray(np.asarray(bgr)[:, :, ::-1]), yuv_range)
+
+
+def split_nv12(nv12: np.ndarray, height: int, width: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Check a flat NV12 buffer's length and return its planes: Y (H,W) and UV (H/2,W/2,2)."""
+    buf = np.asarray(nv12)
+    expected = nv12_size(height, width)
+    if buf.dtype != np.uint8:
+        raise HelpersError(f"NV12 data must be uint8, got {buf.dtype}")
+    if buf.size != expected:
+        raise HelpersError(f"NV12 buffer has {buf.size} bytes; {width}x{height} needs {expected} "
+                           f"(= W*H*3/2)")
+    buf = buf.reshape(-1)
+    return buf[: height * width].reshape(height, width), buf[height * width:].reshape(height // 2, width // 2, 2)
+
+
+def nv12_to_rgb_float(nv12: np.ndarray, height: int, width: int, yuv_range: str = DEFAULT_RANGE) -> np.ndarray:
+    """NV12 -> RGB float32 HxWx3 in 0..255 (clipped), chroma upsampled by repetition.
+
+    This is the reference the board-model ONNX graph is tested against.
+    """
+    y, uv = split_nv12(nv12, height, width)
+    uv_full = uv.repeat(2, axis=0).repeat(2, axis=1)
+    yuv = np.concatenate([y[:, :, None], uv_full], axis=2).astype(np.float32)
+    m, off = yuv_to_rgb_matrix(yuv_range)
+    rgb = (yuv - off) @ m.T
+    return np.clip(rgb, 0.0, 255.0).astype(np.float32)
+
+
+def nv12_to_rgb(nv12: np.ndarray, height: int, width: int, yuv_range: str = DEFAULT_RANGE) -> np.ndarray:
+    """NV12 -> RGB uint8 HxWx3, for showing what the board sees."""
+    return np.rint(nv12_to_rgb_float(nv12, height, width, yuv_range)).astype(np.uint8)
