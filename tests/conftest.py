@@ -1,0 +1,23 @@
+"""Shared test setup. Tests and the notebooks they execute use random weights: no hub access."""
+import os
+
+import pytest
+
+os.environ.setdefault("RDK_WEIGHTS", "random")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(scope="session")
+def random_onnx(tmp_path_factory):
+    """``random_onnx(key)`` -> path of a float ONNX of ``key`` exported with random weights (cached)."""
+    cache = {}
+    root = tmp_path_factory.mktemp("onnx")
+
+    def get(key: str):
+        if key not in cache:
+            from helpers.export import export_onnx
+
+            cache[key] = export_onnx(key, weights="random", out=root / f"{key}.onnx").path
+        return cache[key]
+
+    return get
