@@ -71,11 +71,13 @@ def rgb_to_nv12(rgb: np.ndarray, yuv_range: str = DEFAULT_RANGE) -> np.ndarray:
         y, u, v = i420[: h * w], i420[h * w: h * w * 5 // 4], i420[h * w * 5 // 4:]
         uv = np.stack([u, v], axis=1).reshape(-1)
         return np.concatenate([y, uv])
-    # full range: OpenCV's YCrCb is BT.601 full range; average chroma over 2x2 blocks before rounding
-    ycc = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2YCrCb) * 255.0
-    y = np.clip(np.rint(ycc[:, :, 0]), 0, 255).astype(np.uint8).reshape(-1)
-    chroma = ycc[:, :, 1:].reshape(h // 2, 2, w // 2, 2, 2).mean(axis=(1, 3))  # (h/2, w/2, [Cr, Cb])
-    uv = np.clip(np.rint(chroma[:, :, ::-1]), 0, 255).astype(np.uint8).reshape(-1)  # U=Cb first
+    # full range: the exact inverse of yuv_to_rgb_matrix (OpenCV's float YCrCb centres chroma on
+    # 127.5, not 128); chroma is averaged over 2x2 blocks before rounding
+    m, off = yuv_to_rgb_matrix("full")
+    yuv = rgb.astype(np.float32) @ np.linalg.inv(m).T.astype(np.float32) + off
+    y = np.clip(np.rint(yuv[:, :, 0]), 0, 255).astype(np.uint8).reshape(-1)
+    chroma = yuv[:, :, 1:].reshape(h // 2, 2, w // 2, 2, 2).mean(axis=(1, 3))  # (h/2, w/2, [U, V])
+    uv = np.clip(np.rint(chroma), 0, 255).astype(np.uint8).reshape(-1)
     return np.concatenate([y, uv])
 
 
