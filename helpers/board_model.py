@@ -1,0 +1,244 @@
+"""The board model on a PC: an ONNX with the ``.bin``'s input contract, built from the mapper yaml.
+
+The mapper folds the colour conversion and the normalisation into the ``.bin``: the board feeds
+NV12 uint8 and gets logits. :func:`build_board_model` does the same to our float ONNX, in ONNX ops,
+so the PC and the board share one contract:
+
+``data`` uint8 (1, H*3/2, W), flat NV12 (Y plane, then interleaved UV)
+  -> split Y / UV, chroma upsampled 2x by repetition (nearest)
+  -> YUV -> RGB with :func:`helpers.nv12.yuv_to_rgb_matrix` in the yaml's range, clipped to 0..255
+  -> ``(x - mean_value) * scale_value`` from the yaml
+  -> the float model's graph.
+
+``rgb``/``bgr`` runtime inputs are supported too: uint8 NHWC (1, H, W, 3). ``yuv444``, ``gray`` and
+``featuremap`` are refused. The NumPy reference is :func:`helpers.nv12.nv12_to_rgb_float`.
+
+PC only: imports onnx inside the functions.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from . import mapper, nv12, registry
+from .errors import HelpersError
+from .files import MODEL_DIR, atomic_output
+from .runtime import META_INPUT_TYPE, META_KEY, META_YUV_RANGE
+
+SUPPORTED_RT = ("nv12", "rgb", "bgr")
+PREFIX = "rdk_board/"   # names of the nodes and tensors we add
+META_YAML = "rdk.board_yaml"
+META_MEAN_VALUE = "rdk.mean_value"
+META_SCALE_VALUE = "rdk.scale_value"
+META_INPUT_SIZE = "rdk.input_size"
+
+
+def default_board_model_path(key: str) -> Path:
+    """``model/<Arch>/<bin_stem>.onnx``: the PC stand-in for the ``.bin`` of the same stem."""
+    spec = registry.get(key)
+    return MODEL_DIR / spec.arch / f"{spec.bin_stem}.onnx"
+
+
+def _check_supported(pre: mapper.Preprocess) -> None:
+    if pre.input_type_rt not in SUPPORTED_RT:
+        raise HelpersError(f"input_type_rt {pre.input_type_rt!r} is not supported by the PC board model "
+                           f"(supported: {', '.join(SUPPORTED_RT)}); set input_type_rt: 'nv12' in the yaml")
+    if pre.input_type_train not in ("rgb", "bgr"):
+        raise HelpersError(f"input_type_train {pre.input_type_train!r} is not supported by the PC board model; "
+                           "our float models take rgb (input_type_train: 'rgb')")
+
+
+def _float_input(model) -> Tuple[str, Tuple[int, ...]]:
+    from onnx import TensorProto
+
+    inits = {i.name for i in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in inits]
+    if len(inputs) != 1:
+        raise HelpersError(f"the float ONNX has {len(inputs)} inputs; the board model needs exactly one image input")
+    inp = inputs[0]
+    tt = inp.type.tensor_type
+    if tt.elem_type != TensorProto.FLOAT:
+        raise HelpersError(f"the float ONNX input {inp.name!r} is not float32; give the exported float model "
+                           "(python -m helpers export KEY), not a board model")
+    dims = tuple(d.dim_value if d.HasField("dim_value") else -1 for d in tt.shape.dim)
+    if len(dims) != 4:
+        raise HelpersError(f"the float ONNX input {inp.name!r} has shape {dims}; expected 4-D (1, 3, H, W)")
+    return inp.name, dims
+
+
+def _opset(model) -> int:
+    for o in model.opset_import:
+        if o.domain in ("", "ai.onnx"):
+            return int(o.version)
+    raise HelpersError("the float ONNX declares no default-domain opset")
+
+
+def preprocess_nodes(pre: mapper.Preprocess, height: int, width: int, out_name: str, opset: int,
+                     layout: str = "NCHW"):
+    """The ONNX nodes, initializers and the uint8 input that turn board input into ``out_name``."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes, inits = [], []
+    p = PREFIX
+
+    def const(name: str, array) -> str:
+        inits.append(numpy_helper.from_array(np.asarray(array), p + name))
+        return p + name
+
+    def node(op: str, inputs: List[str], name: str, **attrs) -> str:
+        nodes.append(helper.make_node(op, inputs, [p + name], name=p + name, **attrs))
+        return p + name
+
+    h, w = height, width
+    if pre.input_type_rt == "nv12":
+        nv12.check_even(h, w)
+        graph_input = helper.make_tensor_value_info("data", TensorProto.UINT8, [1, h * 3 // 2, w])
+        m, off = nv12.yuv_to_rgb_matrix(pre.yuv_range)
+        x = node("Cast", ["data"], "nv12_f32", to=TensorProto.FLOAT)
+        ax = const("axis1", np.array([1], np.int64))
+        y = node("Slice", [x, const("y_start", np.array([0], np.int64)), const("y_end", np.array([h], np.int64)), ax], "y")
+        uv = node("Slice", [x, const("uv_start", np.array([h], np.int64)),
+                            const("uv_end", np.array([h * 3 // 2], np.int64)), ax], "uv")
+        # Y part: m[:, 0] is the same for all three channels (1 full, 255/219 limited): broadcast it
+        if not np.allclose(m[:, 0], m[0, 0]):  # pragma: no cover - guards a change of the matrix
+            raise HelpersError("nv12.yuv_to_rgb_matrix has a channel-dependent luma column; update board_model")
+        y = node("Reshape", [y, const("y_shape", np.array([1, 1, h, w], np.int64))], "y4")
+        y = node("Sub", [y, const("y_off", np.array(off[0], np.float32))], "y_centred")
+        y = node("Mul", [y, const("y_gain", np.array(m[0, 0], np.float32))], "y_rgb")
+        # chroma part at quarter resolution: (1, 2, H/2, W/2) -> 1x1 conv with m[:, 1:] -> (1, 3, H/2, W/2)
+        uv = node("Sub", [uv, const("uv_off", np.array(off[1], np.float32))], "uv_centred")
+        uv = node("Reshape", [uv, const("uv_shape", np.array([1, h // 2, w // 2, 2], np.int64))], "uv4")
+        uv = node("Transpose", [uv], "uv_nchw", perm=[0, 3, 1, 2])
+        c = node("Conv", [uv, const("uv_to_rgb", m[:, 1:].reshape(3, 2, 1, 1).astype(np.float32))], "chroma")
+        # nearest 2x upsampling by repetition (exactly what nv12_to_rgb_float does)
+        c = node("Reshape", [c, const("c6_shape", np.array([1, 3, h // 2, 1, w // 2, 1], np.int64))], "chroma6")
+        c = node("Expand", [c, const("c6_expand", np.array([1, 3, h // 2, 2, w // 2, 2], np.int64))], "chroma6x")
+        c = node("Reshape", [c, const("c_shape", np.array([1, 3, h, w], np.int64))], "chroma_up")
+        rgb = node("Add", [y, c], "rgb_raw")
+        if opset >= 11:
+            rgb = node("Clip", [rgb, const("lo", np.array(0.0, np.float32)), const("hi", np.array(255.0, np.float32))], "rgb")
+        else:
+            rgb = node("Max", [node("Min", [rgb, const("hi", np.array(255.0, np.float32))], "rgb_hi"),
+                               const("lo", np.array(0.0, np.float32))], "rgb")
+        src_order = "rgb"
+    else:
+        graph_input = helper.make_tensor_value_info("data", TensorProto.UINT8, [1, h, w, 3])
+        x = node("Cast", ["data"], "nhwc_f32", to=TensorProto.FLOAT)
+        rgb = node("Transpose", [x], "nchw", perm=[0, 3, 1, 2])
+        src_order = pre.input_type_rt
+    if src_order != pre.input_type_train:  # rgb <-> bgr
+        rgb = node("Gather", [rgb, const("flip", np.array([2, 1, 0], np.int64))], "swapped", axis=1)
+    mean = np.asarray(pre.mean_value, np.float32).reshape(1, -1, 1, 1)
+    scale = np.asarray(pre.scale_value, np.float32).reshape(1, -1, 1, 1)
+    t = node("Sub", [rgb, const("mean_value", mean)], "centred")
+    t = node("Mul", [t, const("scale_value", scale)], "normalised" if layout == "NCHW" else "normalised_nchw")
+    if layout == "NHWC":
+        t = node("Transpose", [t], "normalised", perm=[0, 2, 3, 1])
+    nodes.append(helper.make_node("Identity", [t], [out_name], name=p + "to_model"))
+    return graph_input, nodes, inits
+
+
+def _hw_of(pre: mapper.Preprocess, dims: Tuple[int, ...]) -> Tuple[int, int]:
+    nhwc = pre.input_layout_train == "NHWC"
+    c, (h, w) = (dims[3], dims[1:3]) if nhwc else (dims[1], dims[2:4])
+    if dims[0] not in (1, -1) or c not in (3, -1):
+        raise HelpersError(f"the float ONNX input has shape {dims}; expected batch 1 and 3 channels "
+                           f"in {pre.input_layout_train} (check input_layout_train in the yaml)")
+    if pre.input_shape is not None:
+        if (h, w) != (-1, -1) and (h, w) != pre.input_shape:
+            raise HelpersError(f"the yaml's input_shape says {pre.input_shape[1]}x{pre.input_shape[0]} but the "
+                               f"float ONNX takes {w}x{h}; regenerate the yaml or re-export the model")
+        h, w = pre.input_shape
+    if h <= 0 or w <= 0:
+        raise HelpersError("the float ONNX has a dynamic H/W and the yaml has no input_shape; set input_shape")
+    return int(h), int(w)
+
+
+def board_model_proto(onnx_path, yaml_path):
+    """Build the board model in memory and return the ``onnx.ModelProto``."""
+    import onnx
+
+    cfg = mapper.load_config(yaml_path)
+    pre = mapper.preprocess_of(cfg)
+    _check_supported(pre)
+    onnx_path = Path(onnx_path)
+    if not onnx_path.exists():
+        raise HelpersError(f"float ONNX not found: {onnx_path}; export it (python -m helpers export KEY)")
+    try:
+        model = onnx.load(str(onnx_path))
+    except Exception as e:  # onnx raises DecodeError and friends
+        raise HelpersError(f"{onnx_path} is not a readable ONNX file ({type(e).__name__}); re-export it") from None
+    meta = {p.key: p.value for p in model.metadata_props}
+    if meta.get(META_INPUT_TYPE):
+        raise HelpersError(f"{onnx_path.name} is already a board model (input {meta[META_INPUT_TYPE]}); "
+                           "give the float ONNX")
+    name, dims = _float_input(model)
+    if pre.input_name and pre.input_name != name:
+        raise HelpersError(f"the yaml's input_name is {pre.input_name!r} but the float ONNX input is {name!r}")
+    h, w = _hw_of(pre, dims)
+    opset = _opset(model)
+    if opset < 10:
+        raise HelpersError(f"{onnx_path.name} uses opset {opset}; the board toolchain takes 10 or 11 - re-export")
+    used = {n for node in model.graph.node for n in list(node.input) + list(node.output)}
+    if any(n.startswith(PREFIX) for n in used):
+        raise HelpersError(f"{onnx_path.name} already contains {PREFIX}* tensors; give the float ONNX")
+    inner = PREFIX + "model_input"
+    graph_input, nodes, inits = preprocess_nodes(pre, h, w, inner, opset, pre.input_layout_train)
+
+    g = model.graph
+    for node in g.node:  # rename the float input to the pre-processing output
+        for i, n in enumerate(node.input):
+            if n == name:
+                node.input[i] = inner
+    for o in g.output:
+        if o.name == name:
+            raise HelpersError("the float ONNX passes its input straight to an output; not a classifier")
+    old_inputs = [i for i in g.input if i.name != name]
+    del g.input[:]
+    g.input.extend([graph_input] + old_inputs)
+    all_nodes = list(nodes) + list(g.node)
+    del g.node[:]
+    g.node.extend(all_nodes)
+    g.initializer.extend(inits)
+
+    meta.update({
+        META_INPUT_TYPE: pre.input_type_rt,
+        META_YAML: Path(yaml_path).name,
+        META_MEAN_VALUE: json.dumps(list(pre.mean_value)),
+        META_SCALE_VALUE: json.dumps(list(pre.scale_value)),
+        META_INPUT_SIZE: json.dumps([h, w]),
+    })
+    if pre.input_type_rt == "nv12":
+        meta[META_YUV_RANGE] = pre.yuv_range
+    else:
+        meta.pop(META_YUV_RANGE, None)
+    del model.metadata_props[:]
+    for k, v in meta.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = k, str(v)
+    try:
+        onnx.checker.check_model(model)
+    except Exception as e:
+        raise HelpersError(f"the merged board model does not pass onnx.checker ({str(e).splitlines()[0][:160]})") from None
+    return model
+
+
+def build_board_model(onnx_path, yaml_path, out=None, overwrite: bool = False) -> Path:
+    """Write the board model for ``onnx_path`` + ``yaml_path``; returns its path.
+
+    ``out`` defaults to :func:`default_board_model_path` of the model key in the ONNX metadata.
+    """
+    import onnx
+
+    model = board_model_proto(onnx_path, yaml_path)
+    if out is None:
+        key = {p.key: p.value for p in model.metadata_props}.get(META_KEY)
+        if not key:
+            raise HelpersError(f"{Path(onnx_path).name} carries no {META_KEY} metadata; give --out FILE")
+        out = default_board_model_path(key)
+    with atomic_output(out, overwrite=overwrite, suffix=".onnx") as tmp:
+        onnx.save(model, str(tmp))
+    return Path(out)

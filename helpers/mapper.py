@@ -1,0 +1,381 @@
+"""Mapper yaml files: generate them from the registry, read them, and check them.
+
+The vendor mapper (``hb_mapper makertbin``) turns our float ONNX into a board ``.bin`` from a yaml
+with four sections. Which keys each toolchain generation accepts, and where that comes from:
+
+* X3 / Ultra generation (``march`` ``bernoulli2`` / ``bayes``): the official PTQ guide, D-Robotics
+  rdk_doc ``docs/07_Advanced_development/04_toolchain_development/intermediate/ptq_process.md``,
+  section "yaml config parameters" (full key list and allowed values).
+* X5 generation (``march`` ``bayes-e``, OE 1.2.x): the same keys, as used by D-Robotics' own X5
+  configs (rdk_model_zoo ``demos/classification/MobileOne/yaml/MobileOne_S0_config.yaml`` and
+  ``samples/vision/mobilenetv2/conversion/ptq_x5.yaml``), plus the node-level keys of the Bayes
+  generation and the ``balance`` compile mode.
+
+``input_space_and_range`` (official guide): ``regular`` = NV12 in [0, 255] (full range, the default),
+``bt601_video`` = [16, 235] (limited / video range); only meaningful when ``input_type_rt`` is nv12.
+The colour maths for both lives in :mod:`helpers.nv12`.
+
+Board-safe to import (PyYAML only); nothing here imports onnx or torch.
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from . import nv12, registry
+from .errors import HelpersError
+from .files import DATA_DIR, MODEL_DIR, REPO_ROOT, YAML_DIR, atomic_write_text, rel_to_repo
+
+SECTIONS = ("model_parameters", "input_parameters", "calibration_parameters", "compiler_parameters")
+#: sections every consumer (board model, calibration, bundle) needs; check-yaml reports the rest
+LOAD_REQUIRED_SECTIONS = ("model_parameters", "input_parameters")
+
+# --- keys each toolchain generation accepts (see the module docstring for the sources) ----------
+_XJ3_KEYS: Dict[str, Tuple[str, ...]] = {
+    "model_parameters": ("prototxt", "caffe_model", "onnx_model", "march", "output_model_file_prefix",
+                         "working_dir", "layer_out_dump", "output_nodes", "remove_node_type",
+                         "remove_node_name", "debug_mode"),
+    "input_parameters": ("input_name", "input_type_train", "input_layout_train", "input_shape",
+                         "input_batch", "norm_type", "mean_value", "scale_value", "input_type_rt",
+                         "input_space_and_range", "input_layout_rt"),
+    "calibration_parameters": ("cal_data_dir", "cal_data_type", "preprocess_on", "calibration_type",
+                               "max_percentile", "run_on_cpu", "run_on_bpu", "per_channel",
+                               "optimization"),
+    "compiler_parameters": ("compile_mode", "debug", "core_num", "optimize_level", "input_source",
+                            "max_time_per_fc", "jobs"),
+    # optional section of the vendor template for user-registered operators
+    "custom_op": ("custom_op_method", "op_register_files", "custom_op_dir"),
+}
+_BAYES_E_EXTRA: Dict[str, Tuple[str, ...]] = {
+    "model_parameters": ("set_node_data_type", "node_info"),
+    "compiler_parameters": ("balance_factor",),
+}
+
+
+def _merge(base, extra):
+    return {s: tuple(base[s]) + tuple(extra.get(s, ())) for s in base}
+
+
+#: accepted keys per toolchain generation, by ``march``
+ACCEPTED_KEYS: Dict[str, Dict[str, Tuple[str, ...]]] = {
+    "bernoulli2": _XJ3_KEYS,
+    "bayes": _merge(_XJ3_KEYS, {"model_parameters": ("set_node_data_type", "node_info")}),
+    "bayes-e": _merge(_XJ3_KEYS, _BAYES_E_EXTRA),
+}
+MARCHES = tuple(ACCEPTED_KEYS)
+MARCH_BOARD_NAME = {"bernoulli2": "RDK X3", "bayes": "RDK Ultra", "bayes-e": "RDK X5"}
+
+# --- allowed values (official guide; X5 additions marked) --------------------------------------
+INPUT_TYPES_TRAIN = ("rgb", "bgr", "yuv444", "gray", "featuremap")
+INPUT_TYPES_RT = ("rgb", "bgr", "yuv444", "nv12", "gray", "featuremap")
+LAYOUTS = ("NCHW", "NHWC")
+NORM_TYPES = ("data_mean_and_scale", "data_mean", "data_scale", "no_preprocess")
+CAL_DATA_TYPES = {"bernoulli2": ("float32", "uint8"), "bayes": ("float32", "uint8"),
+                  "bayes-e": ("float32", "uint8", "int32", "int16", "int8")}
+CALIBRATION_TYPES = ("default", "mix", "kl", "max", "load", "skip")
+COMPILE_MODES = {"bernoulli2": ("latency", "bandwidth"), "bayes": ("latency", "bandwidth"),
+                 "bayes-e": ("latency", "bandwidth", "balance")}
+OPTIMIZE_LEVELS = ("O0", "O1", "O2", "O3")
+CORE_NUMS = {"bernoulli2": (1, 2), "bayes": (1,), "bayes-e": (1,)}
+
+#: the folder name the mapper bundle uses for calibration data (``_f32``: float32, see calib.py)
+BUNDLE_CAL_DIR = "calibration_data_rgb_f32"
+
+
+# ------------------------------------------------------------------------------------------------
+# paths
+# ------------------------------------------------------------------------------------------------
+def yaml_path(key: str, board: str) -> Path:
+    """``yaml/<Arch>/<key>_<board>.yaml`` (the committed, generated config)."""
+    spec = registry.get(key)
+    registry.board(board)
+    return YAML_DIR / spec.arch / f"{key}_{board}.yaml"
+
+
+def float_onnx_path(key: str) -> Path:
+    """Where ``python -m helpers export KEY`` writes the float ONNX: ``model/<Arch>/<key>.onnx``."""
+    spec = registry.get(key)
+    return MODEL_DIR / spec.arch / f"{key}.onnx"
+
+
+def default_calib_dir(key: str) -> Path:
+    """Calibration data the committed yamls point at: ``data/calib/<key>_f32`` (git-ignored)."""
+    registry.get(key)
+    return DATA_DIR / "calib" / f"{key}_f32"
+
+
+def default_working_dir(key: str, board: str) -> Path:
+    """The mapper's output folder for the committed yamls: ``build/<Arch>/<key>_<board>`` (git-ignored)."""
+    return REPO_ROOT / "build" / registry.get(key).arch / f"{key}_{board}"
+
+
+def _rel(target: Path, start: Path) -> str:
+    rel = os.path.relpath(target, start).replace(os.sep, "/")
+    return rel if rel.startswith(".") else f"./{rel}"
+
+
+# ------------------------------------------------------------------------------------------------
+# generation
+# ------------------------------------------------------------------------------------------------
+def mean_value(key: str) -> Tuple[float, ...]:
+    """The yaml's ``mean_value``: registry mean (0..1 units) x 255, because the mapper feeds 0..255 pixels."""
+    return tuple(m * 255.0 for m in registry.get(key).mean)
+
+
+def scale_value(key: str) -> Tuple[float, ...]:
+    """The yaml's ``scale_value``: 1 / (registry std x 255)."""
+    return tuple(1.0 / (s * 255.0) for s in registry.get(key).std)
+
+
+def _fmt_values(values: Sequence[float]) -> str:
+    return " ".join(f"{v:.12g}" for v in values)
+
+
+def generate_yaml(key: str, board: str, yuv_range: str = nv12.DEFAULT_RANGE,
+                  onnx_model: Optional[str] = None, cal_data_dir: Optional[str] = None,
+                  working_dir: Optional[str] = None, run_from: Optional[str] = None) -> str:
+    """The mapper yaml for ``key`` on ``board`` ("x3"/"x5"), as text with explanatory comments.
+
+    Paths default to the repository layout, relative to the yaml's own folder
+    (``yaml/<Arch>/``): ``onnx_model`` -> ``model/<Arch>/<key>.onnx``, ``cal_data_dir`` ->
+    ``data/calib/<key>_f32``, ``working_dir`` -> ``build/<Arch>/<key>_<board>``. ``run_from``
+    is the folder the header tells the user to run ``hb_mapper`` in (default: the yaml's folder).
+    """
+    spec = registry.get(key)
+    b = registry.board(board)
+    nv12.check_range(yuv_range)
+    if board not in spec.boards:
+        raise HelpersError(f"{key} is not deployed on {b.name}; its boards are: {', '.join(spec.boards)}")
+    here = yaml_path(key, board).parent
+    onnx_model = onnx_model or _rel(float_onnx_path(key), here)
+    cal_data_dir = cal_data_dir or _rel(default_calib_dir(key), here)
+    working_dir = working_dir or _rel(default_working_dir(key, board), here)
+    h, w = spec.input_size
+    nv12.check_even(h, w)
+    space = nv12.YAML_SPACE_AND_RANGE[yuv_range]
+    name = f"{key}_{board}.yaml"
+    if run_from is None:
+        run_from = f"cd {rel_to_repo(here)}   # paths below are relative to this folder"
+    other = "limited" if yuv_range == "full" else "full"
+    lines = [
+        f"# {b.name} ({b.march}) mapper config for {key}: float ONNX -> {spec.bin_stem}.bin",
+        f"# GENERATED by `python -m helpers yaml {key} --board {board}` from helpers/registry.py;",
+        "# do not edit by hand (`python -m helpers yaml --all` regenerates every file; a test checks drift).",
+        "#",
+        "# Run the vendor toolchain (inside its docker image) from the folder holding this file:",
+        f"#   {run_from}",
+        f"#   hb_mapper checker --model-type onnx --march {b.march} --model {onnx_model} "
+        f"--input-shape data 1x3x{h}x{w}",
+        f"#   hb_mapper makertbin --config {name} --model-type onnx",
+        "# Calibration data (cal_data_dir): python -m helpers calib KEY --images DIR --out DIR",
+        "",
+        "model_parameters:",
+        f"  onnx_model: '{onnx_model}'",
+        f"  march: '{b.march}'",
+        "  layer_out_dump: False",
+        f"  working_dir: '{working_dir}'",
+        f"  output_model_file_prefix: '{spec.bin_stem}'",
+        "",
+        "input_parameters:",
+        "  input_name: 'data'",
+        "  # the board feeds NV12 uint8; the training-side input is RGB NCHW float, 0..255",
+        "  input_type_rt: 'nv12'",
+        "  # NV12 value range the .bin expects. Vendor PTQ guide: 'regular' = [0,255] (the default),",
+        "  # 'bt601_video' = [16,235]. OpenCV's COLOR_BGR2YUV_I420 produces the limited (video)",
+        "  # range, so a board pipeline feeding cv2 I420 needs 'bt601_video'; our board code",
+        f"  # (helpers/nv12.py) produces the {yuv_range} range, hence '{space}'.",
+        f"  # Use `--yuv-range {other}` to generate '{nv12.YAML_SPACE_AND_RANGE[other]}'.",
+        f"  input_space_and_range: '{space}'",
+        "  input_type_train: 'rgb'",
+        "  input_layout_train: 'NCHW'",
+        f"  input_shape: '1x3x{h}x{w}'",
+        "  # (pixel - mean_value) * scale_value on 0..255 pixels:",
+        "  # mean_value = registry mean x 255, scale_value = 1 / (registry std x 255)",
+        "  norm_type: 'data_mean_and_scale'",
+        f"  mean_value: '{_fmt_values(mean_value(key))}'",
+        f"  scale_value: '{_fmt_values(scale_value(key))}'",
+        "",
+        "calibration_parameters:",
+        "  # raw float32 RGB NCHW 0..255 files written with numpy.tofile (python -m helpers calib)",
+        f"  cal_data_dir: '{cal_data_dir}'",
+        "  cal_data_type: 'float32'",
+        "  calibration_type: 'default'",
+        "",
+        "compiler_parameters:",
+        "  compile_mode: 'latency'",
+        "  debug: False",
+        "  optimize_level: 'O3'",
+        "  core_num: 1",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_yaml(key: str, board: str, out=None, overwrite: bool = False,
+               yuv_range: str = nv12.DEFAULT_RANGE) -> Path:
+    """Generate and write atomically; ``out`` defaults to :func:`yaml_path` (paths stay relative to it)."""
+    default = yaml_path(key, board)
+    out = Path(out) if out is not None else default
+    if out.resolve() != default.resolve():
+        here = out.resolve().parent
+        text = generate_yaml(key, board, yuv_range,
+                             onnx_model=_rel(float_onnx_path(key), here),
+                             cal_data_dir=_rel(default_calib_dir(key), here),
+                             working_dir=_rel(default_working_dir(key, board), here),
+                             run_from=f"cd {rel_to_repo(here)}")
+    else:
+        text = generate_yaml(key, board, yuv_range)
+    return atomic_write_text(out, text, overwrite=overwrite)
+
+
+def all_yaml_targets() -> List[Tuple[str, str]]:
+    return [(k, b) for k, m in registry.MODELS.items() for b in m.boards]
+
+
+# ------------------------------------------------------------------------------------------------
+# reading
+# ------------------------------------------------------------------------------------------------
+def read_yaml(path) -> Dict[str, Any]:
+    """Safe-load ``path``; a one-line HelpersError if it is missing, not yaml or not a mapping."""
+    import yaml
+
+    path = Path(path)
+    if not path.exists():
+        raise HelpersError(f"mapper yaml not found: {path}")
+    if path.is_dir():
+        raise HelpersError(f"{path} is a directory; give a mapper .yaml file")
+    try:
+        cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise HelpersError(f"{path} is not a text file; give a mapper .yaml file") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or type(e).__name__
+        raise HelpersError(f"{path} is not valid YAML ({problem}{where}); fix the syntax or "
+                           "regenerate it (python -m helpers yaml KEY --board x3|x5)") from None
+    if not isinstance(cfg, dict):
+        raise HelpersError(f"{path} is not a mapper yaml: its top level is "
+                           f"{type(cfg).__name__}, not a mapping of sections ({', '.join(SECTIONS)})")
+    return cfg
+
+
+def load_config(path) -> Dict[str, Any]:
+    """Safe-load a mapper yaml and check it has the sections every consumer needs."""
+    cfg = read_yaml(path)
+    missing = [s for s in LOAD_REQUIRED_SECTIONS if not isinstance(cfg.get(s), dict)]
+    if missing:
+        raise HelpersError(f"{path} has no {' / '.join(missing)} section; a mapper yaml needs "
+                           f"{', '.join(SECTIONS)} (python -m helpers check-yaml {path})")
+    return cfg
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """What the mapper folds into the .bin, read from a yaml's ``input_parameters``."""
+
+    input_name: str
+    input_type_rt: str
+    input_type_train: str
+    input_layout_train: str
+    norm_type: str
+    mean_value: Tuple[float, ...]     # 0..255 units, one per channel (or one for all)
+    scale_value: Tuple[float, ...]
+    yuv_range: str                    # "full" (regular) / "limited" (bt601_video)
+    input_shape: Optional[Tuple[int, int]]  # (H, W) when the yaml states it
+
+    @property
+    def space_and_range(self) -> str:
+        return nv12.YAML_SPACE_AND_RANGE[self.yuv_range]
+
+
+def parse_values(value: Any, what: str) -> Tuple[float, ...]:
+    """A mean/scale value: number, list, or space/comma separated string (one input only)."""
+    if isinstance(value, bool) or value is None:
+        raise HelpersError(f"{what} is {value!r}; give numbers, e.g. '123.675 116.28 103.53'")
+    if isinstance(value, (int, float)):
+        return (float(value),)
+    if isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        text = str(value).strip()
+        if ";" in text.strip(";"):
+            raise HelpersError(f"{what} {text!r} has several inputs (';'); these notebooks handle one input")
+        items = [t for t in re.split(r"[\s,;]+", text) if t]
+    try:
+        out = tuple(float(v) for v in items)
+    except (TypeError, ValueError):
+        raise HelpersError(f"{what} {value!r} is not a list of numbers; e.g. '123.675 116.28 103.53'") from None
+    if not out or any(not math.isfinite(v) for v in out):
+        raise HelpersError(f"{what} {value!r} needs finite numbers, e.g. '123.675 116.28 103.53'")
+    return out
+
+
+def parse_shape(value: Any, layout: str) -> Optional[Tuple[int, int]]:
+    """``'1x3x224x224'`` -> (224, 224) for NCHW (NHWC: ``1x224x224x3``); empty -> None."""
+    if value in (None, ""):
+        return None
+    text = str(value).strip()
+    if ";" in text:
+        raise HelpersError(f"input_shape {text!r} has several inputs (';'); these notebooks handle one input")
+    try:
+        dims = [int(d) for d in text.lower().split("x")]
+    except ValueError:
+        raise HelpersError(f"input_shape {text!r} is not of the form 1x3xHxW") from None
+    if len(dims) != 4 or any(d <= 0 for d in dims):
+        raise HelpersError(f"input_shape {text!r} must have 4 positive dimensions, e.g. 1x3x224x224")
+    return (dims[1], dims[2]) if layout == "NHWC" else (dims[2], dims[3])
+
+
+def range_of(space: Any) -> str:
+    """yaml ``input_space_and_range`` -> "full"/"limited"; absent -> the vendor default (regular)."""
+    if space in (None, ""):
+        return nv12.RANGE_FROM_YAML["regular"]
+    if space not in nv12.RANGE_FROM_YAML:
+        raise HelpersError(f"input_space_and_range {space!r} is not valid; use 'regular' (NV12 0..255, "
+                           "the default) or 'bt601_video' (NV12 16..235)")
+    return nv12.RANGE_FROM_YAML[space]
+
+
+def preprocess_of(cfg: Dict[str, Any]) -> Preprocess:
+    """The input contract a loaded yaml describes (one input)."""
+    ip = cfg.get("input_parameters")
+    if not isinstance(ip, dict):
+        raise HelpersError("the yaml has no input_parameters section; regenerate it "
+                           "(python -m helpers yaml KEY --board x3|x5)")
+
+    def choice(name: str, allowed: Sequence[str], default: Optional[str] = None) -> str:
+        value = ip.get(name, default)
+        if value is None:
+            raise HelpersError(f"input_parameters.{name} is missing; one of: {', '.join(allowed)}")
+        if str(value) not in allowed:
+            raise HelpersError(f"input_parameters.{name} {value!r} is not valid; use one of: {', '.join(allowed)}")
+        return str(value)
+
+    rt = choice("input_type_rt", INPUT_TYPES_RT)
+    train = choice("input_type_train", INPUT_TYPES_TRAIN)
+    layout = choice("input_layout_train", LAYOUTS)
+    norm = choice("norm_type", NORM_TYPES)
+    mean: Tuple[float, ...] = (0.0,)
+    scale: Tuple[float, ...] = (1.0,)
+    if norm in ("data_mean_and_scale", "data_mean"):
+        if ip.get("mean_value") is None:
+            raise HelpersError(f"norm_type {norm} needs input_parameters.mean_value")
+        mean = parse_values(ip["mean_value"], "mean_value")
+    if norm in ("data_mean_and_scale", "data_scale"):
+        if ip.get("scale_value") is None:
+            raise HelpersError(f"norm_type {norm} needs input_parameters.scale_value")
+        scale = parse_values(ip["scale_value"], "scale_value")
+    for name, vals in (("mean_value", mean), ("scale_value", scale)):
+        if len(vals) not in (1, 3):
+            raise HelpersError(f"{name} has {len(vals)} values; give 1 or 3 (one per channel)")
+    return Preprocess(
+        input_name=str(ip.get("input_name") or ""),
+        input_type_rt=rt, input_type_train=train, input_layout_train=layout, norm_type=norm,
+        mean_value=mean, scale_value=scale, yuv_range=range_of(ip.get("input_space_and_range")),
+        input_shape=parse_shape(ip.get("input_shape"), layout),
+    )
