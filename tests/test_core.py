@@ -160,7 +160,9 @@ def test_nv12_round_trip(yuv_range):
     rgb = smooth_image()
     back = nv12.nv12_to_rgb(nv12.rgb_to_nv12(rgb, yuv_range), 64, 96, yuv_range)
     err = np.abs(back.astype(int) - rgb.astype(int))
-    assert err.mean() < 2.5 and err.max() <= 12
+    # OpenCV's I420 (limited) has fewer levels and its own chroma siting: a little more error
+    mean_tol, max_tol = (2.0, 12) if yuv_range == "full" else (2.5, 16)
+    assert err.mean() < mean_tol and err.max() <= max_tol
 
 
 def test_limited_decode_matches_opencv():
