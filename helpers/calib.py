@@ -1,0 +1,194 @@
+"""Calibration data for the mapper's ``cal_data_dir``.
+
+Format (vendor PTQ guide, rdk_doc ``ptq_process.md``): one file per sample, written with
+``numpy.tofile`` and read back by the toolchain with ``numpy.fromfile`` - raw, headerless, no
+``.npy`` header; any file suffix. Each sample has the training-side type, layout and shape of the
+yaml (``input_type_train`` rgb, ``input_layout_train`` NCHW, ``input_shape`` 1x3xHxW) and is NOT
+normalised: the mapper folds ``mean_value`` / ``scale_value`` into the model. We write float32
+(``cal_data_type: 'float32'``, and the folder name ends in ``_f32``, the guide's fallback rule for
+the same thing), 0..255, resized with :func:`helpers.image.board_resize` exactly like the board
+pipeline. The guide asks for about 100 samples.
+
+Grayscale (1-channel) images are converted to RGB by repeating the channel, with a warning: the
+board pipeline converts them the same way, so they are legitimate samples (ImageNet has some).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+import numpy as np
+
+from . import mapper, registry
+from .errors import HelpersError
+from .files import DATA_DIR, rel_to_repo
+from .image import board_resize, load_image, to_nchw_float
+
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
+SAMPLE_SUFFIX = ".rgb"
+DEFAULT_COUNT = 100
+GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
+
+
+#: the photographs shipped in data/ (source and licence: data/README.md); camera.jpg is 1-channel
+SAMPLE_IMAGES = ("chelsea.jpg", "coffee.jpg", "rocket.jpg", "camera.jpg", "hubble_deep_field.jpg")
+
+
+def sample_images() -> List[Path]:
+    """Paths of the sample photographs in ``data/`` (see ``data/README.md``)."""
+    paths = [DATA_DIR / n for n in SAMPLE_IMAGES]
+    missing = [p.name for p in paths if not p.is_file()]
+    if missing:
+        raise HelpersError(f"sample image(s) missing from {rel_to_repo(DATA_DIR)}: {', '.join(missing)}; "
+                           "restore them with git checkout data/")
+    return paths
+
+
+class GrayscaleImageWarning(UserWarning):
+    """A 1-channel image was converted to RGB for calibration."""
+
+
+def find_images(folder) -> List[Path]:
+    """Image files under ``folder`` (recursive), sorted by relative path: a deterministic order."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise HelpersError(f"image folder not found: {folder}")
+    if not folder.is_dir():
+        raise HelpersError(f"{folder} is not a folder; give a folder of images (jpg, png, ...)")
+    try:
+        files = sorted((p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTS
+                        and not any(part.startswith(".") for part in p.relative_to(folder).parts)),
+                       key=lambda p: p.relative_to(folder).as_posix())
+    except PermissionError as e:
+        raise HelpersError(f"cannot read {folder}: {e.strerror}; check its permissions") from None
+    if not files:
+        raise HelpersError(f"no images ({', '.join(IMAGE_EXTS)}) in {folder}; give a folder of "
+                           "representative photos (about 100)")
+    return files
+
+
+def pick(files: List[Path], count: Optional[int]) -> List[Path]:
+    """``count`` files spread evenly over the sorted list (class folders are all represented)."""
+    if count is None or count >= len(files):
+        return list(files)
+    if count < 1:
+        raise HelpersError(f"--count must be at least 1, got {count}")
+    idx = np.linspace(0, len(files) - 1, count).round().astype(int)
+    return [files[i] for i in idx]
+
+
+def is_grayscale(path: Path) -> bool:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            return img.mode in GRAY_MODES
+    except Exception:  # unreadable: load_image reports it
+        return False
+
+
+def sample(path, size: Tuple[int, int]) -> np.ndarray:
+    """One calibration sample: RGB, board_resize to ``size`` (H, W), NCHW float32 0..255 (1, 3, H, W)."""
+    return to_nchw_float(board_resize(load_image(path), size))
+
+
+def _check_out(out: Path, overwrite: bool) -> None:
+    if out.exists():
+        if not out.is_dir():
+            raise HelpersError(f"{out} exists and is not a folder; give a new folder for the calibration data")
+        if not overwrite and any(out.iterdir()):
+            raise HelpersError(f"{out} already exists and is not empty; pass --overwrite to replace it")
+        foreign = [p.name for p in out.iterdir() if not (p.is_file() and p.suffix == SAMPLE_SUFFIX)]
+        if foreign and any(out.iterdir()):
+            raise HelpersError(f"{out} holds files that are not calibration samples (e.g. {foreign[0]}); "
+                               "refusing to replace it, give another --out")
+
+
+def write_calibration(key: str, images, out=None, count: Optional[int] = DEFAULT_COUNT,
+                      overwrite: bool = False, progress: bool = True) -> Path:
+    """Write calibration samples of ``key`` from the images under ``images`` into ``out``.
+
+    ``out`` defaults to the folder the committed yamls name (``data/calib/<key>_f32``). The folder
+    is built next to ``out`` under a temporary name and renamed into place when complete.
+    Unreadable images are skipped with a warning; if none is readable, nothing is written.
+    """
+    from tqdm.auto import tqdm
+
+    spec = registry.get(key)
+    out = Path(out) if out is not None else mapper.default_calib_dir(key)
+    _check_out(out, overwrite)
+    files = pick(find_images(images), count)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the result is an ordinary folder
+    written, skipped, gray = 0, [], []
+    try:
+        for i, f in enumerate(tqdm(files, desc=f"calibration {key}", unit="img", disable=not progress)):
+            try:
+                if is_grayscale(f):
+                    gray.append(f.name)
+                x = sample(f, spec.input_size)
+            except HelpersError as e:
+                skipped.append(f"{f.name}: {e}")
+                continue
+            x.tofile(tmp / f"{i:05d}_{f.stem}{SAMPLE_SUFFIX}")
+            written += 1
+        if not written:
+            raise HelpersError(f"none of the {len(files)} images in {images} could be read "
+                               f"(first: {skipped[0] if skipped else '?'}); give readable images")
+        if skipped:
+            warnings.warn(f"skipped {len(skipped)} unreadable image(s), e.g. {skipped[0]}", stacklevel=2)
+        if gray:
+            warnings.warn(f"{len(gray)} grayscale image(s) converted to RGB by repeating the channel "
+                          f"(as the board pipeline does), e.g. {gray[0]}", GrayscaleImageWarning, stacklevel=2)
+        if out.exists():
+            trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+            os.replace(out, trash / out.name)
+            os.replace(tmp, out)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def read_sample(path, size: Tuple[int, int]) -> np.ndarray:
+    """Read one sample back the way the toolchain does (``numpy.fromfile``) as (1, 3, H, W)."""
+    h, w = size
+    x = np.fromfile(str(path), dtype=np.float32)
+    if x.size != 3 * h * w:
+        raise HelpersError(f"{path} holds {x.size} float32 values; a {w}x{h} sample needs {3 * h * w}")
+    return x.reshape(1, 3, h, w)
+
+
+def cmd_calib(args) -> int:
+    import warnings as _w
+
+    with _w.catch_warnings(record=True) as caught:
+        _w.simplefilter("always")
+        out = write_calibration(args.key, args.images, args.out, count=args.count, overwrite=args.overwrite)
+    for w in caught:
+        print(f"warning: {w.message}")
+    n = len([p for p in out.iterdir() if p.suffix == SAMPLE_SUFFIX])
+    h, w = registry.get(args.key).input_size
+    print(f"wrote {n} samples (float32 1x3x{h}x{w} RGB 0..255, numpy.tofile) to {rel_to_repo(out)}")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("calib", help="calibration data for the mapper (raw float32 RGB NCHW files)")
+    p.add_argument("key", help="registry key (python -m helpers list)")
+    p.add_argument("--images", required=True, help="folder of images (searched recursively)")
+    p.add_argument("--out", help="output folder (default: data/calib/<key>_f32, what the yamls name)")
+    p.add_argument("--count", type=int, default=DEFAULT_COUNT,
+                   help=f"number of samples, spread evenly over the sorted images (default {DEFAULT_COUNT})")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing calibration folder")
+    p.set_defaults(func=cmd_calib)
