@@ -242,3 +242,133 @@ def build_board_model(onnx_path, yaml_path, out=None, overwrite: bool = False) -
     with atomic_output(out, overwrite=overwrite, suffix=".onnx") as tmp:
         onnx.save(model, str(tmp))
     return Path(out)
+
+
+# ------------------------------------------------------------------------------------------------
+# NumPy reference and the RGB-vs-NV12 comparison
+# ------------------------------------------------------------------------------------------------
+def reference_input(board_input: np.ndarray, pre: mapper.Preprocess, height: int, width: int) -> np.ndarray:
+    """What the float model should see for ``board_input``, computed in NumPy (NCHW float32).
+
+    NV12: :func:`helpers.nv12.nv12_to_rgb_float` in the yaml's range; rgb/bgr: uint8 NHWC. Then
+    ``(x - mean_value) * scale_value``. A wrong-length NV12 buffer raises HelpersError.
+    """
+    _check_supported(pre)
+    if pre.input_type_rt == "nv12":
+        rgb = nv12.nv12_to_rgb_float(np.asarray(board_input), height, width, pre.yuv_range)
+        order = "rgb"
+    else:
+        arr = np.asarray(board_input)
+        if arr.dtype != np.uint8 or arr.size != height * width * 3:
+            raise HelpersError(f"{pre.input_type_rt} input for {width}x{height} must be {height * width * 3} uint8 "
+                               f"values (1xHxWx3); got {arr.size} values of {arr.dtype}")
+        rgb = arr.reshape(height, width, 3).astype(np.float32)
+        order = pre.input_type_rt
+    if order != pre.input_type_train:
+        rgb = rgb[:, :, ::-1]
+    x = (rgb - np.asarray(pre.mean_value, np.float32)) * np.asarray(pre.scale_value, np.float32)
+    x = x.astype(np.float32)
+    return np.ascontiguousarray(x[None] if pre.input_layout_train == "NHWC" else x.transpose(2, 0, 1)[None])
+
+
+def board_input_from_rgb(rgb: np.ndarray, input_type_rt: str, yuv_range: str = nv12.DEFAULT_RANGE) -> np.ndarray:
+    """The board model's feed for an RGB uint8 HxWx3 image already at the model size."""
+    if input_type_rt == "nv12":
+        h, w = rgb.shape[:2]
+        return nv12.rgb_to_nv12(rgb, yuv_range).reshape(1, h * 3 // 2, w)
+    if input_type_rt == "rgb":
+        return np.ascontiguousarray(rgb[None])
+    if input_type_rt == "bgr":
+        return np.ascontiguousarray(rgb[None, :, :, ::-1])
+    raise HelpersError(f"input_type_rt {input_type_rt!r} is not supported; use nv12, rgb or bgr")
+
+
+def compare_paths(float_onnx, board_onnx, images: Sequence, k: int = 5) -> Dict[str, object]:
+    """Run each image through the float RGB path and the board (NV12) path; compare the logits.
+
+    RGB path: ``board_resize`` -> ``normalize_nchw`` with the registry mean/std -> float ONNX.
+    Board path: ``board_resize`` -> NV12 (or rgb/bgr) in the board model's range -> board ONNX.
+    Returns per-image rows and a summary (top-1 agreement, mean top-5 overlap, max logit diffs).
+    """
+    from .image import board_resize, load_image, normalize_nchw
+    from .runtime import open_model
+
+    f = open_model(float_onnx)
+    b = open_model(board_onnx)
+    key = b.metadata.get(META_KEY) or f.metadata.get(META_KEY)
+    if not key:
+        raise HelpersError(f"{Path(board_onnx).name} carries no {META_KEY}; cannot find the model's mean/std")
+    spec = registry.get(key)
+    kind = b.metadata.get(META_INPUT_TYPE)
+    if kind is None:
+        raise HelpersError(f"{Path(board_onnx).name} is not a board model (no {META_INPUT_TYPE} metadata)")
+    yuv_range = b.metadata.get(META_YUV_RANGE, nv12.DEFAULT_RANGE)
+    h, w = b.input.hw
+    rows = []
+    for img in images:
+        rgb = board_resize(load_image(img), (h, w))
+        lf = np.asarray(f.run(normalize_nchw(rgb, spec.mean, spec.std))[0], np.float64).reshape(-1)
+        lb = np.asarray(b.run(board_input_from_rgb(rgb, kind, yuv_range))[0], np.float64).reshape(-1)
+        tf, tb = np.argsort(-lf)[:k], np.argsort(-lb)[:k]
+        diff = float(np.abs(lf - lb).max())
+        rows.append({"image": Path(str(img)).name if not isinstance(img, np.ndarray) else "<array>",
+                     "top1_rgb": int(tf[0]), "top1_board": int(tb[0]), "top1_agree": bool(tf[0] == tb[0]),
+                     "topk_overlap": len(set(tf) & set(tb)) / k, "max_abs_diff": diff,
+                     "max_rel_diff": diff / max(float(np.abs(lf).max()), 1e-12)})
+    n = len(rows)
+    return {
+        "key": key, "input_type_rt": kind, "yuv_range": yuv_range if kind == "nv12" else None,
+        "weights": f.metadata.get("rdk.weights", "unknown"), "rows": rows,
+        "top1_agreement": sum(r["top1_agree"] for r in rows) / n if n else float("nan"),
+        "topk_overlap": sum(r["topk_overlap"] for r in rows) / n if n else float("nan"),
+        "max_abs_diff": max((r["max_abs_diff"] for r in rows), default=float("nan")),
+        "max_rel_diff": max((r["max_rel_diff"] for r in rows), default=float("nan")),
+        "k": k,
+    }
+
+
+def format_comparison(c: Dict[str, object]) -> str:
+    lines = [f"{c['key']}: RGB float path vs board path ({c['input_type_rt']}"
+             + (f", {c['yuv_range']} range" if c["yuv_range"] else "") + f"), weights {c['weights']}"]
+    if c["weights"] != "imagenet":
+        lines.append("  (weights are not the pretrained ImageNet ones: the classes mean nothing; "
+                     "only the agreement between the two paths does)")
+    for r in c["rows"]:
+        lines.append(f"  {r['image']:24s} top-1 {'same' if r['top1_agree'] else 'DIFFERENT':9s} "
+                     f"top-{c['k']} overlap {r['topk_overlap']:.0%}  max |logit diff| {r['max_abs_diff']:.3g} "
+                     f"({r['max_rel_diff']:.2%} of max |logit|)")
+    lines.append(f"  top-1 agreement {c['top1_agreement']:.0%}, mean top-{c['k']} overlap {c['topk_overlap']:.0%}, "
+                 f"max |logit diff| {c['max_abs_diff']:.3g} ({c['max_rel_diff']:.2%} of max |logit|)")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------
+# command line
+# ------------------------------------------------------------------------------------------------
+def cmd_board_model(args) -> int:
+    from .files import rel_to_repo
+
+    out = build_board_model(args.onnx, args.yaml, out=args.out, overwrite=args.overwrite)
+    from .runtime import open_model
+
+    m = open_model(out)
+    print(f"wrote {rel_to_repo(out)}")
+    print(m.describe())
+    if args.compare is not None:
+        from .calib import find_images, sample_images
+
+        images = find_images(args.compare) if args.compare else sample_images()
+        print(format_comparison(compare_paths(args.onnx, out, images)))
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("board-model", help="build the PC board model (NV12 uint8 input, normalisation "
+                                           "inside) from a float ONNX and a mapper yaml")
+    p.add_argument("onnx", metavar="ONNX", help="the float ONNX (python -m helpers export KEY)")
+    p.add_argument("yaml", metavar="YAML", help="the mapper yaml (yaml/<Arch>/<key>_<board>.yaml)")
+    p.add_argument("--out", help="output .onnx (default: model/<Arch>/<bin_stem>.onnx)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--compare", nargs="?", const="", metavar="DIR",
+                   help="then compare the RGB and board paths on the images in DIR (default: data/)")
+    p.set_defaults(func=cmd_board_model)
