@@ -1,0 +1,174 @@
+"""Download the ``.bin`` files the RDK Model Zoo publishes (URLs: ``registry.Published.bin_url``).
+
+Files go to ``model/<Arch>/<name>.bin``. Each download streams into ``<name>.bin.part`` and is
+renamed only when complete and sane, so an interrupted download never leaves a file that looks
+finished. A file already on disk is skipped when its size equals the server's Content-Length.
+
+"Looks like a model": at least :data:`MIN_BIN_BYTES` bytes (the smallest published classifier is
+megabytes; an error page is kilobytes), the size the server announced, and not text/HTML/JSON
+(servers and captive portals answer with an HTML page and status 200). The ``.bin`` format is
+the vendor's and undocumented, so we do not check a magic number.
+
+Standard library only (urllib); board-safe.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+from . import registry
+from .errors import HelpersError
+from .files import MODEL_DIR, rel_to_repo
+
+MIN_BIN_BYTES = 100 * 1024
+CHUNK = 1 << 16
+USER_AGENT = "rdk-mobile-classification-downloader"
+_TEXT_STARTS = (b"<", b"{", b"[")
+
+
+def bin_path(key: str, board: str) -> Path:
+    """Where the published ``.bin`` of ``key`` for ``board`` goes: ``model/<Arch>/<name>.bin``."""
+    spec = registry.get(key)
+    pub = spec.published_for(board)
+    if pub is None:
+        raise HelpersError(f"the model zoo publishes no {registry.board(board).name} .bin for {key}; "
+                           "build one with the mapper (python -m helpers bundle)")
+    return MODEL_DIR / spec.arch / pub.bin_name
+
+
+def targets(key: Optional[str] = None, arch: Optional[str] = None,
+            board: Optional[str] = None) -> List[Tuple[str, registry.Published, Path]]:
+    """(key, published entry, destination) for every published .bin matching the filters."""
+    if board is not None:
+        registry.board(board)
+    keys = [registry.get(key).key] if key else registry.keys(arch)
+    out = []
+    for k in keys:
+        spec = registry.get(k)
+        if arch and spec.arch != arch:
+            raise HelpersError(f"{k} is a {spec.arch} model, not {arch}")
+        for pub in spec.published:
+            if board in (None, pub.board):
+                out.append((k, pub, MODEL_DIR / spec.arch / pub.bin_name))
+    if not out:
+        what = key or arch or "any model"
+        raise HelpersError(f"the model zoo publishes no .bin for {what}"
+                           + (f" on {registry.BOARDS[board].name}" if board else "")
+                           + "; see python -m helpers list")
+    return out
+
+
+def not_a_model_reason(path, min_bytes: int = MIN_BIN_BYTES, expected: Optional[int] = None) -> Optional[str]:
+    """Why ``path`` does not look like a downloaded model, or None if it does."""
+    path = Path(path)
+    if not path.is_file():
+        return "missing"
+    size = path.stat().st_size
+    if size == 0:
+        return "empty (0 bytes)"
+    with open(path, "rb") as fh:
+        head = fh.read(1024)
+    lowered = head.lower()
+    if head.lstrip().startswith(_TEXT_STARTS) or b"<html" in lowered or b"<!doctype" in lowered:
+        return "a text/HTML page, not a model (an error or login page?)"
+    if expected is not None and size != expected:
+        return f"{size} bytes but the server announced {expected} (incomplete)"
+    if size < min_bytes:
+        return f"only {size} bytes (a model is at least {min_bytes})"
+    return None
+
+
+def _offline_error(url: str, dest: Path, reason) -> HelpersError:
+    host = urllib.request.urlparse(url).netloc or url
+    return HelpersError(f"cannot reach {host} ({reason}); are you offline? Download {url} "
+                        f"by hand into {rel_to_repo(dest.parent)}/")
+
+
+def download_file(url: str, dest, min_bytes: int = MIN_BIN_BYTES, timeout: float = 30.0,
+                  progress: bool = True) -> str:
+    """Fetch ``url`` into ``dest`` atomically (``dest.part`` then rename).
+
+    Returns "downloaded", "complete" (already there with the announced size) or
+    "kept (offline...)" when the server is unreachable but a sane file exists.
+    """
+    from tqdm.auto import tqdm
+
+    dest = Path(dest)
+    part = dest.with_name(dest.name + ".part")
+    req = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+    try:
+        resp = urllib.request.urlopen(req, timeout=timeout)
+    except urllib.error.HTTPError as e:
+        raise HelpersError(f"{url} answered HTTP {e.code} ({e.reason}); the file may have moved - "
+                           "check the model zoo README") from None
+    except (urllib.error.URLError, socket.timeout, ConnectionError, OSError) as e:
+        reason = getattr(e, "reason", None) or e
+        if dest.is_file() and not_a_model_reason(dest, min_bytes) is None:
+            return "kept (offline: size not checked against the server)"
+        raise _offline_error(url, dest, reason) from None
+    with resp:
+        ctype = (resp.headers.get("Content-Type") or "").lower()
+        length = resp.headers.get("Content-Length")
+        expected = int(length) if length and length.isdigit() else None
+        if "text/html" in ctype or "application/json" in ctype:
+            raise HelpersError(f"{url} returned a {ctype.split(';')[0]} page instead of a model; "
+                               "the link may have moved - check the model zoo README")
+        if dest.is_file() and expected is not None and dest.stat().st_size == expected \
+                and not_a_model_reason(dest, min_bytes, expected) is None:
+            return "complete"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(part, "wb") as fh, tqdm(total=expected, unit="B", unit_scale=True, desc=dest.name,
+                                              disable=not progress, leave=False) as bar:
+                while True:
+                    try:
+                        chunk = resp.read(CHUNK)
+                    except (socket.timeout, ConnectionError, OSError) as e:
+                        raise _offline_error(url, dest, f"connection lost: {e}") from None
+                    if not chunk:
+                        break
+                    fh.write(chunk)
+                    bar.update(len(chunk))
+            reason = not_a_model_reason(part, min_bytes, expected)
+            if reason:
+                raise HelpersError(f"{url} gave a file that is {reason}; nothing written to {rel_to_repo(dest)}")
+            os.replace(part, dest)
+        finally:
+            if part.exists():
+                part.unlink()
+    return "downloaded"
+
+
+def download(key: Optional[str] = None, arch: Optional[str] = None, board: Optional[str] = None,
+             dry_run: bool = False, timeout: float = 30.0, progress: bool = True) -> List[Tuple[Path, str]]:
+    """Download every published .bin matching the filters; returns (path, status) per file."""
+    results = []
+    for k, pub, dest in targets(key, arch, board):
+        if dry_run:
+            status = "present" if dest.is_file() else "missing"
+            results.append((dest, f"would fetch {pub.bin_url} ({status})"))
+            continue
+        results.append((dest, download_file(pub.bin_url, dest, timeout=timeout, progress=progress)))
+    return results
+
+
+def cmd_download(args) -> int:
+    if args.key and args.arch:
+        raise HelpersError("give a model KEY or --arch ARCH, not both")
+    for path, status in download(args.key, args.arch, args.board, dry_run=args.dry_run, timeout=args.timeout):
+        print(f"{rel_to_repo(path)}: {status}")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("download", help="download the .bin files the RDK Model Zoo publishes into model/<Arch>/")
+    p.add_argument("key", nargs="?", help="registry key (default: every published .bin)")
+    p.add_argument("--arch", choices=list(registry.ARCHS), help="only this architecture")
+    p.add_argument("--board", choices=list(registry.BOARDS), help="only this board")
+    p.add_argument("--dry-run", action="store_true", help="show what would be fetched, without the network")
+    p.add_argument("--timeout", type=float, default=30.0, help="network timeout in seconds (default 30)")
+    p.set_defaults(func=cmd_download)

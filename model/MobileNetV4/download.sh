@@ -1,0 +1,3 @@
+#!/bin/sh
+# Download the RDK Model Zoo's published .bin files for MobileNetV4 into this folder (options: --board x3|x5, --dry-run).
+cd "$(dirname "$0")/../.." && exec "${PYTHON:-python3}" -m helpers download --arch MobileNetV4 "$@"
