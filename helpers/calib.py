@@ -169,14 +169,20 @@ def read_sample(path, size: Tuple[int, int]) -> np.ndarray:
     return x.reshape(1, 3, h, w)
 
 
-def cmd_calib(args) -> int:
-    import warnings as _w
-
-    with _w.catch_warnings(record=True) as caught:
-        _w.simplefilter("always")
-        out = write_calibration(args.key, args.images, args.out, count=args.count, overwrite=args.overwrite)
+def run_printing_warnings(fn, *args, **kwargs):
+    """Call ``fn``; print the warnings it raised as ``warning: ...`` lines (for the CLI)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = fn(*args, **kwargs)
     for w in caught:
-        print(f"warning: {w.message}")
+        if issubclass(w.category, (UserWarning, RuntimeWarning)):
+            print(f"warning: {w.message}")
+    return result
+
+
+def cmd_calib(args) -> int:
+    out = run_printing_warnings(write_calibration, args.key, args.images, args.out, count=args.count,
+                                overwrite=args.overwrite)
     n = len([p for p in out.iterdir() if p.suffix == SAMPLE_SUFFIX])
     h, w = registry.get(args.key).input_size
     print(f"wrote {n} samples (float32 1x3x{h}x{w} RGB 0..255, numpy.tofile) to {rel_to_repo(out)}")
