@@ -1,0 +1,1 @@
+"""Fake ``hobot_dnn`` package (tests only): see ``pyeasy_dnn``."""
