@@ -7,6 +7,8 @@
 """
 from __future__ import annotations
 
+import threading
+
 from _fake_common import FakeModel
 
 
@@ -47,17 +49,25 @@ class Infer:
         if idx != 0:
             raise IndexError(f"fake board: input index {idx} out of range")
         self._feed = self._m.check_feed(arr).copy()
+        self._owner = threading.get_ident()
         return True
+
+    def _check_owner(self) -> None:
+        # the object holds the input and output between calls: two threads sharing it would mix them up
+        if getattr(self, "_owner", None) != threading.get_ident():
+            raise RuntimeError("fake board: one Infer object used from two threads at once; use one per thread")
 
     def forward(self) -> bool:
         if self._feed is None:
             raise RuntimeError("fake board: read_input before forward")
+        self._check_owner()
         self._outs = self._m.run(self._feed)
         return True
 
     def get_output(self) -> bool:
         if self._outs is None:
             raise RuntimeError("fake board: forward before get_output")
+        self._check_owner()
         for t, o in zip(self.outputs, self._outs):
             t.data = o
         return True

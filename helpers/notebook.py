@@ -1,0 +1,773 @@
+"""Everything the ``notebooks/<Arch>/test_<Arch>.ipynb`` notebooks do, so that they stay thin.
+
+Board-safe: module-level imports are numpy and our board-safe modules only. The PC-only steps
+(exporting a model with timm/torch, building the NV12 board model with onnx) are imported inside the
+functions that make a missing model file, and only run on a PC.
+
+The story the notebooks tell, one method of :class:`InferenceDemo` per step:
+
+* :meth:`~InferenceDemo.where`: what runs where (board: the ``.bin`` on the BPU through hobot_dnn or
+  bpu_infer_lib; PC: the NV12 board-model ONNX on onnxruntime, or the float ONNX on request).
+* :meth:`~InferenceDemo.load`: find the model file, make it on a PC when it is missing (export, then
+  board model, saying what was done), load it and show its inputs and outputs.
+* :meth:`~InferenceDemo.nv12_summary` / :meth:`~InferenceDemo.show_nv12`: the NV12 bytes the board gets.
+* :meth:`~InferenceDemo.predict` / :meth:`~InferenceDemo.show_prediction`: top-k with a picture.
+* :meth:`~InferenceDemo.compare_paths`: the board (NV12) path against the float RGB path.
+* :meth:`~InferenceDemo.benchmark`: latency and FPS in the model zoo's table format (helpers.bench).
+* :meth:`~InferenceDemo.interactive`: ipywidgets model/image pickers and an upload box.
+
+Random weights are never shown as a prediction: with ``Classifier.random_weights`` (or a ``.bin``,
+which carries no metadata, run with ``RDK_WEIGHTS=random``) a banner says so and the classes are shown
+as bare indices labelled meaningless.
+"""
+from __future__ import annotations
+
+import html
+import importlib.util
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+from . import nv12 as nv12mod
+from . import registry
+from .classifier import Classifier, Prepared
+from .errors import HelpersError
+from .files import MODEL_DIR, REPO_ROOT, rel_to_repo
+from .image import ImageLike, load_image, normalize_nchw
+from .labels import Prediction, softmax, topk
+from .runtime import BACKENDS, BOARD_BACKENDS, available_backends, module_available
+
+#: which model file the notebook runs: auto = the .bin on a board, the NV12 board-model ONNX on a PC
+MODEL_KINDS = ("auto", "bin", "board-onnx", "float-onnx")
+KIND_TEXT = {"bin": "board .bin (BPU)", "board-onnx": "NV12 board-model ONNX (the PC stand-in for the .bin)",
+             "float-onnx": "float ONNX (RGB float32 input, normalised on the CPU)"}
+#: env var: "1" hides the widgets (headless run), "0" shows them even when we would guess headless
+HEADLESS_ENV = "RDK_HEADLESS"
+#: env var: seconds per thread count for the notebook's benchmark cell
+BENCH_SECONDS_ENV = "RDK_BENCH_SECONDS"
+DEFAULT_BENCH_SECONDS = 1.0
+#: the notebook's agreement criterion (see :meth:`InferenceDemo.compare_paths`)
+CONTRACT_TOL = 1e-4
+COLOUR_TOL = 0.10
+
+
+# ------------------------------------------------------------------------------------------------
+# where are we
+# ------------------------------------------------------------------------------------------------
+def board_runtimes() -> List[str]:
+    """The board runtimes importable here (empty on a PC)."""
+    return [b for b in available_backends() if b in BOARD_BACKENDS]
+
+
+def on_board() -> bool:
+    return bool(board_runtimes())
+
+
+def device_model() -> Optional[str]:
+    """The board's name from the device tree (e.g. 'D-Robotics RDK X5'), None on a PC."""
+    p = Path("/proc/device-tree/model")
+    try:
+        return p.read_bytes().decode("utf-8", "replace").strip("\x00 \n") or None
+    except OSError:
+        return None
+
+
+def can_make_models() -> bool:
+    """True where the PC toolchain (torch, timm, onnx) is installed, i.e. missing ONNX files can be made."""
+    return all(importlib.util.find_spec(m) is not None for m in ("torch", "timm", "onnx"))
+
+
+def live_frontend() -> bool:
+    """Is a Jupyter frontend likely to render widgets?
+
+    A kernel cannot see whether a browser is attached, so we decide from the environment:
+    ``RDK_HEADLESS=1``/``0`` decides outright; otherwise we need an IPython *kernel* (not plain Python
+    or terminal IPython), and no headless marker: ``MPLBACKEND=Agg`` (tests/conftest.py sets it for
+    pytest/nbval, and a kernel started by Jupyter uses the inline backend instead) or ``CI``.
+    """
+    flag = os.environ.get(HEADLESS_ENV)
+    if flag is not None and flag.strip():
+        return flag.strip().lower() in ("0", "false", "no", "off")
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    ip = get_ipython()
+    if ip is None or getattr(ip, "kernel", None) is None:
+        return False
+    if os.environ.get("MPLBACKEND", "").lower() == "agg" or os.environ.get("CI"):
+        return False
+    return True
+
+
+def _in_ipython() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    return get_ipython() is not None
+
+
+def show(obj) -> None:
+    """``display`` in IPython, ``print`` elsewhere (figures are skipped outside IPython)."""
+    if _in_ipython():
+        from IPython.display import display
+
+        display(obj)
+    elif not hasattr(obj, "savefig"):
+        print(obj)
+
+
+class Banner:
+    """A coloured box in a notebook, a framed line in plain text."""
+
+    def __init__(self, title: str, text: str, colour: str = "#b00020"):
+        self.title, self.text, self.colour = title, text, colour
+
+    def _repr_html_(self) -> str:
+        return (f'<div style="border:3px solid {self.colour};background:#fff3f3;padding:8px 12px;'
+                f'margin:6px 0"><b style="color:{self.colour}">{html.escape(self.title)}</b><br>'
+                f"{html.escape(self.text)}</div>")
+
+    def __repr__(self) -> str:
+        bar = "!" * 78
+        return f"{bar}\n!! {self.title}\n!! {self.text}\n{bar}"
+
+    __str__ = __repr__
+
+
+def random_banner(from_file: bool = True) -> Banner:
+    """The warning shown whenever the outputs come from random weights."""
+    why = ("This model was exported with random weights (its metadata says rdk.weights = random; tests and CI "
+           "set RDK_WEIGHTS=random)." if from_file else
+           "A .bin carries no weights metadata and this run has WEIGHTS = 'random' (as in tests and CI), so "
+           "its outputs are treated as meaningless.")
+    return Banner("RANDOM WEIGHTS: the outputs below are not predictions",
+                  why + " The pipeline runs exactly as with trained weights, but the classes mean nothing, so "
+                  "they are shown as bare class indices. Use WEIGHTS = 'imagenet' (a PC with internet access "
+                  "for the export) or the published .bin for real results.")
+
+
+# ------------------------------------------------------------------------------------------------
+# files
+# ------------------------------------------------------------------------------------------------
+def sample_images() -> List[Path]:
+    """The photographs shipped in ``data/`` (data/README.md says where they come from)."""
+    from .calib import sample_images as samples
+
+    return samples()
+
+
+def resolve_image(image: Optional[ImageLike]) -> ImageLike:
+    """A path as given (relative: the current folder first, then the repository root); None: the first sample."""
+    if image is None:
+        return sample_images()[0]
+    if not isinstance(image, (str, os.PathLike)):
+        return image
+    p = Path(image).expanduser()
+    if p.exists() or p.is_absolute():
+        if not p.exists():
+            raise HelpersError(f"image not found: {p}; give an existing photo (the samples are in data/)")
+        return p
+    if (REPO_ROOT / p).exists():
+        return REPO_ROOT / p
+    raise HelpersError(f"image not found: {image} (looked in {Path.cwd()} and the repository root); "
+                       f"give an existing photo, e.g. data/{sample_images()[0].name}")
+
+
+def float_onnx_path(key: str) -> Path:
+    from .mapper import float_onnx_path as path
+
+    return path(key)
+
+
+def board_onnx_path(key: str) -> Path:
+    from .board_model import default_board_model_path
+
+    return default_board_model_path(key)
+
+
+def bin_candidates(key: str, board: str) -> List[Path]:
+    """Where a ``.bin`` of ``key`` for ``board`` may be: the one we build, then the published one."""
+    spec = registry.get(key)
+    registry.board(board)
+    names = [f"{spec.bin_stem}.bin"]
+    pub = spec.published_for(board)
+    if pub is not None:
+        names.append(pub.bin_name)
+    return [MODEL_DIR / spec.arch / n for n in dict.fromkeys(names)]
+
+
+def missing_bin_message(key: str, board: str) -> str:
+    spec = registry.get(key)
+    looked = ", ".join(rel_to_repo(p) for p in bin_candidates(key, board))
+    pub = spec.published_for(board)
+    how = (f"download the published one with `bash model/{spec.arch}/download.sh --board {board}`, or build "
+           if pub is not None else f"the model zoo publishes none for {registry.board(board).name}; build ")
+    return (f"no .bin for {key} on this board (looked for {looked}): {how}{spec.bin_stem}.bin with the "
+            f"vendor toolchain on a PC (python -m helpers bundle {key} --board {board} --images data/ --out "
+            f"build/{key}_{board}) and copy it to model/{spec.arch}/")
+
+
+def _weights_of(path: Path) -> Optional[str]:
+    """``rdk.weights`` of an ONNX file (None when unreadable or absent)."""
+    if not module_available("onnxruntime"):
+        return None
+    import onnxruntime as ort
+
+    try:
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        s = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+    except Exception:
+        return None
+    return s.get_modelmeta().custom_metadata_map.get("rdk.weights")
+
+
+@dataclass
+class ModelChoice:
+    """Which model file the notebook runs, and what had to be done to get it."""
+
+    key: str
+    board: str
+    kind: str                 # bin / board-onnx / float-onnx
+    path: Path
+    made: List[str] = field(default_factory=list)
+    notes: List[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        lines = [f"model file : {rel_to_repo(self.path)}  ({KIND_TEXT[self.kind]})"]
+        lines += [f"made       : {m}" for m in self.made]
+        lines += [f"note       : {n}" for n in self.notes]
+        return "\n".join(lines)
+
+
+def _make_hint(key: str, board: str) -> str:
+    return (f"on a PC run `python -m helpers export {key}` then `python -m helpers board-model "
+            f"model/{registry.get(key).arch}/{key}.onnx yaml/{registry.get(key).arch}/{key}_{board}.yaml`")
+
+
+def ensure_float_onnx(key: str, weights: str, made: List[str], notes: List[str]) -> Path:
+    """The float ONNX of ``key``; exported (PC only) when missing."""
+    path = float_onnx_path(key)
+    if path.exists():
+        _note_weights(path, weights, notes, key)
+        return path
+    if not can_make_models():
+        raise HelpersError(f"{rel_to_repo(path)} is missing and this machine cannot export it (no torch/timm/onnx); "
+                           + _make_hint(key, "x5"))
+    from .export import export_onnx
+
+    t0 = time.perf_counter()
+    result = export_onnx(key, weights=weights, out=path)
+    made.append(f"exported {key} with {weights} weights -> {rel_to_repo(result.path)} "
+                f"({time.perf_counter() - t0:.1f} s, helpers.export.export_onnx)")
+    return Path(result.path)
+
+
+def ensure_board_onnx(key: str, board: str, weights: str, made: List[str], notes: List[str]) -> Path:
+    """The NV12 board-model ONNX of ``key`` (yaml of ``board``); built (PC only) when missing."""
+    path = board_onnx_path(key)
+    if path.exists():
+        _note_weights(path, weights, notes, key)
+        return path
+    if not can_make_models():
+        raise HelpersError(f"{rel_to_repo(path)} is missing and this machine cannot build it (no torch/timm/onnx); "
+                           + _make_hint(key, board))
+    from .board_model import build_board_model
+    from .mapper import yaml_path
+
+    src = ensure_float_onnx(key, weights, made, notes)
+    yml = yaml_path(key, board)
+    t0 = time.perf_counter()
+    out = build_board_model(src, yml, out=path)
+    made.append(f"built the NV12 board model from {rel_to_repo(src)} + {rel_to_repo(yml)} -> {rel_to_repo(out)} "
+                f"({time.perf_counter() - t0:.1f} s, helpers.board_model.build_board_model)")
+    return Path(out)
+
+
+def _note_weights(path: Path, wanted: str, notes: List[str], key: str) -> None:
+    have = _weights_of(path)
+    if have is not None and have != wanted:
+        notes.append(f"{rel_to_repo(path)} already exists with {have} weights (you asked for {wanted}); using it. "
+                     f"To replace it: python -m helpers export {key} --weights {wanted} --overwrite, then rebuild "
+                     "the board model with --overwrite")
+
+
+def check_backend(backend: str) -> str:
+    if backend not in BACKENDS:
+        raise HelpersError(f"unknown backend {backend!r}; use one of: {', '.join(BACKENDS)}")
+    if backend != "auto":
+        from .runtime import _MODULE_OF
+
+        if not module_available(_MODULE_OF[backend]):
+            have = ", ".join(available_backends()) or "none"
+            where = " (board runtimes exist only on an RDK board)" if backend in BOARD_BACKENDS else ""
+            raise HelpersError(f"backend {backend!r} is not available here{where}; available: {have}; "
+                               "use BACKEND = 'auto'")
+    return backend
+
+
+def resolve_model(key: str, board: str = "x5", backend: str = "auto", kind: str = "auto",
+                  weights: str = "imagenet", model_file=None, make: bool = True) -> ModelChoice:
+    """Decide which file to run and make it if needed (PC).
+
+    ``kind``: ``auto`` (``bin`` when a board runtime is importable or ``backend`` names one, else
+    ``board-onnx``), ``bin``, ``board-onnx`` or ``float-onnx``. ``model_file`` overrides the search.
+    """
+    spec = registry.get(key)
+    registry.board(board)
+    check_backend(backend)
+    if kind not in MODEL_KINDS:
+        raise HelpersError(f"unknown model kind {kind!r}; use one of: {', '.join(MODEL_KINDS)}")
+    if model_file:
+        path = Path(model_file).expanduser()
+        if not path.exists():
+            raise HelpersError(f"model file not found: {path}")
+        meta_kind = "bin" if path.suffix.lower() == ".bin" else None
+        if meta_kind is None:
+            meta_kind = "board-onnx" if path.name == board_onnx_path(key).name else "float-onnx"
+        return ModelChoice(key, board, meta_kind, path, notes=[f"model file given: {path}"])
+    if kind == "auto":
+        kind = "bin" if (backend in BOARD_BACKENDS or (backend == "auto" and on_board())) else "board-onnx"
+    if kind == "bin":
+        if backend == "onnxruntime":
+            raise HelpersError("a .bin runs on the board runtimes only; with BACKEND = 'onnxruntime' use "
+                               "MODEL_KIND = 'board-onnx' (the NV12 board model) instead")
+        if not on_board():
+            raise HelpersError(f"{spec.bin_stem}.bin needs an RDK board (neither hobot_dnn nor bpu_infer_lib is "
+                               "installed here); on a PC use MODEL_KIND = 'auto' (the NV12 board-model ONNX)")
+        for p in bin_candidates(key, board):
+            if p.exists():
+                return ModelChoice(key, board, "bin", p)
+        raise HelpersError(missing_bin_message(key, board))
+    if backend in BOARD_BACKENDS:
+        raise HelpersError(f"backend {backend!r} runs .bin files; {kind} files run on onnxruntime")
+    made: List[str] = []
+    notes: List[str] = []
+    if kind == "board-onnx":
+        path = ensure_board_onnx(key, board, weights, made, notes) if make else board_onnx_path(key)
+    else:
+        path = ensure_float_onnx(key, weights, made, notes) if make else float_onnx_path(key)
+    return ModelChoice(key, board, kind, path, made, notes)
+
+
+# ------------------------------------------------------------------------------------------------
+# results
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class Result:
+    """One image through the model."""
+
+    source: str
+    image: np.ndarray         # the full image, RGB
+    prepared: Prepared        # resized RGB and the runtime feed
+    logits: np.ndarray        # flat float32
+    probs: np.ndarray         # softmax(logits), float64
+    top: List[Prediction]
+    random: bool              # labels mean nothing
+    seconds: float            # wall time of prepare + run
+
+    def lines(self) -> List[str]:
+        if self.random:
+            head = ["top classes by probability (RANDOM WEIGHTS: indices only, they mean nothing)"]
+            return head + [f"  class {p.index:4d}   p = {p.prob:.4f}" for p in self.top]
+        return [f"  {p.prob * 100:6.2f}%  {p.label}  (class {p.index})" for p in self.top]
+
+    def __str__(self) -> str:
+        return "\n".join([f"{self.source}:"] + self.lines())
+
+
+@dataclass
+class Agreement:
+    """Board (NV12) path vs float RGB path on one image; see :meth:`InferenceDemo.compare_paths`."""
+
+    skipped: Optional[str] = None
+    contract_rel_err: float = float("nan")   # board model(NV12) vs float model(NV12 decoded in NumPy)
+    colour_rel_err: float = float("nan")     # board model(NV12) vs float model(original RGB)
+    top1_nv12: int = -1
+    top1_rgb: int = -1
+    top5_overlap: float = float("nan")
+
+    @property
+    def contract_ok(self) -> bool:
+        return self.contract_rel_err <= CONTRACT_TOL
+
+    @property
+    def colour_ok(self) -> bool:
+        return self.top1_nv12 == self.top1_rgb or self.colour_rel_err <= COLOUR_TOL
+
+    @property
+    def ok(self) -> bool:
+        return self.skipped is not None or (self.contract_ok and self.colour_ok)
+
+    def __str__(self) -> str:
+        if self.skipped:
+            return f"NV12 path vs RGB path: skipped ({self.skipped})"
+        return "\n".join([
+            f"board model on NV12 vs float model on the same pixels decoded in NumPy: relative L2 error "
+            f"{self.contract_rel_err:.2e} (must be <= {CONTRACT_TOL:g}: {'ok' if self.contract_ok else 'FAILED'})",
+            f"board model on NV12 vs float model on the original RGB: relative L2 error {self.colour_rel_err:.2%}, "
+            f"top-1 {self.top1_nv12} vs {self.top1_rgb}, top-5 overlap {self.top5_overlap:.0%} "
+            f"(top-1 equal or error <= {COLOUR_TOL:.0%}: {'ok' if self.colour_ok else 'FAILED'})",
+        ])
+
+    __repr__ = __str__
+
+
+def rel_l2(a: np.ndarray, b: np.ndarray) -> float:
+    """``||a - b|| / ||b||`` in float64: scale-free (random MobileOne logits reach 1e14)."""
+    a, b = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
+    den = float(np.linalg.norm(b))
+    return float(np.linalg.norm(a - b) / den) if den > 0 else float(np.linalg.norm(a - b))
+
+
+# ------------------------------------------------------------------------------------------------
+# the notebook
+# ------------------------------------------------------------------------------------------------
+class InferenceDemo:
+    """One test notebook's state: parameters, the chosen model file and the loaded classifier."""
+
+    def __init__(self, key: str, board: str = "x5", image: Optional[ImageLike] = None, backend: str = "auto",
+                 model_kind: str = "auto", weights: str = "imagenet", topk: int = 5, model_file=None):
+        self.spec = registry.get(key)
+        self.board = registry.board(board).key
+        self.backend_request = check_backend(backend)
+        if model_kind not in MODEL_KINDS:
+            raise HelpersError(f"unknown MODEL_KIND {model_kind!r}; use one of: {', '.join(MODEL_KINDS)}")
+        self.model_kind = model_kind
+        self.weights = weights
+        if int(topk) < 1:
+            raise HelpersError(f"TOPK must be >= 1, got {topk}")
+        self.topk = int(topk)
+        self.model_file = model_file or None
+        self.image = resolve_image(image)
+        self.choice: Optional[ModelChoice] = None
+        self.clf: Optional[Classifier] = None
+        self._prepared: Optional[Prepared] = None
+
+    # ---- 1. what runs where
+    @property
+    def key(self) -> str:
+        return self.spec.key
+
+    def where(self) -> str:
+        """A short text: this machine, its backends, and which file runs on which runtime here and on a board."""
+        runtimes = board_runtimes()
+        dev = device_model()
+        machine = f"{platform.system()} {platform.machine()}, Python {platform.python_version()}"
+        here = (f"an RDK board ({dev or 'device name unknown'}; runtimes: {', '.join(runtimes)})" if runtimes
+                else "a PC (neither hobot_dnn nor bpu_infer_lib is importable)")
+        board = registry.board(self.board)
+        lines = [
+            f"this machine   : {machine}: {here}",
+            f"backends here  : {', '.join(available_backends()) or 'none'}  (BACKEND = {self.backend_request!r})",
+            f"on an RDK board: {self.spec.bin_stem}.bin on the BPU through hobot_dnn.pyeasy_dnn "
+            f"(preinstalled) or bpu_infer_lib; input NV12 uint8, normalisation inside the model",
+            f"on a PC        : {self.spec.bin_stem}.onnx, the NV12 board model built from "
+            f"yaml/{self.spec.arch}/{self.key}_{self.board}.yaml, on onnxruntime: the same input contract",
+            f"target board   : {board.name} (march {board.march}, {board.bpu})",
+        ]
+        if dev and runtimes and self.board.upper() not in dev.upper():
+            lines.append(f"note           : BOARD = {self.board!r} but this device says {dev!r}; set BOARD to match")
+        text = "\n".join(lines)
+        print(text)
+        return text
+
+    # ---- 2. load
+    def load(self) -> Classifier:
+        """Resolve (and on a PC make) the model file, load it, print what was done and its I/O."""
+        self.choice = resolve_model(self.key, self.board, self.backend_request, self.model_kind, self.weights,
+                                    model_file=self.model_file)
+        self.clf = Classifier(self.choice.path, key=self.key, backend=self.backend_request)
+        self._prepared = None
+        print(self.choice)
+        print(self.io_text())
+        if self.random:
+            show(self.banner())
+        return self.clf
+
+    def _need(self) -> Classifier:
+        if self.clf is None:
+            self.load()
+        return self.clf
+
+    @property
+    def backend(self) -> str:
+        """The backend that actually runs the model (after ``load``)."""
+        return self._need().backend
+
+    @property
+    def random(self) -> bool:
+        """True when the outputs mean nothing: random weights in the file, or a .bin run with RDK_WEIGHTS=random."""
+        clf = self._need()
+        return clf.random_weights or (clf.weights == "unknown" and self.weights == "random")
+
+    def banner(self) -> Optional[Banner]:
+        """The random-weights banner, or None when the outputs are meaningful."""
+        return random_banner(self._need().random_weights) if self.random else None
+
+    def io_text(self) -> str:
+        clf = self._need()
+        lines = [f"backend    : {clf.backend}  (requested: {self.backend_request})"]
+        lines += [f"input      : {t}" for t in clf.runtime.inputs]
+        lines += [f"output     : {t}" for t in clf.runtime.outputs]
+        lines.append(f"weights    : {clf.weights}"
+                     + ("  (a .bin carries no metadata)" if clf.weights == "unknown" else ""))
+        if clf.kind == "nv12":
+            lines.append(f"NV12 range : {clf.yuv_range} (yaml input_space_and_range: "
+                         f"{nv12mod.YAML_SPACE_AND_RANGE[clf.yuv_range]})")
+        elif clf.kind == "float":
+            lines.append(f"normalise  : (x/255 - mean) / std on the CPU, mean {tuple(clf.mean)}, std {tuple(clf.std)}")
+        return "\n".join(lines)
+
+    # ---- 3. the image and its NV12
+    def prepared(self) -> Prepared:
+        if self._prepared is None:
+            self._prepared = self._need().prepare(self.image)
+        return self._prepared
+
+    def nv12_of(self, prepared: Optional[Prepared] = None) -> np.ndarray:
+        """The NV12 bytes the board gets for the image (computed even when the model takes float RGB)."""
+        p = prepared or self.prepared()
+        if self._need().kind == "nv12":
+            return np.asarray(p.feed).reshape(-1)
+        return nv12mod.rgb_to_nv12(p.rgb, self._need().yuv_range)
+
+    def nv12_summary(self) -> str:
+        """Deterministic text: the NV12 layout for this model's input size and range."""
+        clf = self._need()
+        h, w = clf.size
+        n = self.nv12_of()
+        y, uv = nv12mod.split_nv12(n, h, w)
+        yr = nv12mod.YAML_SPACE_AND_RANGE[clf.yuv_range]
+        return "\n".join([
+            f"board input : {w}x{h} NV12, {n.size} bytes = W*H*3/2, uint8, flat",
+            f"Y plane     : {y.shape[1]}x{y.shape[0]} = {y.size} bytes (luma, one byte per pixel)",
+            f"UV plane    : {uv.shape[1]}x{uv.shape[0]} pairs = {uv.size} bytes (U,V interleaved, one pair per 2x2 pixels)",
+            f"range       : {clf.yuv_range} (yaml input_space_and_range: {yr}), BT.601",
+        ])
+
+    def nv12_figure(self):
+        """Figure: the model-size RGB, the Y plane, the UV plane and the RGB decoded back from NV12."""
+        import matplotlib.pyplot as plt
+
+        clf, p = self._need(), self.prepared()
+        h, w = clf.size
+        n = self.nv12_of(p)
+        y, uv = nv12mod.split_nv12(n, h, w)
+        back = nv12mod.nv12_to_rgb(n, h, w, clf.yuv_range)
+        fig, axes = plt.subplots(1, 4, figsize=(14, 3.8))
+        panels = [(p.rgb, f"resized RGB {w}x{h}", None), (y, f"Y plane {w}x{h}", "gray"),
+                  (uv.reshape(h // 2, w), f"UV plane {w // 2}x{h // 2} x (U,V)", "gray"),
+                  (back, "decoded back from NV12", None)]
+        for ax, (img, title, cmap) in zip(axes, panels):
+            ax.imshow(img, cmap=cmap, vmin=0 if cmap else None, vmax=255 if cmap else None)
+            ax.set_title(title, fontsize=10)
+            ax.axis("off")
+        fig.suptitle(f"What the board gets: {n.size} bytes of NV12 ({clf.yuv_range} range)", fontsize=11)
+        fig.tight_layout()
+        plt.close(fig)
+        return fig
+
+    def show_nv12(self) -> None:
+        show(self.nv12_figure())
+
+    # ---- 4. run
+    def predict(self, image: Optional[ImageLike] = None) -> Result:
+        """Top-k for ``image`` (default: the IMAGE parameter); paths, bytes, PIL images or arrays."""
+        clf = self._need()
+        src = self.image if image is None else resolve_image(image)
+        t0 = time.perf_counter()
+        rgb = load_image(src)
+        prep = clf.prepare(rgb)
+        logits = clf.run(prep.feed)
+        seconds = time.perf_counter() - t0
+        if image is None:
+            self._prepared = prep
+        name = Path(src).name if isinstance(src, (str, os.PathLike)) else f"<{type(src).__name__}>"
+        return Result(name, rgb, prep, logits, softmax(logits), topk(logits, self.topk, clf.labels),
+                      self.random, seconds)
+
+    def prediction_figure(self, result: Result):
+        """Figure: the image and a bar chart of the top-k (class indices only with random weights)."""
+        import matplotlib.pyplot as plt
+
+        fig, (ax_img, ax_bar) = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [1, 1.3]})
+        ax_img.imshow(result.image)
+        ax_img.set_title(result.source, fontsize=10)
+        ax_img.axis("off")
+        top = list(reversed(result.top))
+        probs = [p.prob for p in top]
+        if result.random:
+            names = [f"class {p.index}" for p in top]
+            colour, xlabel = "#999999", "probability (random weights: meaningless)"
+        else:
+            names = [f"{p.label[:38]} ({p.index})" for p in top]
+            colour, xlabel = "#1f77b4", "probability"
+        ax_bar.barh(range(len(top)), probs, color=colour)
+        ax_bar.set_yticks(range(len(top)))
+        ax_bar.set_yticklabels(names, fontsize=9)
+        ax_bar.set_xlim(0, max(1e-9, max(probs)) * 1.15)
+        ax_bar.set_xlabel(xlabel)
+        for i, v in enumerate(probs):
+            ax_bar.text(v, i, f" {v:.3f}", va="center", fontsize=8)
+        title = f"{self.spec.display} on {self._need().backend}, top-{len(top)}"
+        if result.random:
+            title = "RANDOM WEIGHTS - not a prediction. " + title
+        fig.suptitle(title, color="#b00020" if result.random else "black", fontsize=11)
+        fig.tight_layout()
+        plt.close(fig)
+        return fig
+
+    def show_prediction(self, result: Result) -> None:
+        if result.random:
+            show(self.banner())
+        print(result)
+        show(self.prediction_figure(result))
+
+    # ---- 5. NV12 path vs RGB path
+    def compare_paths(self, image: Optional[ImageLike] = None) -> Agreement:
+        """Board (NV12) path vs float RGB path, on a PC; skipped on a board (no float ONNX there).
+
+        Two checks, both scale-free because random-weight logits can be ~1e-2 (MobileNets) or ~1e14
+        (MobileOne without trained BatchNorm statistics):
+
+        1. *contract*: the board model on the NV12 bytes vs the float model on the same bytes decoded
+           in NumPy (:func:`helpers.nv12.nv12_to_rgb_float`): the same maths, so the relative L2 error
+           must be float noise (<= ``CONTRACT_TOL`` = 1e-4; we measured ~5e-7). A wrong range, mean,
+           scale or channel order gives errors of several percent.
+        2. *colour loss*: the board model on NV12 vs the float model on the original RGB. NV12 halves
+           the chroma resolution, so the logits move a little: we accept top-1 equal (the criterion
+           for trained weights) or a relative L2 error <= ``COLOUR_TOL`` = 10 %. Top-1 alone is not
+           robust with random weights: their logits are nearly flat and chroma rounding can swap the
+           top class (we saw it for MobileNetV3); the measured errors were 0.2-3 % on the sample
+           photos, while two different photos differ by 5-90 %.
+        """
+        clf = self._need()
+        if self.choice is not None and self.choice.kind == "bin":
+            return Agreement(skipped="on the board there is no float ONNX; the PC run of this notebook checks "
+                                     "the NV12 contract, and the evaluation notebook measures the .bin's accuracy")
+        if clf.kind not in ("nv12", "float"):
+            return Agreement(skipped=f"model input is {clf.kind}, not NV12")
+        made: List[str] = []
+        notes: List[str] = []
+        board_path = (self.choice.path if clf.kind == "nv12" else
+                      ensure_board_onnx(self.key, self.board, self.weights, made, notes))
+        float_path = ensure_float_onnx(self.key, self.weights, made, notes) if clf.kind == "nv12" else self.choice.path
+        for m in made:
+            print(f"made       : {m}")
+        b = clf if clf.kind == "nv12" else Classifier(board_path, key=self.key)
+        f = clf if clf.kind == "float" else Classifier(float_path, key=self.key)
+        rgb = b.prepare(self.image if image is None else resolve_image(image)).rgb
+        h, w = b.size
+        n = nv12mod.rgb_to_nv12(rgb, b.yuv_range)
+        l_nv12 = b.run(n)
+        l_dec = f.run(normalize_nchw(nv12mod.nv12_to_rgb_float(n, h, w, b.yuv_range), f.mean, f.std))
+        l_rgb = f.run(f.prepare(rgb).feed)
+        t_n, t_r = np.argsort(-l_nv12)[:5], np.argsort(-l_rgb)[:5]
+        return Agreement(None, rel_l2(l_nv12, l_dec), rel_l2(l_nv12, l_rgb), int(t_n[0]), int(t_r[0]),
+                         len(set(t_n.tolist()) & set(t_r.tolist())) / 5)
+
+    # ---- 6. latency and FPS
+    def benchmark(self, threads: Optional[Sequence[int]] = None, seconds: Optional[float] = None):
+        """helpers.bench on the loaded file and backend, with this image's feed; a table in the zoo's format."""
+        from . import bench
+
+        clf = self._need()
+        if threads is None:
+            threads = (1, 2, 4, 8) if self.choice is not None and self.choice.kind == "bin" else (1, 2, 4)
+        if seconds is None:
+            seconds = float(os.environ.get(BENCH_SECONDS_ENV, DEFAULT_BENCH_SECONDS))
+        result = bench.benchmark(clf.runtime.path, threads=threads, seconds=seconds, backend=clf.backend,
+                                 feed=self.prepared().feed, key=self.key)
+        return BenchReport(result, self.spec.published_for(self.board))
+
+    def switch_model(self, key: str) -> Classifier:
+        """Load another registry key (same board, backend, kind, weights); the file is made if needed."""
+        spec = registry.get(key)
+        if spec.arch != self.spec.arch and self.model_file:
+            raise HelpersError("MODEL_FILE is set; clear it to switch models")
+        self.spec, self.model_file = spec, None
+        self.choice, self.clf, self._prepared = None, None, None
+        return self.load()
+
+    # ---- 7. widgets
+    def interactive(self):
+        """Model and image pickers plus an upload box; each change re-runs the prediction.
+
+        Returns the widget box. Displayed only in a live frontend (:func:`live_frontend`); headless
+        runs (nbval) build it and run one prediction through its callback, so the code path is tested.
+        """
+        import ipywidgets as w
+
+        try:
+            images = sample_images()
+        except HelpersError:
+            images = []
+        current = Path(self.image) if isinstance(self.image, (str, os.PathLike)) else None
+        image_options = [(p.name, str(p)) for p in images]
+        if current is not None and str(current) not in dict(image_options).values():
+            image_options.insert(0, (current.name, str(current)))
+        model_pick = w.Dropdown(options=registry.keys(self.spec.arch), value=self.key, description="model")
+        image_pick = w.Dropdown(options=image_options, value=str(current) if current is not None else None,
+                                description="image")
+        upload = w.FileUpload(accept="image/*", multiple=False, description="upload")
+        out = w.Output()
+        state = {"source": "picker"}
+
+        def run(_change=None):
+            with out:
+                out.clear_output(wait=True)
+                try:
+                    if model_pick.value != self.key:
+                        self.switch_model(model_pick.value)
+                    src = image_pick.value
+                    if state["source"] == "upload" and upload.value:
+                        src = bytes(upload.value[0]["content"])
+                    self.show_prediction(self.predict(src))
+                except HelpersError as e:
+                    print(f"error: {e}")
+
+        def on_upload(change):
+            state["source"] = "upload" if upload.value else "picker"
+            run()
+
+        def on_pick(change):
+            state["source"] = "picker"
+            run()
+
+        model_pick.observe(run, names="value")
+        image_pick.observe(on_pick, names="value")
+        upload.observe(on_upload, names="value")
+        box = w.VBox([w.HBox([model_pick, image_pick, upload]), out])
+        box.run = run  # for tests and scripts
+        if live_frontend():
+            run()
+            show(box)
+        else:
+            run()  # exercised headless, not displayed
+            print("widgets: built and run once, not displayed (no live Jupyter frontend: "
+                  f"{HEADLESS_ENV}=1, MPLBACKEND=Agg or CI); open the notebook in JupyterLab to use them")
+        return box
+
+
+@dataclass
+class BenchReport:
+    """A benchmark result shown as the model zoo's table plus the details and how it was measured."""
+
+    result: object
+    published: Optional[registry.Published] = None
+
+    def _repr_markdown_(self) -> str:
+        return self.result.markdown(self.published)
+
+    def __str__(self) -> str:
+        return self.result.markdown(self.published)
+
+    __repr__ = __str__

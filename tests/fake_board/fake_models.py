@@ -1,0 +1,102 @@
+"""Tiny ONNX models and fake ``.bin`` files for tests (PC only: imports onnx).
+
+``tiny_nv12_model`` has the board-model contract (input ``data`` uint8 (1, H*3/2, W) + our metadata)
+but a trivial network: ``logits = mean over the rows of the NV12 buffer @ weight + bias``, so a test
+can compute the expected logits in NumPy (:func:`tiny_nv12_reference`).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def _weights(width: int, classes: int, seed: int):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((width, classes)) * 0.05).astype(np.float32), \
+        (rng.standard_normal(classes) * 0.01).astype(np.float32)
+
+
+def _save(graph, path, meta: dict, opset: int = 11) -> Path:
+    import onnx
+    from onnx import helper
+
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 7
+    for k, v in meta.items():
+        e = model.metadata_props.add()
+        e.key, e.value = k, str(v)
+    onnx.checker.check_model(model)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path
+
+
+def tiny_nv12_model(path, key: str = "mobileone_s0", size=(224, 224), classes: int = 1000,
+                    weights: str = "random", yuv_range: str = "full", seed: int = 0) -> Path:
+    from onnx import TensorProto, helper, numpy_helper
+
+    h, w = size
+    wt, b = _weights(w, classes, seed)
+    nodes = [
+        helper.make_node("Cast", ["data"], ["f"], to=TensorProto.FLOAT),
+        helper.make_node("ReduceMean", ["f"], ["m"], axes=[1], keepdims=0),
+        helper.make_node("MatMul", ["m", "W"], ["mw"]),
+        helper.make_node("Add", ["mw", "B"], ["output"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "tiny_nv12",
+        [helper.make_tensor_value_info("data", TensorProto.UINT8, [1, h * 3 // 2, w])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, classes])],
+        [numpy_helper.from_array(wt, "W"), numpy_helper.from_array(b, "B")])
+    return _save(graph, path, {"rdk.model_key": key, "rdk.input_type_rt": "nv12", "rdk.yuv_range": yuv_range,
+                               "rdk.weights": weights, "rdk.input_size": json.dumps([h, w])})
+
+
+def tiny_nv12_reference(nv12_flat: np.ndarray, size=(224, 224), classes: int = 1000, seed: int = 0) -> np.ndarray:
+    """What :func:`tiny_nv12_model` returns for ``nv12_flat``, computed in NumPy."""
+    h, w = size
+    wt, b = _weights(w, classes, seed)
+    rows = np.asarray(nv12_flat, np.float64).reshape(h * 3 // 2, w)
+    return (rows.mean(axis=0) @ wt.astype(np.float64) + b).astype(np.float32)
+
+
+def tiny_float_model(path, key: str = "mobileone_s0", size=(224, 224), classes: int = 1000,
+                     weights: str = "random", seed: int = 0) -> Path:
+    """A float NCHW model (like an exported ONNX): logits = channel-and-row mean @ weight + bias."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    h, w = size
+    wt, b = _weights(w, classes, seed)
+    nodes = [
+        helper.make_node("ReduceMean", ["data"], ["m"], axes=[1, 2], keepdims=0),
+        helper.make_node("MatMul", ["m", "W"], ["mw"]),
+        helper.make_node("Add", ["mw", "B"], ["output"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "tiny_float",
+        [helper.make_tensor_value_info("data", TensorProto.FLOAT, [1, 3, h, w])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, classes])],
+        [numpy_helper.from_array(wt, "W"), numpy_helper.from_array(b, "B")])
+    return _save(graph, path, {"rdk.model_key": key, "rdk.weights": weights})
+
+
+def fake_bin(folder, key: str = "mobileone_s0", onnx_path=None, **kw) -> Path:
+    """``<folder>/<bin_stem>.bin`` (a fake) with its sibling NV12 ONNX (``onnx_path`` copied, or a tiny one)."""
+    import shutil
+
+    from helpers import registry
+
+    folder = Path(folder)
+    stem = registry.get(key).bin_stem
+    sibling = folder / f"{stem}.onnx"
+    if onnx_path is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(onnx_path, sibling)
+    else:
+        tiny_nv12_model(sibling, key=key, **kw)
+    b = folder / f"{stem}.bin"
+    b.write_bytes(b"FAKE RDK .bin: the fake board runs " + sibling.name.encode() + b"\n")
+    return b
