@@ -13,6 +13,7 @@ Standard library only (urllib); board-safe.
 """
 from __future__ import annotations
 
+import http.client
 import os
 import socket
 import urllib.error
@@ -127,8 +128,8 @@ def download_file(url: str, dest, min_bytes: int = MIN_BIN_BYTES, timeout: float
                 while True:
                     try:
                         chunk = resp.read(CHUNK)
-                    except (socket.timeout, ConnectionError, OSError) as e:
-                        raise _offline_error(url, dest, f"connection lost: {e}") from None
+                    except (socket.timeout, ConnectionError, OSError, http.client.HTTPException) as e:
+                        raise _offline_error(url, dest, f"connection lost: {type(e).__name__}") from None
                     if not chunk:
                         break
                     fh.write(chunk)
