@@ -50,13 +50,14 @@ def _source_onnx(key: str, weights: Optional[str], onnx_path, workdir: Path) -> 
         if not p.is_file():
             raise HelpersError(f"ONNX not found: {p}")
         return p
+    from .export import export_onnx, weights_label
+
     existing = mapper.float_onnx_path(key)
     want = weights or os.environ.get("RDK_WEIGHTS", "imagenet")
     if existing.is_file():
         meta, _ = _onnx_info(existing)
-        if meta.get("rdk.weights") == want:
+        if meta.get("rdk.weights") == weights_label(want):
             return existing
-    from .export import export_onnx
 
     return Path(export_onnx(key, weights=want, out=workdir / f"{key}.onnx").path)
 

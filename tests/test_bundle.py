@@ -1,0 +1,140 @@
+"""Mapper bundle: one self-contained folder, folder-relative yaml, calibration data, vendor commands."""
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from helpers import bundle, mapper, registry
+from helpers.calib import sample_images
+from helpers.cli import main
+from helpers.errors import HelpersError
+from test_board_model import make_onnx
+
+
+@pytest.fixture
+def images(tmp_path):
+    d = tmp_path / "imgs"
+    d.mkdir()
+    for p in sample_images()[:3]:
+        shutil.copy(p, d / p.name)
+    return d
+
+
+def check_bundle(out, key, board, n_samples):
+    spec, b = registry.get(key), registry.BOARDS[board]
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted(["README.txt", "build.sh", f"{key}.onnx", f"{key}_{board}.yaml", mapper.BUNDLE_CAL_DIR])
+    y = out / f"{key}_{board}.yaml"
+    cfg = mapper.load_config(y)
+    mp, cp = cfg["model_parameters"], cfg["calibration_parameters"]
+    # every path relative to the folder and present in it
+    for rel in (mp["onnx_model"], cp["cal_data_dir"], mp["working_dir"]):
+        assert not os.path.isabs(rel) and not rel.startswith("..")
+    assert (out / mp["onnx_model"]).resolve() == (out / f"{key}.onnx").resolve()
+    assert (out / cp["cal_data_dir"]).resolve() == (out / mapper.BUNDLE_CAL_DIR).resolve()
+    assert mp["march"] == b.march and mp["output_model_file_prefix"] == spec.bin_stem
+    # the same contract as the committed yaml except the paths and header
+    committed = mapper.load_config(mapper.yaml_path(key, board))
+    assert cfg["input_parameters"] == committed["input_parameters"]
+    assert cfg["compiler_parameters"] == committed["compiler_parameters"]
+    assert mapper.check_config(y, strict=True) == []
+    samples = sorted((out / mapper.BUNDLE_CAL_DIR).iterdir())
+    h, w = spec.input_size
+    assert len(samples) == n_samples and all(s.stat().st_size == 3 * h * w * 4 for s in samples)
+    script = (out / "build.sh").read_text()
+    lines = [ln for ln in script.splitlines() if ln.startswith("hb_mapper")]
+    assert lines == [f"hb_mapper checker --model-type onnx --march {b.march} --model {key}.onnx "
+                     f"--input-shape data 1x3x{h}x{w}",
+                     f"hb_mapper makertbin --config {key}_{board}.yaml --model-type onnx"]
+    assert os.access(out / "build.sh", os.X_OK)
+    readme = (out / "README.txt").read_text()
+    assert "We cannot run the vendor toolchain here" in readme and spec.bin_stem in readme
+
+
+def test_bundle_with_given_onnx(tmp_path, images):
+    src = make_onnx(tmp_path / "s0.onnx", key="mobileone_s0")
+    out = bundle.make_bundle("mobileone_s0", "x5", images, tmp_path / "b", onnx_path=src, count=2, progress=False)
+    check_bundle(out, "mobileone_s0", "x5", 2)
+    assert (out / "mobileone_s0.onnx").read_bytes() == src.read_bytes()
+    assert "RANDOM weights" in (out / "README.txt").read_text()
+    # nothing else left next to it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b", "imgs", "s0.onnx"]
+
+
+def test_bundle_exports_when_needed(tmp_path, images, monkeypatch):
+    """No ONNX given and none in model/<Arch>/: the bundle calls helpers.export.export_onnx.
+
+    The real export is slow and tested with the exporter; here a stub with its signature stands in.
+    """
+    import inspect
+    from types import SimpleNamespace
+
+    export = pytest.importorskip("helpers.export")
+    params = inspect.signature(export.export_onnx).parameters
+    assert {"key", "weights", "out"} <= set(params)
+    calls = []
+
+    def fake_export(key, weights="imagenet", out=None, **kw):
+        calls.append((key, weights))
+        return SimpleNamespace(path=make_onnx(out, key=key))
+
+    monkeypatch.setattr(export, "export_onnx", fake_export)
+    monkeypatch.setattr(mapper, "float_onnx_path", lambda key: tmp_path / "none" / f"{key}.onnx")
+    out = bundle.make_bundle("mobilenetv4_conv_small", "x3", images, tmp_path / "b", weights="random",
+                             count=1, progress=False)
+    assert calls == [("mobilenetv4_conv_small", "random")]
+    check_bundle(out, "mobilenetv4_conv_small", "x3", 1)
+    # an existing model/<Arch>/<key>.onnx with the wanted weights is shipped as is, without exporting
+    (tmp_path / "none").mkdir()
+    existing = make_onnx(tmp_path / "none" / "mobilenetv4_conv_small.onnx", key="mobilenetv4_conv_small")
+    out2 = bundle.make_bundle("mobilenetv4_conv_small", "x5", images, tmp_path / "b2", weights="random",
+                              count=1, progress=False)
+    assert len(calls) == 1 and (out2 / "mobilenetv4_conv_small.onnx").read_bytes() == existing.read_bytes()
+
+
+def test_cli_bundle(tmp_path, images, capsys):
+    src = make_onnx(tmp_path / "v1.onnx", key="mobilenetv1_100")
+    out = tmp_path / "bundle_v1"
+    args = ["bundle", "mobilenetv1_100", "--board", "x3", "--images", str(images), "--out", str(out),
+            "--onnx", str(src), "--count", "3"]
+    assert main(args) == 0
+    assert "cannot run the toolchain here" in capsys.readouterr().out
+    check_bundle(out, "mobilenetv1_100", "x3", 3)
+    # an existing bundle is replaced only with --overwrite
+    assert main(args) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(args[:-2] + ["--count", "1", "--overwrite"]) == 0
+    check_bundle(out, "mobilenetv1_100", "x3", 1)
+
+
+def test_bundle_bad_inputs(tmp_path, images):
+    src = make_onnx(tmp_path / "s0.onnx", key="mobileone_s0")
+    with pytest.raises(HelpersError, match="opset 13"):
+        bundle.make_bundle("mobileone_s0", "x3", images, tmp_path / "b1",
+                           onnx_path=make_onnx(tmp_path / "o13.onnx", opset=13), progress=False)
+    with pytest.raises(HelpersError, match="is a mobileone_s0 model, not mobileone_s1"):
+        bundle.make_bundle("mobileone_s1", "x5", images, tmp_path / "b2", onnx_path=src, progress=False)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(HelpersError, match="no images"):
+        bundle.make_bundle("mobileone_s0", "x5", empty, tmp_path / "b3", onnx_path=src, progress=False)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(HelpersError, match="does not look like a bundle"):
+        bundle.make_bundle("mobileone_s0", "x5", images, mine, onnx_path=src, overwrite=True, progress=False)
+    assert (mine / "notes.txt").read_text() == "keep me"
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert leftovers == [] and not any((tmp_path / n).exists() for n in ("b1", "b2", "b3"))
+
+
+def test_bundle_limited_range(tmp_path, images):
+    src = make_onnx(tmp_path / "s0.onnx", key="mobileone_s0")
+    out = bundle.make_bundle("mobileone_s0", "x5", images, tmp_path / "b", onnx_path=src, count=1,
+                             yuv_range="limited", progress=False)
+    cfg = mapper.load_config(out / "mobileone_s0_x5.yaml")
+    assert cfg["input_parameters"]["input_space_and_range"] == "bt601_video"
+    assert "limited range" in (out / "README.txt").read_text()
+    x = np.fromfile(next((out / mapper.BUNDLE_CAL_DIR).iterdir()), np.float32)
+    assert x.size == 3 * 224 * 224 and x.max() > 1.5   # calibration data do not depend on the NV12 range
