@@ -5,7 +5,7 @@ NV12 uint8 and gets logits. :func:`build_board_model` does the same to our float
 so the PC and the board share one contract:
 
 ``data`` uint8 (1, H*3/2, W), flat NV12 (Y plane, then interleaved UV)
-  -> split Y / UV, chroma upsampled 2x by repetition (nearest)
+  -> split Y / UV; chroma converted and upsampled 2x by repetition (nearest) in one ConvTranspose
   -> YUV -> RGB with :func:`helpers.nv12.yuv_to_rgb_matrix` in the yaml's range, clipped to 0..255
   -> ``(x - mean_value) * scale_value`` from the yaml
   -> the float model's graph.
@@ -102,21 +102,24 @@ def preprocess_nodes(pre: mapper.Preprocess, height: int, width: int, out_name: 
         y = node("Slice", [x, const("y_start", np.array([0], np.int64)), const("y_end", np.array([h], np.int64)), ax], "y")
         uv = node("Slice", [x, const("uv_start", np.array([h], np.int64)),
                             const("uv_end", np.array([h * 3 // 2], np.int64)), ax], "uv")
-        # Y part: m[:, 0] is the same for all three channels (1 full, 255/219 limited): broadcast it
+        # Y part: m[:, 0] is the same for all three channels (1 full, 255/219 limited): broadcast it;
+        # the full range needs neither an offset nor a gain
         if not np.allclose(m[:, 0], m[0, 0]):  # pragma: no cover - guards a change of the matrix
             raise HelpersError("nv12.yuv_to_rgb_matrix has a channel-dependent luma column; update board_model")
         y = node("Reshape", [y, const("y_shape", np.array([1, 1, h, w], np.int64))], "y4")
-        y = node("Sub", [y, const("y_off", np.array(off[0], np.float32))], "y_centred")
-        y = node("Mul", [y, const("y_gain", np.array(m[0, 0], np.float32))], "y_rgb")
-        # chroma part at quarter resolution: (1, 2, H/2, W/2) -> 1x1 conv with m[:, 1:] -> (1, 3, H/2, W/2)
+        if off[0] != 0:
+            y = node("Sub", [y, const("y_off", np.array(off[0], np.float32))], "y_centred")
+        if m[0, 0] != 1:
+            y = node("Mul", [y, const("y_gain", np.array(m[0, 0], np.float32))], "y_rgb")
+        # chroma: (1, 2, H/2, W/2) -> ConvTranspose, kernel 2x2 stride 2, every tap = m[:, 1:]: applies the
+        # colour matrix and upsamples 2x by repetition (nearest, exactly what nv12_to_rgb_float does) in one
+        # op -> (1, 3, H, W). Far cheaper in onnxruntime than Expand, Resize or DepthToSpace.
         uv = node("Sub", [uv, const("uv_off", np.array(off[1], np.float32))], "uv_centred")
         uv = node("Reshape", [uv, const("uv_shape", np.array([1, h // 2, w // 2, 2], np.int64))], "uv4")
         uv = node("Transpose", [uv], "uv_nchw", perm=[0, 3, 1, 2])
-        c = node("Conv", [uv, const("uv_to_rgb", m[:, 1:].reshape(3, 2, 1, 1).astype(np.float32))], "chroma")
-        # nearest 2x upsampling by repetition (exactly what nv12_to_rgb_float does)
-        c = node("Reshape", [c, const("c6_shape", np.array([1, 3, h // 2, 1, w // 2, 1], np.int64))], "chroma6")
-        c = node("Expand", [c, const("c6_expand", np.array([1, 3, h // 2, 2, w // 2, 2], np.int64))], "chroma6x")
-        c = node("Reshape", [c, const("c_shape", np.array([1, 3, h, w], np.int64))], "chroma_up")
+        weight = np.ascontiguousarray(np.broadcast_to(m[:, 1:].T.reshape(2, 3, 1, 1), (2, 3, 2, 2)), np.float32)
+        c = node("ConvTranspose", [uv, const("uv_to_rgb_2x", weight)], "chroma_up",
+                 kernel_shape=[2, 2], strides=[2, 2])
         rgb = node("Add", [y, c], "rgb_raw")
         if opset >= 11:
             rgb = node("Clip", [rgb, const("lo", np.array(0.0, np.float32)), const("hi", np.array(255.0, np.float32))], "rgb")
