@@ -9,7 +9,13 @@ with four sections. Which keys each toolchain generation accepts, and where that
 * X5 generation (``march`` ``bayes-e``, OE 1.2.x): the same keys, as used by D-Robotics' own X5
   configs (rdk_model_zoo ``demos/classification/MobileOne/yaml/MobileOne_S0_config.yaml`` and
   ``samples/vision/mobilenetv2/conversion/ptq_x5.yaml``), plus the node-level keys of the Bayes
-  generation and the ``balance`` compile mode.
+  generation. The X5-only ``balance`` compile mode / ``balance_factor``, ``core_num`` 1 only and
+  the extra ``cal_data_type`` values come from a secondary summary of the OE 1.2.8 manual (not
+  confirmed from the primary document), so check-yaml accepts them for bayes-e only.
+
+What we generate is the intersection: keys and values both generations accept, as in the vendor's
+own files (``input_space_and_range`` is spelled out although it is the default, to make the range
+explicit). Paths in the committed files are relative to the yaml's folder; run ``hb_mapper`` there.
 
 ``input_space_and_range`` (official guide): ``regular`` = NV12 in [0, 255] (full range, the default),
 ``bt601_video`` = [16, 235] (limited / video range); only meaningful when ``input_type_rt`` is nv12.
