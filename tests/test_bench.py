@@ -1,0 +1,152 @@
+"""helpers.bench: latency/FPS measurement and the `bench` command (timings are not asserted, only
+relations that must hold whatever the machine's speed)."""
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import bench, registry
+from helpers.errors import HelpersError
+from helpers.runtime import Backend, TensorInfo
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "fake_board"))
+import fake_models  # noqa: E402
+
+sys.path.pop(0)
+KEY = "mobilenetv4_conv_small"
+
+
+class SleepBackend(Backend):
+    """Sleeps instead of computing: sleeping releases the GIL, like onnxruntime and the BPU runtimes."""
+
+    name = "sleep"
+
+    def __init__(self, seconds=0.01):
+        super().__init__(Path("sleep.onnx"))
+        self.seconds = seconds
+        self.inputs = [TensorInfo("data", (1, 3, 8, 8), "nv12", "NCHW")]
+        self.calls = 0
+
+    def run(self, feed):
+        self.calls += 1
+        time.sleep(self.seconds)
+        return [np.zeros((1, 10), np.float32)]
+
+
+class FailingBackend(SleepBackend):
+    def run(self, feed):
+        raise RuntimeError("BPU fell over")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return fake_models.tiny_nv12_model(tmp_path_factory.mktemp("bench") / "tiny.onnx", key=KEY)
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "helpers", *map(str, args)], capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.mark.parametrize("text,expected", [("1,2,4", (1, 2, 4)), (" 4 , 1 ", (4, 1)), ("2,2", (2,)), ([1, 8], (1, 8))])
+def test_parse_threads(text, expected):
+    assert bench.parse_threads(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "0", "1,a", "-1", "1,100", "1.5"])
+def test_parse_threads_rejects(text):
+    with pytest.raises(HelpersError):
+        bench.parse_threads(text)
+
+
+@pytest.mark.parametrize("value", ["x", 0, -1, 1e9])
+def test_check_seconds_rejects(value):
+    with pytest.raises(HelpersError, match="--seconds"):
+        bench.check_seconds(value)
+
+
+def test_threads_really_overlap():
+    """4 workers on a GIL-releasing runtime finish ~4x the frames of 1 (would be ~1x if serialised)."""
+    one = bench.measure([SleepBackend()], np.zeros(96, np.uint8), 0.4, warmup=0)
+    four = bench.measure([SleepBackend() for _ in range(4)], np.zeros(96, np.uint8), 0.4, warmup=0)
+    assert four.threads == 4 and one.threads == 1
+    assert four.fps > 2.5 * one.fps
+    assert 9.5 <= one.latency_median_ms < 60  # per call: the sleep, not the wall time of the whole loop
+    assert one.latency_p90_ms >= one.latency_median_ms
+
+
+def test_row_relations(tiny):
+    r = bench.benchmark(tiny, threads=(1, 2), seconds=0.3, warmup=1)
+    assert [row.threads for row in r.rows] == [1, 2] and r.backend == "onnxruntime"
+    for row in r.rows:
+        assert row.frames > 0
+        assert row.fps == pytest.approx(row.frames / row.wall_s)
+        assert row.latency_p90_ms >= row.latency_median_ms > 0
+        # each worker's calls fit in the wall time
+        assert row.latency_mean_ms * row.frames / row.threads <= row.wall_s * 1000 * 1.05
+    assert r.single.threads == 1 and r.multi.threads == 2
+    assert r.key == KEY and r.name == registry.get(KEY).display
+
+
+def test_benchmark_takes_a_classifier_and_a_feed(tiny):
+    from helpers.classifier import Classifier
+
+    clf = Classifier(tiny)
+    feed = clf.prepare(np.full((50, 60, 3), 128, np.uint8)).feed
+    r = bench.benchmark(clf, threads=(1,), seconds=0.2, feed=feed, warmup=0)
+    assert r.backend == clf.backend and r.key == KEY
+    with pytest.raises(HelpersError, match="W\\*H\\*3/2"):
+        bench.benchmark(tiny, threads=(1,), seconds=0.2, feed=np.zeros(10, np.uint8))
+
+
+def test_worker_failure_is_one_helpers_error():
+    with pytest.raises(HelpersError, match="BPU fell over") as e:
+        bench.measure([FailingBackend(), FailingBackend()], np.zeros(96, np.uint8), 0.2, warmup=0)
+    assert "\n" not in str(e.value)
+
+
+def test_intra_op_threads_split_the_cpus(monkeypatch):
+    monkeypatch.setattr(bench.os, "cpu_count", lambda: 8)
+    assert bench._intra_threads("onnxruntime", 1) is None
+    assert bench._intra_threads("onnxruntime", 2) == 4
+    assert bench._intra_threads("onnxruntime", 16) == 1
+    assert bench._intra_threads("hobot_dnn", 4) is None
+
+
+def test_make_feed_matches_the_input():
+    nv = bench.make_feed(TensorInfo("data", (1, 3, 6, 4), "nv12", "NCHW"))
+    assert nv.dtype == np.uint8 and nv.shape == (6 * 4 * 3 // 2,)
+    f = bench.make_feed(TensorInfo("data", (1, 3, 6, 4), "float32", "NCHW"))
+    assert f.dtype == np.float32 and f.shape == (1, 3, 6, 4)
+
+
+def test_zoo_table_has_our_row_and_the_labelled_published_one(tiny):
+    r = bench.benchmark(tiny, threads=(1, 2), seconds=0.2, warmup=0)
+    pub = registry.get(KEY).published_for("x5")
+    md = r.markdown(pub)
+    lines = [ln for ln in md.splitlines() if ln.startswith("| ")]
+    assert "Latency (single-threaded)" in lines[0] and "Frame rate (FPS)" in lines[0]
+    assert f"{r.single.latency_median_ms:.2f} ms" in lines[2] and f"{r.multi.fps:.1f}" in lines[2]
+    assert "published" in lines[3] and f"{pub.fps:.2f}" in lines[3]
+    assert pub.source in md and "CPU figure" in md
+
+
+def test_cli_bench(tiny):
+    r = run_cli("bench", tiny, "--threads", "1,2", "--seconds", "0.3", "--board", "x5")
+    assert r.returncode == 0, r.stderr
+    assert "latency median" in r.stdout and "FPS" in r.stdout and "hrt_model_exec perf" in r.stdout
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["missing.onnx"], "model file not found"),
+    (["TINY", "--threads", "0"], "--threads"),
+    (["TINY", "--seconds", "soon"], "--seconds"),
+    (["TINY", "--backend", "hobot_dnn"], "backend 'hobot_dnn'"),
+])
+def test_cli_bench_errors_are_one_line(tiny, args, needle):
+    r = run_cli("bench", *[str(tiny) if a == "TINY" else a for a in args])
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stderr.startswith("error: ") and r.stderr.strip().count("\n") == 0 and needle in r.stderr

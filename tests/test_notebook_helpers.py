@@ -1,0 +1,319 @@
+"""helpers.notebook: model resolution and making, bad inputs, honest outputs, the NV12-vs-RGB check,
+widgets and the headless rule. Models are tiny ONNX graphs (tests/fake_board/fake_models.py) written to
+a temporary folder; the real export is replaced by one that writes a tiny float model, so the flow
+(export -> board model from the committed yaml -> load) runs in seconds."""
+import io
+from datetime import datetime, timezone
+import json
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers import notebook as nb
+from helpers import nv12, registry
+from helpers.errors import HelpersError
+from helpers.labels import imagenet_labels
+from helpers.runtime import available_backends
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "fake_board"))
+import fake_models  # noqa: E402
+
+sys.path.pop(0)
+KEY = "mobileone_s0"
+
+
+@pytest.fixture
+def photo(tmp_path):
+    y, x = np.mgrid[0:240, 0:320]
+    rgb = np.stack([x * 255 // 319, y * 255 // 239, (x + y) * 255 // 558], axis=2).astype(np.uint8)
+    p = tmp_path / "photo.png"
+    Image.fromarray(rgb).save(p)
+    return p
+
+
+@pytest.fixture
+def models(tmp_path, monkeypatch):
+    """Model paths in tmp_path; 'export' writes a tiny float model and records its calls."""
+    root = tmp_path / "model"
+    calls = []
+    monkeypatch.setattr(nb, "float_onnx_path", lambda key: root / registry.get(key).arch / f"{key}.onnx")
+    monkeypatch.setattr(nb, "board_onnx_path",
+                        lambda key: root / registry.get(key).arch / f"{registry.get(key).bin_stem}.onnx")
+    monkeypatch.setattr(nb, "can_make_models", lambda: True)
+    import helpers.export
+
+    def fake_export(key, weights="imagenet", out=None, **kw):
+        calls.append((key, weights))
+        fake_models.tiny_float_model(out, key=key, weights=weights, size=registry.get(key).input_size)
+        return SimpleNamespace(path=Path(out))
+
+    monkeypatch.setattr(helpers.export, "export_onnx", fake_export)
+    return SimpleNamespace(root=root, calls=calls)
+
+
+def demo(photo, **kw):
+    kw.setdefault("weights", "random")
+    return nb.InferenceDemo(kw.pop("key", KEY), image=photo, **kw)
+
+
+def one_line_error(fn, needle):
+    with pytest.raises(HelpersError) as e:
+        fn()
+    msg = str(e.value)
+    assert "\n" not in msg, msg
+    assert needle in msg, msg
+    return msg
+
+
+# ------------------------------------------------------------------ making missing files (PC)
+
+def test_missing_models_are_made_once_and_reported(models, photo, capsys):
+    d = demo(photo)
+    d.load()
+    out = capsys.readouterr().out
+    assert models.calls == [(KEY, "random")]
+    assert out.count("made       :") == 2 and "exported" in out and "built the NV12 board model" in out
+    assert f"yaml/MobileOne/{KEY}_x5.yaml" in out  # the committed yaml of BOARD
+    assert d.choice.kind == "board-onnx" and d.choice.path == nb.board_onnx_path(KEY) and d.choice.path.exists()
+    assert d.backend == "onnxruntime"
+    demo(photo).load()
+    assert models.calls == [(KEY, "random")] and "made       :" not in capsys.readouterr().out
+
+
+def test_float_kind_runs_the_float_onnx(models, photo):
+    d = demo(photo, model_kind="float-onnx")
+    clf = d.load()
+    assert d.choice.kind == "float-onnx" and clf.kind == "float"
+    assert not nb.board_onnx_path(KEY).exists()  # not made until needed
+    a = d.compare_paths()  # needs the board model: made now
+    assert nb.board_onnx_path(KEY).exists() and a.ok, a
+
+
+def test_existing_file_with_other_weights_is_used_and_flagged(models, photo, capsys):
+    demo(photo).load()
+    capsys.readouterr()
+    d = demo(photo, weights="imagenet")
+    d.load()
+    out = capsys.readouterr().out
+    assert "already exists with random weights (you asked for imagenet)" in out
+    assert d.random and "RANDOM WEIGHTS" in out  # the file decides, not the request
+
+
+def test_on_a_machine_without_the_toolchain_a_missing_file_is_explained(models, photo, monkeypatch):
+    monkeypatch.setattr(nb, "can_make_models", lambda: False)
+    msg = one_line_error(lambda: demo(photo).load(), "cannot build it")
+    assert "python -m helpers export" in msg and models.calls == []
+
+
+# ------------------------------------------------------------------ bad input (each one a test)
+
+def test_bad_image_path(tmp_path):
+    one_line_error(lambda: nb.InferenceDemo(KEY, image="no/such/photo.jpg"), "image not found")
+    one_line_error(lambda: nb.InferenceDemo(KEY, image=tmp_path / "missing.jpg"), "image not found")
+
+
+def test_bin_on_a_pc(tmp_path, photo):
+    if nb.on_board():
+        pytest.skip("a board runtime is installed here")
+    fake = tmp_path / "MobileOne_S0_224x224_nv12.bin"
+    fake.write_bytes(b"\0" * 1024)
+    one_line_error(lambda: demo(photo, model_file=fake).load(), "needs an RDK board")
+    one_line_error(lambda: demo(photo, model_kind="bin").load(), "needs an RDK board")
+
+
+def test_onnx_input_size_differs_from_the_registry(tmp_path, photo):
+    small = fake_models.tiny_float_model(tmp_path / "small.onnx", key=KEY, size=(160, 160))
+    msg = one_line_error(lambda: demo(photo, model_file=small).load(), "registry")
+    assert "160x160" in msg and "224x224" in msg
+
+
+def test_unknown_model_key(photo):
+    one_line_error(lambda: demo(photo, key="mobileone_s9"), "unknown model key")
+
+
+@pytest.mark.parametrize("backend", ["hobot_dnn", "bpu_infer_lib"])
+def test_forced_backend_not_available(photo, backend):
+    if backend in available_backends():
+        pytest.skip(f"{backend} is installed here")
+    one_line_error(lambda: demo(photo, backend=backend), "not available here")
+
+
+@pytest.mark.parametrize("kw,needle", [({"backend": "cuda"}, "unknown backend"),
+                                       ({"model_kind": "tflite"}, "MODEL_KIND"),
+                                       ({"topk": 0}, "TOPK"), ({"board": "x9"}, "unknown board")])
+def test_other_bad_parameters(photo, kw, needle):
+    one_line_error(lambda: demo(photo, **kw), needle)
+
+
+def test_relative_image_paths_fall_back_to_the_repo_root(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    first = nb.sample_images()[0]
+    assert Path(nb.resolve_image(f"data/{first.name}")) == first
+
+
+# ------------------------------------------------------------------ honest outputs
+
+def test_random_weights_never_show_label_names(models, photo, capsys):
+    d = demo(photo)
+    d.load()
+    assert d.random
+    r = d.predict()
+    assert r.random and r.logits.shape == (1000,) and abs(r.probs.sum() - 1) < 1e-9
+    text = str(r)
+    for p in r.top:
+        assert imagenet_labels()[p.index] not in text
+        assert f"class {p.index:4d}" in text
+    fig = d.prediction_figure(r)
+    ticks = [t.get_text() for t in fig.axes[1].get_yticklabels()]
+    assert ticks == [f"class {p.index}" for p in reversed(r.top)]
+    assert "RANDOM WEIGHTS" in fig._suptitle.get_text()
+    d.show_prediction(r)
+    assert "RANDOM WEIGHTS" in capsys.readouterr().out
+
+
+def test_trained_weights_show_label_names(tmp_path, photo):
+    m = fake_models.tiny_nv12_model(tmp_path / "trained.onnx", key=KEY, weights="imagenet")
+    d = demo(photo, model_file=m, weights="imagenet")
+    d.load()
+    assert not d.random and d.banner() is None
+    r = d.predict()
+    for p in r.top:
+        assert imagenet_labels()[p.index] in str(r)
+    ticks = [t.get_text() for t in d.prediction_figure(r).axes[1].get_yticklabels()]
+    assert all(imagenet_labels()[p.index][:20] in t for p, t in zip(reversed(r.top), ticks))
+
+
+def test_a_bin_without_metadata_is_random_when_the_run_says_so(tmp_path, photo, monkeypatch):
+    """A .bin carries no weights metadata: with WEIGHTS='random' its output is flagged, otherwise not."""
+    m = fake_models.tiny_nv12_model(tmp_path / "nometa.onnx", key=KEY, weights="unknown")
+    assert demo(photo, model_file=m, weights="random").random
+    assert not demo(photo, model_file=m, weights="imagenet").random
+
+
+def test_nv12_summary_matches_the_layout(models, photo):
+    d = demo(photo)
+    d.load()
+    h, w = registry.get(KEY).input_size
+    text = d.nv12_summary()
+    assert f"{w * h * 3 // 2} bytes" in text and f"= {w * h} bytes" in text and f"= {w * h // 2} bytes" in text
+    assert "full" in text and "regular" in text
+    n = d.nv12_of()
+    assert n.dtype == np.uint8 and n.size == w * h * 3 // 2
+    fig = d.nv12_figure()
+    assert len(fig.axes) == 4
+
+
+# ------------------------------------------------------------------ NV12 path vs RGB path
+
+def test_paths_agree_for_a_correct_board_model(models, photo):
+    d = demo(photo)
+    d.load()
+    a = d.compare_paths()
+    assert a.ok and a.skipped is None, a
+    assert a.contract_rel_err < 1e-5 and a.psnr_db > 30 and a.logit_corr > 0.9
+    assert "agrees" in a.verdict
+
+
+def test_paths_disagree_when_the_board_model_lies_about_its_range(models, photo):
+    """Metadata says limited range, the graph decodes full range: the contract check must fail."""
+    import onnx
+
+    d = demo(photo)
+    d.load()
+    path = nb.board_onnx_path(KEY)
+    m = onnx.load(str(path))
+    for p in m.metadata_props:
+        if p.key == "rdk.yuv_range":
+            p.value = "limited"
+    onnx.save(m, str(path))
+    d2 = demo(photo)
+    d2.load()
+    a = d2.compare_paths()
+    assert not a.contract_ok and not a.ok and "DISAGREES" in a.verdict, a
+
+
+def test_pixel_check_fails_for_a_wrong_encoder(models, photo, monkeypatch):
+    """An encoder with U and V swapped passes the contract (both sides decode the same bytes) but not PSNR."""
+    d = demo(photo)
+    d.load()
+    real = nv12.rgb_to_nv12
+
+    def swapped(rgb, yuv_range="full"):
+        n = real(rgb, yuv_range).copy()
+        y = rgb.shape[0] * rgb.shape[1]
+        n[y:] = n[y:].reshape(-1, 2)[:, ::-1].reshape(-1)
+        return n
+
+    monkeypatch.setattr(nb.nv12mod, "rgb_to_nv12", swapped)
+    a = d.compare_paths()
+    assert a.contract_ok and not a.pixels_ok and not a.ok, a
+
+
+def test_agreement_logic():
+    good = nb.Agreement(None, 1e-6, 40.0, 0.95, 0.2, 3, 7, 0.6)
+    assert good.ok  # top-1 differs, correlation high
+    assert not nb.Agreement(None, 1e-6, 40.0, 0.5, 0.9, 3, 7, 0.2).ok
+    assert nb.Agreement(None, 1e-6, 40.0, 0.5, 0.9, 3, 3, 0.2).ok  # top-1 equal
+    assert not nb.Agreement(None, 1e-2, 40.0, 0.99, 0.0, 3, 3, 1.0).ok
+    assert not nb.Agreement(None, 1e-6, 20.0, 0.99, 0.0, 3, 3, 1.0).ok
+    assert nb.Agreement(skipped="board").ok
+
+
+def test_psnr_and_pearson():
+    a = np.zeros((4, 4, 3))
+    assert nb.psnr(a, a) == float("inf")
+    assert nb.psnr(a, a + 255) == pytest.approx(0.0)
+    x = np.arange(10.0)
+    assert nb.pearson(x, 3 * x + 1) == pytest.approx(1.0) and nb.pearson(x, -x) == pytest.approx(-1.0)
+
+
+# ------------------------------------------------------------------ benchmark, where, widgets
+
+def test_benchmark_report_shows_the_zoo_columns(models, photo):
+    d = demo(photo, board="x3")  # the zoo publishes MobileOne for RDK X3
+    d.load()
+    rep = d.benchmark(threads=(1, 2), seconds=0.2)
+    md = rep._repr_markdown_()
+    assert "Latency (single-threaded)" in md and "(published .bin)" in md and "RDK X3" in md
+    assert "hrt_model_exec perf" in md
+
+
+def test_where_and_about(models, photo):
+    d = demo(photo)
+    text = d.where_text()
+    assert ("a PC" in text) != nb.on_board() and registry.get(KEY).bin_stem in text
+    md = d.about()._repr_markdown_()
+    assert registry.get(KEY).paper_url in md and "mobileone_s1" in md
+
+
+@pytest.mark.parametrize("env,expected", [({"RDK_HEADLESS": "1"}, False), ({"RDK_HEADLESS": "0"}, True),
+                                          ({}, False)])
+def test_live_frontend(monkeypatch, env, expected):
+    monkeypatch.delenv("RDK_HEADLESS", raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert nb.live_frontend() is expected  # {}: plain Python, no kernel
+
+
+def test_widgets_rerun_on_upload_and_pick(models, photo, monkeypatch, capsys):
+    monkeypatch.setenv("RDK_HEADLESS", "1")
+    d = demo(photo)
+    d.load()
+    box = d.interactive()
+    out = capsys.readouterr().out
+    assert "not displayed" in out and "photo.png" in out  # run once headless
+    model_pick, image_pick, upload = box.children[0].children
+    buf = io.BytesIO()
+    Image.fromarray(np.full((40, 50, 3), (200, 30, 30), np.uint8)).save(buf, format="PNG")
+    upload.value = ({"name": "red.png", "type": "image/png", "size": buf.tell(),
+                     "content": memoryview(buf.getvalue()), "last_modified": datetime.now(timezone.utc)},)
+    assert "<bytes>" in capsys.readouterr().out  # the upload was classified
+    image_pick.value = str(nb.sample_images()[1])
+    assert nb.sample_images()[1].name in capsys.readouterr().out
+    model_pick.value = "mobileone_s1"
+    out = capsys.readouterr().out
+    assert d.key == "mobileone_s1" and "mobileone_s1" in out and models.calls[-1] == ("mobileone_s1", "random")
