@@ -1,0 +1,764 @@
+"""The generated parts of the READMEs, and the measured results they are made from.
+
+Ten READMEs (``README.md`` / ``README_cn.md`` at the top and in ``notebooks/<Arch>/``) hold blocks
+between markers::
+
+    <!-- BEGIN GENERATED: name -->
+    ...
+    <!-- END GENERATED: name -->
+
+``python -m helpers readme`` re-renders every block from :mod:`helpers.registry` (published board
+figures, links, weights, download URLs, yaml values) and from the measured results in
+``data/results/*.json``, then rewrites the files that changed (each atomically, after every block
+of every file rendered without error). ``python -m helpers readme --check`` rewrites nothing and
+exits 1 listing the stale blocks; ``tests/test_readme.py`` runs the same check.
+
+Every number in a block is either **published** (from the registry, with its source link) or
+**measured** (from a result file, captioned with the command that measured it, the machine and the
+date). Accuracy columns of rows measured with random weights are never shown.
+
+Result files (``data/results/<name>.json``), written with :func:`record_result`::
+
+    {"schema": 1, "name": "bench", "command": "python -m helpers bench FILE --record",
+     "machine": "x86_64, 2 CPU threads, Linux", "date": "2025-01-31",
+     "rows": [{"key": "mobileone_s0", "weights": "random", "latency_ms": 1.9, ...}, ...]}
+
+Rows are flat dicts; fields named in :data:`FIELDS` get a proper header and format, any other field
+is shown under its own name. ``weights`` = ``"random"`` hides accuracy fields (``top1``, ``top5``,
+``*_top1``, ...). Rows with a ``key`` feed the per-architecture READMEs.
+
+Board-safe: standard library plus :mod:`helpers.registry`, :mod:`helpers.mapper` (PyYAML);
+``figures`` (matplotlib, timm) is imported only by the ``figures`` command.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+from . import registry
+from .errors import HelpersError
+from .files import DATA_DIR, NOTEBOOK_DIR, REPO_ROOT, atomic_write_text, rel_to_repo
+
+RESULTS_DIR = DATA_DIR / "results"
+BEGIN = "<!-- BEGIN GENERATED: {name} -->"
+END = "<!-- END GENERATED: {name} -->"
+_MARK_RE = re.compile(r"<!-- (BEGIN|END) GENERATED: ([A-Za-z0-9_.-]+) -->")
+LANGS = ("en", "cn")
+README_COMMAND = "python -m helpers readme"
+FIGURES_COMMAND = "python -m helpers figures"
+DASH = "—"
+
+
+# ------------------------------------------------------------------------------------------------
+# which READMEs exist
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Readme:
+    path: Path
+    lang: str              # "en" / "cn"
+    arch: Optional[str]    # None for the top-level README
+    root: Path = REPO_ROOT
+
+    @property
+    def name(self) -> str:
+        """The path relative to the checkout, for messages (``notebooks/MobileOne/README_cn.md``)."""
+        try:
+            return self.path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(self.path)
+
+
+def readmes(root: Optional[Path] = None) -> List[Readme]:
+    """The ten READMEs: top level, then one pair per architecture (EN before CN)."""
+    root = Path(root) if root is not None else REPO_ROOT
+    out = []
+    for arch in (None,) + tuple(registry.ARCHS):
+        folder = root if arch is None else root / "notebooks" / arch
+        out.append(Readme(folder / "README.md", "en", arch, root))
+        out.append(Readme(folder / "README_cn.md", "cn", arch, root))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# measured results
+# ------------------------------------------------------------------------------------------------
+def _machine() -> str:
+    return f"{platform.machine() or 'unknown CPU'}, {os.cpu_count()} CPU threads, {platform.system()}"
+
+
+def record_result(name: str, rows: Sequence[Dict[str, Any]], command: str,
+                  merge_on: Sequence[str] = ("key",), results_dir: Optional[Path] = None,
+                  **extra: Any) -> Path:
+    """Write (or update) ``data/results/<name>.json`` for the README tables.
+
+    ``rows`` replace earlier rows that have the same values in ``merge_on`` (so recording one model
+    keeps the others); ``command`` is the command line a reader can run to measure them again
+    (write it with placeholders, e.g. ``python -m helpers bench FILE --record``). ``extra`` goes
+    into the file as is (e.g. ``dataset="digits val split"``). Then run ``python -m helpers readme``.
+    """
+    if not re.fullmatch(r"[a-z0-9_]+", name or ""):
+        raise HelpersError(f"result name {name!r} must be lower-case letters, digits and '_'")
+    rows = [dict(r) for r in rows]
+    for r in rows:
+        if not isinstance(r, dict):
+            raise HelpersError(f"result rows must be dicts, got {type(r).__name__}")
+    path = Path(results_dir or RESULTS_DIR) / f"{name}.json"
+    old_rows: List[Dict[str, Any]] = []
+    if path.exists():
+        try:
+            old_rows = list(json.loads(path.read_text(encoding="utf-8")).get("rows", []))
+        except (ValueError, AttributeError):
+            old_rows = []  # unreadable: replaced by this run
+
+    def ident(r):
+        return tuple(json.dumps(r.get(k), sort_keys=True) for k in merge_on)
+
+    if merge_on:
+        new_ids = {ident(r) for r in rows}
+        rows = [r for r in old_rows if ident(r) not in new_ids] + rows
+        order = {k: i for i, k in enumerate(registry.MODELS)}
+        rows.sort(key=lambda r: order.get(r.get("key"), len(order)))
+    data = {"schema": 1, "name": name, "command": command, "machine": _machine(),
+            "date": _dt.date.today().isoformat(), **extra, "rows": rows}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(data, indent=1, ensure_ascii=False) + "\n", overwrite=True)
+    os.chmod(path, 0o644)
+    return path
+
+
+def load_result(name: str, results_dir: Optional[Path] = None) -> Optional[Dict[str, Any]]:
+    """The result file ``name`` or ``None`` when it was never recorded; a broken file is an error."""
+    path = Path(results_dir or RESULTS_DIR) / f"{name}.json"
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as e:
+        raise HelpersError(f"{rel_to_repo(path)} is not valid JSON ({e}); re-run the command that records "
+                           "it or delete the file") from None
+    if not isinstance(data, dict) or not isinstance(data.get("rows"), list) or not data.get("command"):
+        raise HelpersError(f"{rel_to_repo(path)} needs a 'command' and a list of 'rows' "
+                           "(write it with helpers.readme.record_result)")
+    if not all(isinstance(r, dict) for r in data["rows"]):
+        raise HelpersError(f"{rel_to_repo(path)}: every row must be a JSON object")
+    return data
+
+
+@dataclass(frozen=True)
+class Source:
+    """A result file the READMEs show, and the command that records it."""
+    name: str
+    command: str
+    title_en: str
+    title_cn: str
+
+
+#: measured results with one row per model (per-architecture READMEs), in display order
+PER_MODEL_SOURCES: Tuple[Source, ...] = (
+    Source("export", "python -m helpers export KEY --weights random --record",
+           "Export: parameters and parity (onnxruntime vs PyTorch)",
+           "导出：参数量与一致性（onnxruntime 对比 PyTorch）"),
+    Source("nv12", "python -m helpers board-model ONNX YAML --compare --record",
+           "Board model on the PC: NV12 path vs float RGB path",
+           "PC 上的板端模型：NV12 路径对比浮点 RGB 路径"),
+    Source("bench", "python -m helpers bench FILE --record",
+           "Speed on this PC (onnxruntime)", "本机速度（onnxruntime）"),
+    Source("quantize", "python -m helpers quantize ONNX --calib DIR --out FILE --record",
+           "INT8 preview (onnxruntime static quantisation)", "INT8 预览（onnxruntime 静态量化）"),
+)
+DEMO = Source("demo", "python -m helpers demo --record",
+              "End-to-end demo (offline, bundled digits data)", "端到端演示（离线，自带的 digits 数据）")
+
+
+# ------------------------------------------------------------------------------------------------
+# table rendering
+# ------------------------------------------------------------------------------------------------
+def _fmt_int(v) -> str:
+    return f"{int(v):,}"
+
+
+def _fmt(prec: int) -> Callable[[Any], str]:
+    return lambda v: f"{float(v):.{prec}f}"
+
+
+def _fmt_sci(v) -> str:
+    return f"{float(v):.2e}"
+
+
+def _fmt_m(v) -> str:
+    return f"{float(v) / 1e6:.2f}"
+
+
+#: known result fields: (field, EN header, CN header, formatter)
+FIELDS: Tuple[Tuple[str, str, str, Callable[[Any], str]], ...] = (
+    ("key", "model", "模型", str),
+    ("stage", "stage", "阶段", str),
+    ("model", "model file", "模型文件", str),
+    ("backend", "backend", "后端", str),
+    ("weights", "weights", "权重", str),
+    ("dataset", "data", "数据", str),
+    ("opset", "opset", "opset", str),
+    ("images", "images", "图像数", _fmt_int),
+    ("threads", "threads", "线程数", str),
+    ("params_torch", "params (PyTorch)", "参数量 (PyTorch)", _fmt_int),
+    ("params_onnx", "params (ONNX)", "参数量 (ONNX)", _fmt_int),
+    ("max_abs_err", "max abs error", "最大绝对误差", _fmt_sci),
+    ("rel_err", "relative error", "相对误差", _fmt_sci),
+    ("top1", "top-1 (%)", "top-1 (%)", _fmt(2)),
+    ("top5", "top-5 (%)", "top-5 (%)", _fmt(2)),
+    ("float_top1", "float top-1 (%)", "浮点 top-1 (%)", _fmt(2)),
+    ("int8_top1", "INT8 top-1 (%)", "INT8 top-1 (%)", _fmt(2)),
+    ("top1_agreement", "top-1 agreement (%)", "top-1 一致率 (%)", _fmt(2)),
+    ("top5_overlap", "top-5 overlap (%)", "top-5 重合率 (%)", _fmt(2)),
+    ("max_logit_diff", "max logit difference", "最大 logit 差", _fmt_sci),
+    ("latency_ms", "latency (ms)", "延迟 (ms)", _fmt(2)),
+    ("latency_p90_ms", "latency p90 (ms)", "延迟 p90 (ms)", _fmt(2)),
+    ("fps", "FPS", "FPS", _fmt(1)),
+    ("images_per_s", "images/s", "图像/秒", _fmt(1)),
+    ("latency_ratio", "latency ratio", "延迟比", _fmt(3)),
+    ("size_mb", "size (MB)", "大小 (MB)", _fmt(2)),
+    ("seconds", "time (s)", "耗时 (s)", _fmt(1)),
+)
+_FIELD = {f[0]: f for f in FIELDS}
+_HIDDEN = {"command", "machine", "date", "schema", "note"}
+
+
+def is_accuracy(field: str) -> bool:
+    """Accuracy fields (hidden for random-weight rows): top1, top5, *_top1, *_top5, *accuracy."""
+    return field in ("top1", "top5") or field.endswith(("_top1", "_top5", "accuracy", "_acc"))
+
+
+def _cell(field: str, value: Any) -> str:
+    if value is None:
+        return DASH
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    fmt = _FIELD[field][3] if field in _FIELD else None
+    try:
+        if fmt is not None:
+            return fmt(value)
+        if isinstance(value, float):
+            return f"{value:.4g}"
+    except (TypeError, ValueError):
+        pass
+    if isinstance(value, (list, dict)):
+        value = json.dumps(value, ensure_ascii=False)
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def result_table(data: Dict[str, Any], rows: Sequence[Dict[str, Any]], lang: str) -> str:
+    """A markdown table of ``rows`` of a result file; accuracy of random-weight rows is withheld."""
+    fields: List[str] = []
+    for r in rows:
+        for f in r:
+            if f not in _HIDDEN and f not in fields:
+                fields.append(f)
+    known = [f[0] for f in FIELDS]
+    fields.sort(key=lambda f: (known.index(f) if f in known else len(known), f))
+    header = [(_FIELD[f][1] if lang == "en" else _FIELD[f][2]) if f in _FIELD else f for f in fields]
+    withheld = T["random_withheld"][lang]
+    body = []
+    for r in rows:
+        random_w = str(r.get("weights", data.get("weights", ""))).lower() == "random"
+        body.append([withheld if (random_w and is_accuracy(f) and r.get(f) is not None) else _cell(f, r.get(f))
+                     for f in fields])
+    return md_table(header, body)
+
+
+def measured_caption(data: Dict[str, Any], lang: str) -> str:
+    """``Measured by `cmd` on <machine>, <date>.`` (machine and date when the file records them)."""
+    cmd = data.get("command", "?")
+    where = [str(data[k]) for k in ("machine", "date") if data.get(k)]
+    extra = f" {data['dataset']}." if data.get("dataset") else ""
+    if lang == "en":
+        return f"*Measured* by `{cmd}`" + (f" on {', '.join(where)}" if where else "") + f".{extra}"
+    return f"*实测*：`{cmd}`" + (f"，{'，'.join(where)}" if where else "") + f"。{extra}"
+
+
+def not_measured(cmd: str, lang: str) -> str:
+    if lang == "en":
+        return f"Not measured yet - run `{cmd}`, then `{README_COMMAND}`."
+    return f"尚未测量 - 运行 `{cmd}`，然后运行 `{README_COMMAND}`。"
+
+
+# ------------------------------------------------------------------------------------------------
+# words that differ between the languages
+# ------------------------------------------------------------------------------------------------
+T: Dict[str, Dict[str, str]] = {
+    "random_withheld": {"en": "n/a (random weights)", "cn": "不适用（随机权重）"},
+    "key": {"en": "model", "cn": "模型"},
+    "arch": {"en": "architecture", "cn": "架构"},
+    "paper": {"en": "paper", "cn": "论文"},
+    "code": {"en": "code", "cn": "代码"},
+    "weights": {"en": "pretrained weights (Hugging Face hub)", "cn": "预训练权重（Hugging Face hub）"},
+    "input": {"en": "input", "cn": "输入"},
+    "boards": {"en": "boards", "cn": "开发板"},
+    "board": {"en": "board", "cn": "开发板"},
+    "mean_std": {"en": "mean / std (RGB, 0..1)", "cn": "均值 / 标准差（RGB，0..1）"},
+    "params_torch": {"en": "params, PyTorch (M)", "cn": "参数量，PyTorch (M)"},
+    "params_deploy": {"en": "params, deployed (M)", "cn": "参数量，部署 (M)"},
+    "stages": {"en": "stages", "cn": "阶段数"},
+    "last_stage": {"en": "last feature map", "cn": "最后特征图"},
+    "params_pub": {"en": "params (M)", "cn": "参数量 (M)"},
+    "float_top1": {"en": "float top-1 (%)", "cn": "浮点 top-1 (%)"},
+    "quant_top1": {"en": "quantised top-1 (%)", "cn": "量化 top-1 (%)"},
+    "lat1": {"en": "latency, 1 thread (ms)", "cn": "延迟，1 线程 (ms)"},
+    "latn": {"en": "latency, multi-thread (ms)", "cn": "延迟，多线程 (ms)"},
+    "fps": {"en": "FPS", "cn": "FPS"},
+    "bin": {"en": ".bin", "cn": ".bin"},
+    "source": {"en": "source", "cn": "来源"},
+    "zoo": {"en": "RDK Model Zoo", "cn": "RDK Model Zoo"},
+    "yaml": {"en": "mapper yaml", "cn": "mapper yaml"},
+    "march": {"en": "march", "cn": "march"},
+    "space": {"en": "input_space_and_range", "cn": "input_space_and_range"},
+    "not_generated": {"en": "not generated yet", "cn": "尚未生成"},
+    "none_published": {"en": "none published", "cn": "未发布"},
+    "reparam": {"en": "yes (fused before export)", "cn": "是（导出前融合）"},
+}
+
+
+def t(word: str, lang: str) -> str:
+    return T[word][lang]
+
+
+def _readme_link(arch: str, lang: str, from_top: bool = True) -> str:
+    name = "README.md" if lang == "en" else "README_cn.md"
+    return f"[{arch}](notebooks/{arch}/{name})" if from_top else f"[{arch}]({name})"
+
+
+def _hub_link(spec: registry.ModelSpec) -> str:
+    return f"[`{spec.hf_hub_id}`](https://huggingface.co/{spec.hf_hub_id})"
+
+
+def _size(spec: registry.ModelSpec) -> str:
+    h, w = spec.input_size
+    return f"{w}x{h}"
+
+
+def _load_stats(results_dir: Optional[Path]) -> Dict[str, Dict[str, Any]]:
+    data = load_result("architecture", results_dir)
+    return {r.get("key"): r for r in data["rows"]} if data else {}
+
+
+# ------------------------------------------------------------------------------------------------
+# the blocks
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class Ctx:
+    lang: str
+    arch: Optional[str]
+    results_dir: Optional[Path] = None
+
+    @property
+    def keys(self) -> List[str]:
+        return registry.keys(self.arch)
+
+
+def block_models(ctx: Ctx) -> str:
+    """Top README: every registry variant, its weights, and the parameter counts we measured."""
+    lang = ctx.lang
+    stats = _load_stats(ctx.results_dir)
+    header = [t("key", lang), t("arch", lang), t("paper", lang), t("weights", lang), t("input", lang),
+              t("boards", lang), t("params_torch", lang), t("params_deploy", lang)]
+    rows = []
+    for key in registry.keys():
+        s = registry.get(key)
+        st = stats.get(key, {})
+        p = st.get("params")
+        pf = st.get("params_fused", p)
+        rows.append([f"`{key}`", _readme_link(s.arch, lang), f"[arXiv]({s.paper_url})", _hub_link(s), _size(s),
+                     ", ".join(registry.BOARDS[b].name for b in s.boards),
+                     _fmt_m(p) if p else DASH, _fmt_m(pf) if pf else DASH])
+    cap = (f"Parameter counts *measured* by `{FIGURES_COMMAND}` (the timm model; \"deployed\" is after "
+           "MobileOne's re-parameterisation). Everything else comes from `helpers/registry.py`."
+           if lang == "en" else
+           f"参数量由 `{FIGURES_COMMAND}` *实测*（timm 模型；“部署”指 MobileOne 结构重参数化之后）。"
+           "其余内容均来自 `helpers/registry.py`。")
+    if not stats:
+        cap += " " + not_measured(FIGURES_COMMAND, lang)
+    return md_table(header, rows) + "\n\n" + cap
+
+
+def _published_rows(keys: Sequence[str], lang: str) -> Tuple[List[List[str]], List[str]]:
+    rows, notes = [], []
+    for key in keys:
+        s = registry.get(key)
+        for p in s.published:
+            board = registry.BOARDS[p.board].name
+            rows.append([f"`{key}`", board, f"{p.params_m:g}", f"{p.float_top1:.2f}", f"{p.quant_top1:.2f}",
+                         f"{p.latency_1t_ms:.2f}", f"{p.latency_mt_ms:.2f}", f"{p.fps:.2f}",
+                         f"[{p.bin_name}]({p.bin_url})", f"[{t('zoo', lang)}]({p.source})"])
+            if p.note:
+                notes.append(f"`{key}` ({board}): {p.note}" if lang == "en" else
+                             f"`{key}`（{board}）（registry 英文原注）：{p.note}")
+    return rows, notes
+
+
+def block_published(ctx: Ctx) -> str:
+    """Published board figures (registry.Published) for all models or one architecture."""
+    lang = ctx.lang
+    keys = ctx.keys
+    rows, notes = _published_rows(keys, lang)
+    if not rows:
+        return ("The RDK Model Zoo publishes no board figures for this architecture."
+                if lang == "en" else "RDK Model Zoo 未发布该架构的板端数据。")
+    header = [t("key", lang), t("board", lang), t("params_pub", lang), t("float_top1", lang),
+              t("quant_top1", lang), t("lat1", lang), t("latn", lang), t("fps", lang), t("bin", lang),
+              t("source", lang)]
+    missing = [k for k in keys if not registry.get(k).published]
+    cap = ("*Published* by the RDK Model Zoo, measured on the board named in each row (not by us): ImageNet-1k "
+           "validation top-1 of the float ONNX and of the quantised `.bin`, BPU latency with 1 thread and with "
+           "several threads, and the multi-thread FPS."
+           if lang == "en" else
+           "以下为 RDK Model Zoo *公开发布* 的数据，在每行所列开发板上测得（非本仓库测量）：浮点 ONNX 与量化 `.bin` 的 "
+           "ImageNet-1k 验证集 top-1、1 线程与多线程的 BPU 延迟，以及多线程 FPS。")
+    out = cap + "\n\n" + md_table(header, rows)
+    if missing:
+        names = ", ".join(f"`{k}`" for k in missing)
+        out += "\n\n" + (f"No published board figures for {names}." if lang == "en" else
+                         f"{names} 没有公开的板端数据。")
+    if notes:
+        label = "Notes from the registry:" if lang == "en" else "注："
+        out += "\n\n" + label + "\n\n" + "\n".join(f"- {n}" for n in notes)
+    return out
+
+
+def _result_section(src: Source, keys: Optional[Sequence[str]], ctx: Ctx, level: str = "**") -> str:
+    lang = ctx.lang
+    title = src.title_en if lang == "en" else src.title_cn
+    data = load_result(src.name, ctx.results_dir)
+    rows = data["rows"] if data else []
+    if keys is not None:
+        rows = [r for r in rows if r.get("key") in keys]
+    head = f"{level}{title}{level}"
+    if not rows:
+        return f"{head}: {not_measured(src.command, lang)}" if lang == "en" else \
+            f"{head}：{not_measured(src.command, lang)}"
+    return f"{head}\n\n{result_table(data, rows, lang)}\n\n{measured_caption(data, lang)}"
+
+
+def block_demo(ctx: Ctx) -> str:
+    """The per-stage table of the end-to-end demo (``data/results/demo.json``) and its figure."""
+    out = _result_section(DEMO, None, ctx)
+    png = DATA_DIR / "figures" / "demo.png"
+    data = load_result(DEMO.name, ctx.results_dir)
+    if data and data["rows"] and png.exists():
+        rel = os.path.relpath(png, REPO_ROOT if ctx.arch is None else NOTEBOOK_DIR / ctx.arch)
+        alt = "demo: accuracy and latency per stage" if ctx.lang == "en" else "演示：各阶段精度与延迟"
+        out += f"\n\n![{alt}]({Path(rel).as_posix()})"
+    return out
+
+
+def block_links(ctx: Ctx) -> str:
+    """Per architecture: paper, code, and per variant the timm weights, input and normalisation."""
+    lang = ctx.lang
+    specs = [registry.get(k) for k in ctx.keys]
+    first = specs[0]
+    lines = [f"- **{t('paper', lang).capitalize() if lang == 'en' else '论文'}**: [{first.paper}]({first.paper_url})",
+             f"- **{t('code', lang).capitalize() if lang == 'en' else '代码'}**: <{first.code_url}>"]
+    header = [t("key", lang), t("weights", lang), t("input", lang), t("mean_std", lang), t("boards", lang)]
+    rows = []
+    for s in specs:
+        ms = f"{', '.join(f'{v:g}' for v in s.mean)} / {', '.join(f'{v:g}' for v in s.std)}"
+        rows.append([f"`{s.key}`", _hub_link(s), _size(s), ms,
+                     ", ".join(f"{registry.BOARDS[b].name} (`{registry.BOARDS[b].march}`)" for b in s.boards)])
+    out = "\n".join(lines) + "\n\n" + md_table(header, rows)
+    notes = [f"`{s.key}`: {s.notes}" for s in specs if s.notes]
+    if notes:
+        out += "\n\n" + "\n".join(f"- {n}" for n in notes)
+    return out
+
+
+def block_measured(ctx: Ctx) -> str:
+    """Per architecture: what we measured ourselves (stage stats always; others once recorded)."""
+    lang = ctx.lang
+    stats = _load_stats(ctx.results_dir)
+    title = "Model structure" if lang == "en" else "模型结构"
+    parts = []
+    rows = []
+    for key in ctx.keys:
+        st = stats.get(key)
+        if not st:
+            continue
+        last = [s for s in st["stages"] if len(s.get("out_shape", [])) == 3][-1]["out_shape"]
+        p = st["params"]
+        rows.append([f"`{key}`", _fmt_m(p), _fmt_m(st.get("params_fused", p)), str(len(st["stages"])),
+                     "x".join(map(str, last))])
+    if rows:
+        header = [t("key", lang), t("params_torch", lang), t("params_deploy", lang), t("stages", lang),
+                  t("last_stage", lang)]
+        data = load_result("architecture", ctx.results_dir)
+        parts.append(f"**{title}**\n\n{md_table(header, rows)}\n\n{measured_caption(data, lang)}")
+    else:
+        parts.append(f"**{title}**: {not_measured(FIGURES_COMMAND, lang)}" if lang == "en" else
+                     f"**{title}**：{not_measured(FIGURES_COMMAND, lang)}")
+    for src in PER_MODEL_SOURCES:
+        parts.append(_result_section(src, ctx.keys, ctx))
+    return "\n\n".join(parts)
+
+
+def block_download(ctx: Ctx) -> str:
+    """Per architecture: the published ``.bin`` files and how to fetch them."""
+    lang = ctx.lang
+    arch = ctx.arch
+    pubs = [(k, p) for k in ctx.keys for p in registry.get(k).published]
+    if not pubs:
+        return ("The RDK Model Zoo publishes no `.bin` for this architecture: build one with the mapper "
+                "(section below)." if lang == "en" else "RDK Model Zoo 没有发布该架构的 `.bin`：请用 mapper 自行编译（见下文）。")
+    comment_all = "every published .bin of this architecture" if lang == "en" else "下载该架构全部已发布的 .bin"
+    comment_one = "or one file by hand" if lang == "en" else "或手动下载单个文件"
+    lines = ["```bash", f"sh model/{arch}/download.sh    # {comment_all}"]
+    for b in sorted({p.board for _, p in pubs}):
+        only = f"only the {registry.BOARDS[b].name} files" if lang == "en" else f"只下载 {registry.BOARDS[b].name} 的文件"
+        lines.append(f"sh model/{arch}/download.sh --board {b}    # {only}")
+    lines.append(f"# {comment_one}:")
+    for k, p in pubs:
+        lines.append(f"wget -nc -P model/{arch} {p.bin_url}    # {k}, {registry.BOARDS[p.board].name}")
+    lines.append("```")
+    return "\n".join(lines)
+
+
+def block_yaml(ctx: Ctx) -> str:
+    """Per architecture: the committed mapper yaml per board, and the normalisation it declares."""
+    from . import mapper, nv12
+
+    lang = ctx.lang
+    here = NOTEBOOK_DIR / ctx.arch
+    header = [t("key", lang), t("board", lang), t("march", lang), t("yaml", lang), "mean_value", "scale_value",
+              t("space", lang)]
+    rows = []
+    for key in ctx.keys:
+        s = registry.get(key)
+        for b in s.boards:
+            path = mapper.yaml_path(key, b)
+            rel = Path(os.path.relpath(path, here)).as_posix()
+            link = f"[{path.name}]({rel})" if path.exists() else f"{path.name} ({t('not_generated', lang)})"
+            rows.append([f"`{key}`", registry.BOARDS[b].name, f"`{registry.BOARDS[b].march}`", link,
+                         " ".join(f"{v:.6g}" for v in mapper.mean_value(key)),
+                         " ".join(f"{v:.6g}" for v in mapper.scale_value(key)),
+                         f"`{nv12.YAML_SPACE_AND_RANGE[nv12.DEFAULT_RANGE]}`"])
+    cap = ("`mean_value` = registry mean x 255 and `scale_value` = 1 / (registry std x 255), because the "
+           "`.bin` normalises 0..255 pixels itself. Regenerate the files with `python -m helpers yaml --all`."
+           if lang == "en" else
+           "`mean_value` = registry 均值 x 255，`scale_value` = 1 / (registry 标准差 x 255)，因为 `.bin` 在模型内部"
+           "对 0..255 的像素做归一化。用 `python -m helpers yaml --all` 重新生成这些文件。")
+    return md_table(header, rows) + "\n\n" + cap
+
+
+def block_commands(ctx: Ctx) -> str:
+    """Per architecture: the PC and board commands for its first variant, with real file names."""
+    from . import mapper
+
+    lang = ctx.lang
+    key = ctx.keys[0]
+    s = registry.get(key)
+    pub = s.published[0] if s.published else None
+    board = pub.board if pub else s.boards[0]
+    onnx = f"model/{s.arch}/{key}.onnx"
+    yml = rel_to_repo(mapper.yaml_path(key, board))
+    board_onnx = f"model/{s.arch}/{s.bin_stem}.onnx"
+    c = (lambda en, cn: en if lang == "en" else cn)
+    pc = ["```bash",
+          c("# on a PC, from the repository root", "# 在 PC 上，于仓库根目录运行"),
+          f"python -m helpers export {key} --weights random",
+          f"python -m helpers board-model {onnx} {yml}",
+          f"python -m helpers predict {board_onnx} data/chelsea.jpg",
+          f"python -m helpers bench {board_onnx} --threads 1,2,4",
+          "```"]
+    bin_name = pub.bin_name if pub else f"{s.bin_stem}.bin"
+    bd = ["```bash",
+          c("# on the board, from the repository root", "# 在开发板上，于仓库根目录运行"),
+          f"python3 -m helpers predict model/{s.arch}/{bin_name} data/chelsea.jpg --key {key}",
+          f"python3 -m helpers bench model/{s.arch}/{bin_name} --key {key} --threads 1,2,4",
+          f"hrt_model_exec perf --model_file model/{s.arch}/{bin_name} --thread_num 1 --frame_count 200",
+          "```"]
+    note = c(f"`random` weights keep this offline; the predictions are then meaningless (and marked so). "
+             f"The other variants work the same way (`python -m helpers list`).",
+             f"`random` 权重无需联网；此时预测没有意义（输出中也会注明）。其他型号用法相同（`python -m helpers list`）。")
+    return "\n".join(pc) + "\n\n" + "\n".join(bd) + "\n\n" + note
+
+
+def block_training(ctx: Ctx) -> str:
+    """MobileOne: the published mmpretrain ImageNet result, and our own (tiny) training run."""
+    lang = ctx.lang
+    r = registry.MOBILEONE_MMPRETRAIN
+    header = (["recipe", "config", "hardware", "top-1 (%)", "FPS", "source"] if lang == "en" else
+              ["训练方案", "配置", "硬件", "top-1 (%)", "FPS", "来源"])
+    src = r["source"]
+    url = src.split(" ", 1)[0]
+    row = ["mmpretrain", f"`{r['config']}`", r["hardware"], f"{r['top1']:.2f}", f"{r['fps']:g}", f"[mmpretrain]({url})"]
+    cap = ("*Published* (ImageNet-1k, by the mmpretrain recipe's authors; we did not run it)."
+           if lang == "en" else "*公开发布* 的结果（ImageNet-1k，来自 mmpretrain 方案作者；本仓库未运行）。")
+    return cap + "\n\n" + md_table(header, [row]) + "\n\n" + block_demo(ctx)
+
+
+BLOCKS: Dict[str, Callable[[Ctx], str]] = {
+    "models": block_models,
+    "published": block_published,
+    "demo": block_demo,
+    "links": block_links,
+    "measured": block_measured,
+    "download": block_download,
+    "yaml": block_yaml,
+    "training": block_training,
+    "commands": block_commands,
+}
+#: blocks that need an architecture (per-architecture READMEs only)
+ARCH_BLOCKS = {"links", "measured", "download", "yaml", "training", "commands"}
+
+
+def render(name: str, lang: str, arch: Optional[str] = None, results_dir: Optional[Path] = None) -> str:
+    if name not in BLOCKS:
+        raise HelpersError(f"unknown generated block {name!r}; known: {', '.join(BLOCKS)}")
+    if lang not in LANGS:
+        raise HelpersError(f"unknown README language {lang!r}; use one of {', '.join(LANGS)}")
+    if name in ARCH_BLOCKS and arch is None:
+        raise HelpersError(f"block {name!r} belongs in a notebooks/<Arch>/README, not the top-level one")
+    return BLOCKS[name](Ctx(lang, arch, results_dir)).strip()
+
+
+# ------------------------------------------------------------------------------------------------
+# finding and replacing blocks
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Block:
+    name: str
+    start: int       # offset just after the BEGIN marker line
+    end: int         # offset of the END marker
+    line: int        # 1-based line of the BEGIN marker
+
+    def content(self, text: str) -> str:
+        return text[self.start:self.end]
+
+
+def find_blocks(text: str, where: str = "README") -> List[Block]:
+    """The generated blocks of ``text``, in order; unmatched or nested markers are an error."""
+    blocks: List[Block] = []
+    open_: Optional[Tuple[str, int, int]] = None
+    for m in _MARK_RE.finditer(text):
+        kind, name = m.group(1), m.group(2)
+        line = text.count("\n", 0, m.start()) + 1
+        if kind == "BEGIN":
+            if open_ is not None:
+                raise HelpersError(f"{where}:{line}: BEGIN GENERATED {name} inside block {open_[0]} "
+                                   f"(line {open_[2]}); close it with {END.format(name=open_[0])}")
+            nl = text.find("\n", m.end())
+            open_ = (name, (nl + 1) if nl != -1 else len(text), line)
+        else:
+            if open_ is None or open_[0] != name:
+                raise HelpersError(f"{where}:{line}: END GENERATED {name} without a matching "
+                                   f"{BEGIN.format(name=name)}")
+            blocks.append(Block(name, open_[1], m.start(), open_[2]))
+            open_ = None
+    if open_ is not None:
+        raise HelpersError(f"{where}:{open_[2]}: BEGIN GENERATED {open_[0]} is never closed; add "
+                           f"{END.format(name=open_[0])}")
+    names = [b.name for b in blocks]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise HelpersError(f"{where}: block {', '.join(dup)} appears more than once; each name once per file")
+    return blocks
+
+
+def _wrap(body: str) -> str:
+    return "\n" + body + "\n\n"
+
+
+def update_text(text: str, lang: str, arch: Optional[str], where: str = "README",
+                results_dir: Optional[Path] = None) -> Tuple[str, List[str]]:
+    """``(new_text, stale block names)``: every block re-rendered."""
+    out, pos, stale = [], 0, []
+    for b in find_blocks(text, where):
+        try:
+            body = _wrap(render(b.name, lang, arch, results_dir))
+        except HelpersError as e:
+            raise HelpersError(f"{where}:{b.line}: {e}") from None
+        if b.content(text) != body:
+            stale.append(b.name)
+        out.append(text[pos:b.start])
+        out.append(body)
+        pos = b.end
+    out.append(text[pos:])
+    return "".join(out), stale
+
+
+def plan(root: Optional[Path] = None, results_dir: Optional[Path] = None) -> List[Tuple[Readme, str, List[str]]]:
+    """Render every README: ``[(readme, new text, stale block names)]``; a missing README is an error."""
+    todo = []
+    for r in readmes(root):
+        if not r.path.exists():
+            raise HelpersError(f"{r.name} is missing; every README pair (EN + CN) must exist")
+        text = r.path.read_text(encoding="utf-8")
+        new, stale = update_text(text, r.lang, r.arch, r.name, results_dir)
+        todo.append((r, new, stale))
+    return todo
+
+
+def check(root: Optional[Path] = None, results_dir: Optional[Path] = None) -> List[str]:
+    """``["README.md: models", ...]`` for every stale block (nothing is written)."""
+    return [f"{r.name}: {n}" for r, _, stale in plan(root, results_dir) for n in stale]
+
+
+def write(root: Optional[Path] = None, results_dir: Optional[Path] = None) -> List[Path]:
+    """Re-render every block and rewrite the READMEs that changed (each atomically); returns them."""
+    todo = plan(root, results_dir)   # everything rendered before anything is written
+    written = []
+    for r, new, stale in todo:
+        if stale:
+            mode = r.path.stat().st_mode & 0o777
+            atomic_write_text(r.path, new, overwrite=True)
+            os.chmod(r.path, mode)
+            written.append(r.path)
+    return written
+
+
+# ------------------------------------------------------------------------------------------------
+# command line
+# ------------------------------------------------------------------------------------------------
+def cmd_readme(args) -> int:
+    if args.check:
+        stale = check()
+        if stale:
+            print(f"stale generated blocks (run `{README_COMMAND}` to update them):")
+            for s in stale:
+                print(f"  {s}")
+            return 1
+        print(f"all generated blocks in the {len(readmes())} READMEs are up to date")
+        return 0
+    written = write()
+    for p in written:
+        print(f"updated {rel_to_repo(p)}")
+    if not written:
+        print("nothing to update: every generated block is current")
+    return 0
+
+
+def cmd_figures(args) -> int:
+    from . import figures
+
+    return figures.cmd_figures(args)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("readme", help="regenerate the tables in the READMEs from the registry and data/results/")
+    p.add_argument("--check", action="store_true",
+                   help="change nothing; exit 1 and list the blocks that are out of date")
+    p.set_defaults(func=cmd_readme)
+    p = sub.add_parser("figures", help="redraw the README figures (re-measuring the per-stage stats)")
+    p.add_argument("--only", nargs="+", metavar="NAME",
+                   help="draw only these (pipeline, published, nv12_range, stages_<Arch>, reparam, demo)")
+    p.add_argument("--no-measure", action="store_true",
+                   help="draw from the existing data/results/architecture.json instead of re-measuring")
+    p.set_defaults(func=cmd_figures)
