@@ -516,12 +516,3 @@ def cmd_figures(args) -> int:
         print(f"wrote {rel_to_repo(p)} ({size / 1024:.0f} KB)")
     print("now run `python -m helpers readme` so the READMEs pick up new measurements")
     return 0
-
-
-def add_parser(sub) -> None:
-    p = sub.add_parser("figures", help="redraw the README figures (and re-measure the per-stage stats)")
-    p.add_argument("--only", nargs="+", metavar="NAME", help="draw only these figures (pipeline, published, "
-                   "nv12_range, stages_<Arch>, reparam, demo)")
-    p.add_argument("--no-measure", action="store_true",
-                   help="draw from the existing data/results/architecture.json instead of re-measuring")
-    p.set_defaults(func=cmd_figures)
