@@ -415,3 +415,25 @@ def test_architecture_stats_add_up():
         assert ("params_fused" in st) == spec.reparameterizable
         if spec.reparameterizable:
             assert st["params_fused"] <= st["params"]
+
+
+def test_missing_or_broken_stats_file_gives_one_line_errors(tmp_path, monkeypatch):
+    monkeypatch.setattr(figures, "STATS_FILE", tmp_path / "architecture.json")
+    with pytest.raises(HelpersError, match="is missing; run `python -m helpers figures`"):
+        figures.load_stats()
+    (tmp_path / "architecture.json").write_text('{"rows": [{"no key": 1}]}')
+    with pytest.raises(HelpersError, match="is not a valid result file"):
+        figures.load_stats()
+    with pytest.raises(HelpersError, match="unknown figure"):
+        figures.make_figures(["no_such_figure"], measure=False)
+
+
+def test_demo_figure_is_drawn_from_a_recorded_result(tmp_path):
+    """Smoke test of the one figure that exists only after `demo --record` (no pixel comparison)."""
+    rows = [{"stage": "PyTorch", "weights": "digits checkpoint", "top1": 97.0, "latency_ms": 2.5},
+            {"stage": "INT8 ONNX", "weights": "random", "top1": 11.0, "latency_ms": 1.0}]
+    path = readme.record_result("demo", rows, readme.DEMO.command, merge_on=(), results_dir=tmp_path)
+    out = figures.draw_demo(readme.load_result("demo", tmp_path), tmp_path / "demo.png")
+    data = out.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) < 100 * 1024
+    assert path.exists()
