@@ -610,11 +610,16 @@ class InferenceDemo:
         y, uv = nv12mod.split_nv12(n, h, w)
         back = nv12mod.nv12_to_rgb(n, h, w, clf.yuv_range)
         fig, axes = plt.subplots(1, 4, figsize=(14, 3.8))
-        panels = [(p.rgb, f"resized RGB {w}x{h}", None), (y, f"Y plane {w}x{h}", "gray"),
-                  (uv.reshape(h // 2, w), f"UV plane {w // 2}x{h // 2} x (U,V)", "gray"),
+        panels = [(p.rgb, f"resized RGB {w}x{h}", None), (y, f"Y plane {w}x{h}", (0, 255)),
+                  (np.hstack([uv[:, :, 0], uv[:, :, 1]]), f"U | V, {w // 2}x{h // 2} each (contrast stretched;\n"
+                   "stored interleaved U,V,U,V...)", "auto"),
                   (back, "decoded back from NV12", None)]
-        for ax, (img, title, cmap) in zip(axes, panels):
-            ax.imshow(img, cmap=cmap, vmin=0 if cmap else None, vmax=255 if cmap else None)
+        for ax, (img, title, scale) in zip(axes, panels):
+            if scale is None:
+                ax.imshow(img)
+            else:
+                ax.imshow(img, cmap="gray", vmin=None if scale == "auto" else scale[0],
+                          vmax=None if scale == "auto" else scale[1])
             ax.set_title(title, fontsize=10)
             ax.axis("off")
         fig.suptitle(f"What the board gets: {n.size} bytes of NV12 ({clf.yuv_range} range)", fontsize=11)
