@@ -3,8 +3,9 @@
 For each registry model: export the float ONNX (cached; random weights unless ``--weights``),
 build the NV12 board model from the committed X5 yaml, then
 
-* latency: onnxruntime, 1 thread, the two graphs timed in alternating blocks; the ratio is
-  NV12 graph / RGB graph (float model fed a ready normalised tensor). Target: <= 1.10.
+* latency: onnxruntime, 1 thread, the two graphs timed in alternating blocks; the ratio is the
+  median over rounds of NV12 block / RGB block (float model fed a ready normalised tensor), so
+  drifts in machine load hit both sides. Target: <= 1.10.
 * agreement: the photos in data/ through the RGB float path and the NV12 board path
   (helpers.board_model.compare_paths): top-1 agreement, top-5 overlap, max logit difference.
 
@@ -28,6 +29,7 @@ import numpy as np
 
 from helpers import board_model, mapper, registry
 from helpers.calib import sample_images
+from helpers.errors import HelpersError
 
 TARGET = 1.10
 
@@ -73,10 +75,15 @@ def main(argv=None) -> int:
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
     images = sample_images()
-    rows = []
+    rows, skipped = [], []
     for key in args.keys:
         spec = registry.get(key)
-        src = float_onnx(key, args.weights, cache)
+        try:
+            src = float_onnx(key, args.weights, cache)
+        except HelpersError as e:
+            print(f"{key:24s} SKIPPED: export failed: {e}", flush=True)
+            skipped.append(key)
+            continue
         board = board_model.build_board_model(src, mapper.yaml_path(key, args.board),
                                               cache / f"{spec.bin_stem}.{args.weights}.onnx", overwrite=True)
         h, w = spec.input_size
@@ -91,23 +98,27 @@ def main(argv=None) -> int:
             pair = [(s_rgb, rgb_feed, t_rgb), (s_nv12, nv12_feed, t_nv12)]
             for sess, feed, acc in (pair if r % 2 == 0 else pair[::-1]):
                 acc.append(block(sess, feed, args.runs))
-        rgb_ms, nv12_ms = 1e3 * min(t_rgb), 1e3 * min(t_nv12)
-        med_ratio = statistics.median(b / a for a, b in zip(t_rgb, t_nv12))
+        rgb_ms, nv12_ms = 1e3 * statistics.median(t_rgb), 1e3 * statistics.median(t_nv12)
+        ratio = statistics.median(b / a for a, b in zip(t_rgb, t_nv12))   # paired per round
         c = board_model.compare_paths(src, board, images)
-        rows.append((key, rgb_ms, nv12_ms, nv12_ms / rgb_ms, med_ratio, c))
-        print(f"{key:24s} rgb {rgb_ms:7.2f} ms  nv12 {nv12_ms:7.2f} ms  ratio {nv12_ms / rgb_ms:.3f} "
-              f"(median of rounds {med_ratio:.3f})  top-1 agree {c['top1_agreement']:.0%}  "
+        rows.append((key, rgb_ms, nv12_ms, ratio, c))
+        print(f"{key:24s} rgb {rgb_ms:7.2f} ms  nv12 {nv12_ms:7.2f} ms  ratio {ratio:.3f}  "
+              f"top-1 agree {c['top1_agreement']:.0%}  "
               f"top-5 overlap {c['topk_overlap']:.0%}  max|dlogit| {c['max_abs_diff']:.3g} "
               f"({c['max_rel_diff']:.2%})", flush=True)
+    if not rows:
+        print("no model could be measured")
+        return 1
     worst = max(r[3] for r in rows)
-    weights = {r[5]["weights"] for r in rows}
+    weights = {r[4]["weights"] for r in rows}
     print(f"\nweights: {', '.join(sorted(weights))}"
           + ("  (NOT trained: classes are meaningless, only RGB-vs-NV12 agreement is)" if weights != {"imagenet"} else ""))
     print(f"images: {', '.join(p.name for p in images)}; yaml: {args.board}; onnxruntime 1 thread; "
-          f"ratio = best NV12 block / best RGB block over {args.rounds} rounds of {args.runs} runs")
+          f"ratio = median over {args.rounds} rounds of (NV12 block / RGB block), {args.runs} runs per block")
     print(f"worst latency ratio {worst:.3f} (target <= {TARGET:.2f}): {'OK' if worst <= TARGET else 'ABOVE TARGET'}")
-    print(f"overall top-1 agreement {statistics.mean(r[5]['top1_agreement'] for r in rows):.0%} "
-          f"over {len(rows)} models x {len(images)} images")
+    print(f"overall top-1 agreement {statistics.mean(r[4]['top1_agreement'] for r in rows):.0%} "
+          f"over {len(rows)} models x {len(images)} images"
+          + (f"; skipped (export failed): {', '.join(skipped)}" if skipped else ""))
     return 0 if worst <= TARGET else 1
 
 
