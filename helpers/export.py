@@ -283,8 +283,9 @@ def load_checkpoint_state(path: Union[str, Path]) -> Dict[str, "object"]:
         try:
             state = torch.load(str(path), map_location="cpu", weights_only=True)
         except Exception as e:  # pickle/zip/EOF errors from a corrupt file
-            text = _first_line(e)
-            if "Weights only load failed" in str(e):
+            inner = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", str(e))  # the cause, not the advice
+            text = inner.group(1).strip()[:160] if inner else _first_line(e)
+            if "Unsupported global" in str(e):  # a real pickle with objects beyond tensors
                 raise HelpersError(f"checkpoint {path.name} holds Python objects that weights_only=True "
                                    "refuses to unpickle; re-save just the weights: "
                                    "torch.save(model.state_dict(), 'file.pth')") from None
