@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Optional
 
 from . import mapper, nv12, registry
 from .calib import DEFAULT_COUNT, write_calibration
 from .errors import HelpersError
+from .files import atomic_output_dir
 from .files import rel_to_repo
 
 #: X3's toolchain takes ONNX opset 10 or 11 only (vendor PTQ guide / FAQ)
@@ -124,8 +124,8 @@ def make_bundle(key: str, board: str, images, out, weights: Optional[str] = None
                 count: int = DEFAULT_COUNT, yuv_range: str = nv12.DEFAULT_RANGE, overwrite: bool = False,
                 progress: bool = True) -> Path:
     """Build the bundle folder ``out`` atomically (temporary folder next to it, then rename)."""
-    spec = registry.get(key)
-    b = registry.board(board)
+    registry.get(key)  # unknown key / board: one-line errors before any work
+    registry.board(board)
     nv12.check_range(yuv_range)
     out = Path(out)
     if out.exists():
@@ -135,12 +135,7 @@ def make_bundle(key: str, board: str, images, out, weights: Optional[str] = None
             raise HelpersError(f"{out} already exists and is not empty; pass --overwrite to replace it")
         if any(out.iterdir()) and not (out / "build.sh").is_file():
             raise HelpersError(f"{out} does not look like a bundle (no build.sh); refusing to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)
+    with atomic_output_dir(out) as tmp:
         src = _source_onnx(key, weights, onnx_path, tmp)
         meta, opset = _onnx_info(src)
         if meta.get("rdk.model_key") not in (None, key):
@@ -170,16 +165,6 @@ def make_bundle(key: str, board: str, images, out, weights: Optional[str] = None
         problems = [f for f in mapper.check_config(tmp / yaml_name, strict=True) if f.level == "error"]
         if problems:
             raise HelpersError(f"the bundle's yaml fails check-yaml: {problems[0].message}")
-        if out.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-            os.replace(out, trash / out.name)
-            os.replace(tmp, out)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 

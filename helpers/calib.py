@@ -14,9 +14,6 @@ board pipeline converts them the same way, so they are legitimate samples (Image
 """
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 from typing import List, Optional, Tuple
@@ -25,6 +22,7 @@ import numpy as np
 
 from . import mapper, registry
 from .errors import HelpersError
+from .files import atomic_output_dir
 from .files import DATA_DIR, rel_to_repo
 from .image import board_resize, load_image, to_nchw_float
 
@@ -122,13 +120,8 @@ def write_calibration(key: str, images, out=None, count: Optional[int] = DEFAULT
     out = Path(out) if out is not None else mapper.default_calib_dir(key)
     _check_out(out, overwrite)
     files = pick(find_images(images), count)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the result is an ordinary folder
     written, skipped, gray = 0, [], []
-    try:
+    with atomic_output_dir(out) as tmp:
         for i, f in enumerate(tqdm(files, desc=f"calibration {key}", unit="img", disable=not progress)):
             try:
                 if is_grayscale(f):
@@ -147,16 +140,6 @@ def write_calibration(key: str, images, out=None, count: Optional[int] = DEFAULT
         if gray:
             warnings.warn(f"{len(gray)} grayscale image(s) converted to RGB by repeating the channel "
                           f"(as the board pipeline does), e.g. {gray[0]}", GrayscaleImageWarning, stacklevel=2)
-        if out.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-            os.replace(out, trash / out.name)
-            os.replace(tmp, out)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 

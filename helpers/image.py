@@ -13,18 +13,21 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
-from typing import Tuple, Union
+from typing import TYPE_CHECKING, Tuple, Union
 
 import numpy as np
 
 from .errors import HelpersError
 
-ImageLike = Union[str, "os.PathLike[str]", bytes, np.ndarray, "PIL.Image.Image"]  # noqa: F821
+if TYPE_CHECKING:  # pragma: no cover
+    import PIL.Image
+
+ImageLike = Union[str, "os.PathLike[str]", bytes, np.ndarray, "PIL.Image.Image"]
 
 MIN_SIDE = 2
 
 
-def _open_pil(src) -> "PIL.Image.Image":  # noqa: F821
+def _open_pil(src) -> "PIL.Image.Image":
     from PIL import Image, UnidentifiedImageError
 
     if isinstance(src, (bytes, bytearray)):

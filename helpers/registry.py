@@ -6,7 +6,7 @@ generated from this file; ``tests/test_registry.py`` checks it against timm's ``
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
 from .errors import HelpersError
