@@ -640,7 +640,9 @@ class ExportResult:
                  f"  graph        : opset {self.opset} (ir_version {self.ir_version}), input {INPUT_NAME} float32 "
                  f"[1, 3, {h}, {w}] -> output {OUTPUT_NAME} [1, {self.num_classes}]",
                  f"  nodes        : {self.nodes_exported} exported -> {self.nodes_simplified} after onnxsim"]
-        if self.reparam_rel_err is not None:
+        if registry.get(self.key).reparameterizable and self.reparam_rel_err is None:
+            lines.append("  re-param     : the model was given already fused (no branch modules)")
+        elif self.reparam_rel_err is not None:
             lines.append(f"  re-param     : {self.params_torch_unfused:,} -> {self.params_torch:,} parameters; fused vs "
                          f"unfused max abs {self.reparam_max_abs_err:.2e}, relative {self.reparam_rel_err:.2e}")
         lines.append(f"  parameters   : torch {self.params_torch:,}, ONNX initialisers {self.params_onnx:,}")
@@ -703,7 +705,7 @@ def export_onnx(key: str, weights: Union[str, Path] = IMAGENET, out: Optional[Un
 
     params_unfused = count_torch_params(model)
     reparam = (None, None)
-    if spec.reparameterizable:
+    if spec.reparameterizable and multi_branch_modules(model):  # a given model may come fused already
         fused = reparameterize(model)
         reparam = check_reparameterization(model, fused, x)
         model = fused
@@ -740,10 +742,77 @@ def export_onnx(key: str, weights: Union[str, Path] = IMAGENET, out: Optional[Un
     return ExportResult(
         path=out, key=key, opset=opset, weights=meta[META_WEIGHTS], params_torch=count_torch_params(model),
         params_onnx=params_onnx, max_abs_err=max_abs, rel_err=rel, seconds=seconds, input_size=(h, w),
-        num_classes=classes, params_torch_unfused=params_unfused if spec.reparameterizable else None,
+        num_classes=classes, params_torch_unfused=params_unfused if reparam[0] is not None else None,
         params_onnx_per_use=per_use, reparam_max_abs_err=reparam[0], reparam_rel_err=reparam[1],
         nodes_exported=nodes_exported, nodes_simplified=nodes_simplified, ir_version=ir_version,
         seconds_total=time.perf_counter() - started, metadata=meta)
+
+
+def onnx_forward(path: Union[str, Path], x) -> np.ndarray:
+    """Logits of the float ONNX at ``path`` for ``x`` (a torch tensor or array), via onnxruntime."""
+    arr = x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
+    return _ort_run(Path(path), np.ascontiguousarray(arr, dtype=np.float32))
+
+
+# ------------------------------------------------------------------------------------------------
+# notebooks: the report texts, and where to write without clobbering someone else's file
+# ------------------------------------------------------------------------------------------------
+def introduce(key: str, weights: Union[str, Path], arch: Optional[str] = None) -> registry.ModelSpec:
+    """Print what will be exported (and the random-weights banner); check ``key`` fits ``arch``."""
+    spec = registry.get(key)
+    if arch is not None and spec.arch != arch:
+        raise HelpersError(f"{key} is a {spec.arch} model; this is the {arch} notebook "
+                           f"(use notebooks/{spec.arch}/export_{spec.arch}.ipynb or one of: "
+                           f"{', '.join(registry.keys(arch))})")
+    h, w = spec.input_size
+    label = weights_label(weights)
+    origin = {IMAGENET: f"ImageNet-1k, timm {spec.timm_id} from the Hugging Face hub ({spec.hf_hub_id})",
+              RANDOM: "random, seeded, BatchNorm statistics settled (untrained)"}.get(label, f"checkpoint {weights}")
+    print(f"model   : {spec.key} ({spec.paper})\n"
+          f"weights : {origin}\n"
+          f"input   : {w}x{h} RGB, normalised with mean {list(spec.mean)}, std {list(spec.std)}\n"
+          f"re-param: {'yes, branches fused before export' if spec.reparameterizable else 'no branches to fuse'}")
+    random_banner(weights)
+    return spec
+
+
+def reparam_report(unfused, fused, max_abs: float, rel: float) -> str:
+    return (f"branch modules : {len(multi_branch_modules(unfused))} -> {len(multi_branch_modules(fused))}\n"
+            f"parameters     : {count_torch_params(unfused):,} -> {count_torch_params(fused):,}\n"
+            f"fused vs unfused on the same input: max abs {max_abs:.2e}, relative {rel:.2e} "
+            f"(limit {REPARAM_RTOL:g})")
+
+
+def param_report(result: ExportResult) -> str:
+    """Parameter counts of the export, and the published figure of this key when there is one."""
+    spec = registry.get(result.key)
+    lines = [f"PyTorch model (as exported)  : {result.params_torch:,}",
+             f"ONNX initialisers            : {result.params_onnx:,}"]
+    if result.params_onnx_per_use != result.params_onnx:
+        lines.append(f"  counted once per use       : {result.params_onnx_per_use:,}  (the exporter merged "
+                     "initialisers with identical values, as untrained weights have)")
+    if result.params_torch != result.params_onnx_per_use:
+        lines.append(f"  difference to PyTorch      : {result.params_torch - result.params_onnx_per_use:,} "
+                     "(each BatchNorm's weight+bias folds into a bias of the conv before it)")
+    for p in spec.published:
+        lines.append(f"published ({registry.BOARDS[p.board].name} .bin): {p.params_m} M  [{p.source}]")
+        if p.note:
+            lines.append(f"  note: {p.note}")
+    return "\n".join(lines)
+
+
+def next_steps(result: ExportResult) -> str:
+    spec = registry.get(result.key)
+    default = default_onnx_path(result.key)
+    lines = [f"wrote {rel_to_repo(result.path)}  (metadata: {', '.join(sorted(result.metadata))})"]
+    if Path(result.path).resolve() != default.resolve():
+        lines.append(f"note: the yamls and the other notebooks read {rel_to_repo(default)}, not this file")
+    lines += [f"mapper yaml : python -m helpers yaml {spec.key} --board x5   (or --board x3)",
+              f"PC stand-in : python -m helpers board-model {rel_to_repo(default)} "
+              f"yaml/{spec.arch}/{spec.key}_x5.yaml",
+              f"for the toolchain: python -m helpers bundle {spec.key} --board x5 --images DIR --out DIR",
+              f"then run notebooks/{spec.arch}/test_{spec.arch}.ipynb"]
+    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------------------------

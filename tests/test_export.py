@@ -388,3 +388,12 @@ def test_notebook_output_policy(tmp_path, monkeypatch):
     assert export.choose_output(key, "my_finetune.pth", overwrite=True).overwrite
     default.write_bytes(b"not onnx")                   # not ours: random goes beside it
     assert export.choose_output(key, "random").path.name == "mobileone_s0.random.onnx"
+
+
+def test_notebook_key_must_fit_the_notebook(capsys):
+    with pytest.raises(HelpersError, match="is a MobileNetV1 model; this is the MobileOne notebook"):
+        export.introduce("mobilenetv1_100", "random", arch="MobileOne")
+    spec = export.introduce("mobileone_s1", "random", arch="MobileOne")
+    assert spec.key == "mobileone_s1" and "RANDOM WEIGHTS" in capsys.readouterr().out
+    export.introduce("mobileone_s1", "imagenet", arch="MobileOne")
+    assert "RANDOM" not in capsys.readouterr().out
