@@ -397,3 +397,14 @@ def test_notebook_key_must_fit_the_notebook(capsys):
     assert spec.key == "mobileone_s1" and "RANDOM WEIGHTS" in capsys.readouterr().out
     export.introduce("mobileone_s1", "imagenet", arch="MobileOne")
     assert "RANDOM" not in capsys.readouterr().out
+
+
+def test_imagenet_from_the_local_hub_cache(tmp_path, monkeypatch):
+    """When the hub's weights file is cached, timm loads it directly (no network round trips)."""
+    from safetensors.torch import save_file
+
+    ref = _perturb(_timm_model(CHEAP))
+    save_file(ref.state_dict(), str(tmp_path / "model.safetensors"))
+    monkeypatch.setattr(export, "_cached_hub_file", lambda spec: str(tmp_path / "model.safetensors"))
+    monkeypatch.setattr(export, "_hub_offline_reason", lambda: pytest.fail("must not probe the hub"))
+    _assert_same_weights(export.create_model(CHEAP, "imagenet"), ref)
