@@ -169,7 +169,7 @@ PER_MODEL_SOURCES: Tuple[Source, ...] = (
            "PC 上的板端模型：NV12 路径对比浮点 RGB 路径"),
     Source("bench", "python -m helpers bench FILE --record",
            "Speed on this PC (onnxruntime)", "本机速度（onnxruntime）"),
-    Source("quantize", "python -m helpers quantize ONNX --calib DIR --out FILE --record",
+    Source("quantize", "python -m helpers quantize ONNX --calib DIR --out FILE --data DIR --record",
            "INT8 preview (onnxruntime static quantisation)", "INT8 预览（onnxruntime 静态量化）"),
 )
 DEMO = Source("demo", "python -m helpers demo --record",

@@ -271,7 +271,7 @@ def test_random_weight_results_never_show_accuracy(tmp_path):
 def test_file_level_random_weights_hide_accuracy_fields(tmp_path):
     readme.record_result("quantize", [{"key": "mobileone_s0", "float_top1": 70.5, "int8_top1": 69.5,
                                        "latency_ms": 3.0}],
-                         "python -m helpers quantize ONNX --calib DIR --out FILE --record",
+                         "python -m helpers quantize ONNX --calib DIR --out FILE --data DIR --record",
                          results_dir=tmp_path, weights="random")
     out = readme.render("measured", "en", "MobileOne", results_dir=tmp_path)
     assert "70.50" not in out and "69.50" not in out and "3.00" in out
