@@ -276,6 +276,9 @@ def ensure_board_onnx(key: str, board: str, weights: str, made: List[str], notes
     path = board_onnx_path(key)
     if path.exists():
         _note_weights(path, weights, notes, key)
+        reason = stale_reason(key, board)
+        if reason:
+            notes.append(reason)
         return path
     if not can_make_models():
         raise HelpersError(f"{rel_to_repo(path)} is missing and this machine cannot build it (no torch/timm/onnx); "
@@ -290,6 +293,25 @@ def ensure_board_onnx(key: str, board: str, weights: str, made: List[str], notes
     made.append(f"built the NV12 board model from {rel_to_repo(src)} + {rel_to_repo(yml)} -> {rel_to_repo(out)} "
                 f"({time.perf_counter() - t0:.1f} s, helpers.board_model.build_board_model)")
     return Path(out)
+
+
+def stale_reason(key: str, board: str) -> Optional[str]:
+    """Why the board model may not match its sources (float ONNX or yaml changed after it was built), or None.
+
+    We do not rebuild it silently (it may be a file you made on purpose); we say so and how to rebuild.
+    """
+    from .mapper import yaml_path
+
+    path = board_onnx_path(key)
+    if not path.exists():
+        return None
+    built = path.stat().st_mtime
+    newer = [p for p in (float_onnx_path(key), yaml_path(key, board)) if p.exists() and p.stat().st_mtime > built]
+    if not newer:
+        return None
+    return (f"{rel_to_repo(path)} is older than {' and '.join(rel_to_repo(p) for p in newer)}, so it may not match "
+            f"them; rebuild it: python -m helpers board-model {rel_to_repo(float_onnx_path(key))} "
+            f"{rel_to_repo(yaml_path(key, board))} --overwrite")
 
 
 def _note_weights(path: Path, wanted: str, notes: List[str], key: str) -> None:
@@ -396,6 +418,7 @@ class Agreement:
     top1_nv12: int = -1
     top1_rgb: int = -1
     top5_overlap: float = float("nan")
+    hint: Optional[str] = None               # what to do when the contract check fails
 
     @property
     def contract_ok(self) -> bool:
@@ -432,7 +455,8 @@ class Agreement:
             f"logit correlation {self.logit_corr:.4f} (top-1 equal or >= {CORR_MIN:g}: {flag(self.logits_ok)}); "
             f"relative L2 {self.colour_rel_err:.1%}, top-5 overlap {self.top5_overlap:.0%}",
             f"=> {self.verdict}",
-        ])
+        ] + ([f"   check 1: {self.hint}"] if self.hint and not self.contract_ok else [])
+          + (["   check 2: the NV12 encoder does not invert the decoder (helpers.nv12)"] if not self.pixels_ok else []))
 
     __repr__ = __str__
 
@@ -712,7 +736,7 @@ class InferenceDemo:
         clf = self._need()
         if self.choice is not None and self.choice.kind == "bin":
             return Agreement(skipped="on the board there is no float ONNX; the PC run of this notebook checks "
-                                     "the NV12 contract, and the evaluation notebook measures the .bin's accuracy")
+                                     "the NV12 contract; the accuracy of the quantised .bin is the evaluation's job")
         if clf.kind not in ("nv12", "float"):
             return Agreement(skipped=f"model input is {clf.kind}, not NV12")
         made: List[str] = []
@@ -733,9 +757,12 @@ class InferenceDemo:
         l_dec = f.run(normalize_nchw(decoded, f.mean, f.std))
         l_rgb = f.run(f.prepare(rgb).feed)
         t_n, t_r = np.argsort(-l_nv12)[:5], np.argsort(-l_rgb)[:5]
+        stale = stale_reason(self.key, self.board) if b.runtime.path == board_onnx_path(self.key) else None
+        hint = stale or (f"the board model {b.runtime.path.name} and the float model {f.runtime.path.name} do not "
+                         "compute the same thing: were they built from the same export and yaml?")
         return Agreement(None, rel_l2(l_nv12, l_dec), psnr(decoded, rgb), pearson(l_nv12, l_rgb),
                          rel_l2(l_nv12, l_rgb), int(t_n[0]), int(t_r[0]),
-                         len(set(t_n.tolist()) & set(t_r.tolist())) / 5)
+                         len(set(t_n.tolist()) & set(t_r.tolist())) / 5, hint)
 
     # ---- 6. latency and FPS
     def benchmark(self, threads: Optional[Sequence[int]] = None, seconds: Optional[float] = None):

@@ -317,3 +317,23 @@ def test_widgets_rerun_on_upload_and_pick(models, photo, monkeypatch, capsys):
     model_pick.value = "mobileone_s1"
     out = capsys.readouterr().out
     assert d.key == "mobileone_s1" and "mobileone_s1" in out and models.calls[-1] == ("mobileone_s1", "random")
+
+
+def test_a_stale_board_model_is_reported_not_silently_replaced(models, photo, capsys):
+    """Float ONNX re-exported after the board model was built: say so, keep the file, and the check fails."""
+    import os
+
+    demo(photo).load()
+    board = nb.board_onnx_path(KEY)
+    before = board.read_bytes()
+    fake_models.tiny_float_model(nb.float_onnx_path(KEY), key=KEY, seed=1)  # other weights
+    t = board.stat().st_mtime + 10
+    os.utime(nb.float_onnx_path(KEY), (t, t))
+    capsys.readouterr()
+    d = demo(photo)
+    d.load()
+    out = capsys.readouterr().out
+    assert "is older than" in out and "--overwrite" in out
+    assert board.read_bytes() == before
+    a = d.compare_paths()
+    assert not a.contract_ok and not a.ok and "is older than" in str(a)
