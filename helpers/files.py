@@ -33,6 +33,12 @@ def rel_to_repo(path: PathLike) -> str:
         return str(p)
 
 
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
 def check_writable_target(path: PathLike, overwrite: bool) -> Path:
     """Refuse to replace an existing file unless ``overwrite`` is set."""
     path = Path(path)
@@ -56,6 +62,7 @@ def atomic_output(path: PathLike, overwrite: bool = False, suffix: str | None = 
                                dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes it private; the result is an ordinary file
     try:
         yield tmp_path
         os.replace(tmp_path, path)
@@ -88,9 +95,7 @@ def atomic_output_dir(path: PathLike) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the result is an ordinary folder
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; the result is an ordinary folder
     try:
         yield tmp
         if path.exists():

@@ -71,13 +71,14 @@ def rgb_to_nv12(rgb: np.ndarray, yuv_range: str = DEFAULT_RANGE) -> np.ndarray:
         y, u, v = i420[: h * w], i420[h * w: h * w * 5 // 4], i420[h * w * 5 // 4:]
         uv = np.stack([u, v], axis=1).reshape(-1)
         return np.concatenate([y, uv])
-    # full range: the exact inverse of yuv_to_rgb_matrix (OpenCV's float YCrCb centres chroma on
-    # 127.5, not 128); chroma is averaged over 2x2 blocks before rounding
+    # full range: the exact inverse of yuv_to_rgb_matrix (OpenCV's own YCrCb centres chroma on
+    # 127.5, not 128). The transform is affine, so the 2x2 mean of U/V is the transform of the
+    # block's mean RGB: average first (cv2 INTER_AREA), then one cv2.transform per plane.
     m, off = yuv_to_rgb_matrix("full")
-    yuv = rgb.astype(np.float32) @ np.linalg.inv(m).T.astype(np.float32) + off
-    y = np.clip(np.rint(yuv[:, :, 0]), 0, 255).astype(np.uint8).reshape(-1)
-    chroma = yuv[:, :, 1:].reshape(h // 2, 2, w // 2, 2, 2).mean(axis=(1, 3))  # (h/2, w/2, [U, V])
-    uv = np.clip(np.rint(chroma), 0, 255).astype(np.uint8).reshape(-1)
+    fwd = np.hstack([np.linalg.inv(m), off[:, None]]).astype(np.float32)  # 3x4 [M^-1 | offset]
+    y = cv2.transform(rgb, fwd[:1]).reshape(-1)  # uint8: rounded and saturated by OpenCV
+    block_mean = cv2.resize(rgb.astype(np.float32), (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    uv = np.clip(np.rint(cv2.transform(block_mean, fwd[1:])), 0, 255).astype(np.uint8).reshape(-1)
     return np.concatenate([y, uv])
 
 
