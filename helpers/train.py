@@ -570,7 +570,8 @@ def cmd_train(args) -> int:
         raise HelpersError("--scale takes two numbers, e.g. 0.75,1.0")
     res = train(args.key, args.data or DIGITS_DIR, epochs=args.epochs, img_size=args.img_size,
                 weights=args.weights, out=args.out, resume=args.resume, overwrite=args.overwrite,
-                batch_size=args.batch_size, lr=args.lr, ema_decay=args.ema_decay, hflip=args.hflip,
+                batch_size=args.batch_size, lr=args.lr, opt=args.opt, warmup_epochs=args.warmup_epochs,
+                ema_decay=args.ema_decay, hflip=args.hflip,
                 scale=scale, workers=args.workers, seed=args.seed)
     print(res.summary())
     print(f"next: python -m helpers eval {rel_to_repo(res.checkpoint)} --data {args.data or rel_to_repo(DIGITS_DIR)}")
@@ -593,6 +594,8 @@ def register(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="start a new run over an existing one in --out")
     p.add_argument("--batch-size", type=int, default=BATCH_SIZE, help=f"per process (default {BATCH_SIZE})")
     p.add_argument("--lr", type=float, help=f"learning rate (default {LR_BASE:g} x global batch / {LR_BASE_BATCH})")
+    p.add_argument("--opt", default="adamw", help="timm optimizer name (create_optimizer_v2), e.g. adamw, sgd, lamb")
+    p.add_argument("--warmup-epochs", type=int, help="linear warm-up epochs (default 1 when epochs >= 3)")
     p.add_argument("--ema-decay", type=float, default=0.0, help="keep an EMA of the weights (e.g. 0.9998); 0 = off")
     p.add_argument("--hflip", type=float, help="horizontal flip probability (default: dataset hint, else 0.5)")
     p.add_argument("--scale", help="random-resized-crop area range, e.g. 0.08,1 (default: dataset hint)")

@@ -1,0 +1,439 @@
+"""The end-to-end pipeline on the bundled digits, offline: ``python -m helpers demo``.
+
+data (scikit-learn digits, tinted) -> train MobileOne-S0 (timm, from scratch) -> re-parameterise
+-> export the float ONNX -> mapper yaml + calibration data -> NV12 board model (the PC stand-in for
+the ``.bin``) -> INT8 preview (onnxruntime) -> evaluate every stage on the same validation images
+with the same preprocessing -> one table, one plot, ``results.json``.
+
+:class:`Pipeline` holds the steps; :func:`run_pipeline` runs them all. The training notebook
+(``notebooks/MobileOne/train_MobileOne.ipynb``) calls the same steps one per cell, so the notebook
+and the command share one implementation.
+
+Targets (checked by :meth:`PipelineResults.check_targets`): float top-1 on the digits val split
+>= 95 %; NV12 board model within 0.5 point of float; the INT8 drop is measured and reported.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from . import registry
+from .errors import HelpersError
+from .files import REPO_ROOT, atomic_output_dir, atomic_write_text, rel_to_repo
+
+DEFAULT_KEY = "mobileone_s0"
+DEFAULT_BOARD = "x5"
+#: epochs that meet the float top-1 target on the digits (see the module doc of helpers.datasets)
+DEFAULT_EPOCHS = 12
+EPOCHS_ENV = "RDK_TRAIN_EPOCHS"
+DEFAULT_OUT = REPO_ROOT / "runs" / "demo"
+MARKER = ".rdk-demo"          # marks a folder the demo made (it may replace its own files)
+RESULTS = "results.json"
+CALIB_COUNT = 100             # the vendor guide asks for about 100 calibration samples
+
+FLOAT_TARGET = 95.0           # % top-1, float model on the digits val split
+NV12_TOLERANCE = 0.5          # points of top-1 between the NV12 board model and float
+
+STAGE_TORCH = "PyTorch (re-parameterised)"
+STAGE_FLOAT = "ONNX float"
+STAGE_NV12 = "NV12 board model"
+STAGE_INT8 = "ONNX INT8 (QDQ)"
+HEADER = ["stage", "file", "top-1 %", "top-5 %", "images/s", "ms/image"]
+
+
+def default_epochs() -> int:
+    """``RDK_TRAIN_EPOCHS`` when set (CI can shorten runs), else :data:`DEFAULT_EPOCHS`."""
+    raw = os.environ.get(EPOCHS_ENV)
+    if raw is None or raw.strip() == "":
+        return DEFAULT_EPOCHS
+    try:
+        value = int(raw)
+    except ValueError:
+        raise HelpersError(f"{EPOCHS_ENV}={raw!r} is not a whole number of epochs") from None
+    if value < 1:
+        raise HelpersError(f"{EPOCHS_ENV} must be at least 1, got {value}")
+    return value
+
+
+def _table(rows: List[List[str]], header: List[str]) -> str:
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
+    fmt = "  ".join(f"{{:<{w}}}" if i < 2 else f"{{:>{w}}}" for i, w in enumerate(widths))
+    return "\n".join([fmt.format(*header), fmt.format(*["-" * w for w in widths])] +
+                     [fmt.format(*map(str, r)) for r in rows])
+
+
+@dataclass
+class PipelineResults:
+    key: str
+    out: Path
+    img_size: int
+    epochs: int
+    board: str
+    dataset: str
+    stages: List = field(default_factory=list)          # helpers.evaluate.EvalResult, in order
+    train: Optional[object] = None                      # helpers.train.TrainResult
+    export: Optional[object] = None                     # helpers.export.ExportResult
+    quant: Optional[object] = None                      # helpers.quantize.QuantizeResult
+    files: Dict[str, str] = field(default_factory=dict)
+    seconds: Dict[str, float] = field(default_factory=dict)
+
+    def stage(self, name: str):
+        for s in self.stages:
+            if s.stage == name:
+                return s
+        raise HelpersError(f"stage {name!r} has not been evaluated; run Pipeline.evaluate() first")
+
+    @property
+    def wall_s(self) -> float:
+        return float(sum(self.seconds.values()))
+
+    def rows(self) -> List[Dict]:
+        return [s.row() for s in self.stages]
+
+    def table(self) -> str:
+        rows = [[s.stage, s.model, f"{s.top1:.2f}", f"{s.top5:.2f}", f"{s.images_per_s:.1f}", f"{s.latency_ms:.3f}"]
+                for s in self.stages]
+        return _table(rows, HEADER)
+
+    def targets(self) -> Dict[str, object]:
+        f = self.stage(STAGE_FLOAT)
+        out: Dict[str, object] = {"float_top1": round(f.top1, 2), "float_target": FLOAT_TARGET,
+                                  "float_ok": f.top1 >= FLOAT_TARGET}
+        names = {s.stage for s in self.stages}
+        if STAGE_NV12 in names:
+            gap = self.stage(STAGE_NV12).top1 - f.top1
+            out.update(nv12_minus_float=round(gap, 2), nv12_tolerance=NV12_TOLERANCE,
+                       nv12_ok=abs(gap) <= NV12_TOLERANCE)
+        if STAGE_INT8 in names:
+            out["int8_drop"] = round(f.top1 - self.stage(STAGE_INT8).top1, 2)
+        return out
+
+    def check_targets(self) -> List[str]:
+        """The targets that were missed, as sentences (empty when all are met)."""
+        t = self.targets()
+        missed = []
+        if not t["float_ok"]:
+            missed.append(f"float top-1 {t['float_top1']:.2f} % is below the {FLOAT_TARGET:g} % target "
+                          f"(train longer: --epochs / {EPOCHS_ENV})")
+        if "nv12_ok" in t and not t["nv12_ok"]:
+            missed.append(f"NV12 board model differs from float by {t['nv12_minus_float']:+.2f} points "
+                          f"(tolerance {NV12_TOLERANCE})")
+        return missed
+
+    def report(self) -> str:
+        t = self.targets()
+        lines = [self.table(), ""]
+        lines.append(f"float top-1 {t['float_top1']:.2f} % (target >= {FLOAT_TARGET:g} %: "
+                     f"{'met' if t['float_ok'] else 'MISSED'})")
+        if "nv12_ok" in t:
+            lines.append(f"NV12 board model - float: {t['nv12_minus_float']:+.2f} points (target within "
+                         f"{NV12_TOLERANCE}: {'met' if t['nv12_ok'] else 'MISSED'})")
+        if "int8_drop" in t:
+            lines.append(f"INT8 drop (float - INT8): {t['int8_drop']:+.2f} points, measured (onnxruntime's "
+                         "quantiser, not the BPU's)")
+        if self.seconds:
+            lines.append("time: " + ", ".join(f"{k} {v:.0f} s" for k, v in self.seconds.items()) +
+                         f"; total {self.wall_s:.0f} s")
+        return "\n".join(lines)
+
+    def to_json(self) -> Dict:
+        doc = {"key": self.key, "img_size": self.img_size, "epochs": self.epochs, "board": self.board,
+               "dataset": self.dataset, "files": self.files, "seconds": self.seconds, "wall_s": self.wall_s,
+               "targets": self.targets() if any(s.stage == STAGE_FLOAT for s in self.stages) else {},
+               "rows": self.rows(), "stages": [s.to_json() for s in self.stages]}
+        if self.train is not None:
+            doc["train"] = {"history": [dataclasses.asdict(h) for h in self.train.history],
+                            "final_top1": self.train.final_top1, "seconds": self.train.seconds,
+                            "init_weights": self.train.init_weights, "train_images": self.train.train_images,
+                            "val_images": self.train.val_images}
+        if self.export is not None:
+            e = self.export
+            doc["export"] = {"params_torch": e.params_torch, "params_onnx": e.params_onnx, "opset": e.opset,
+                             "max_abs_err": e.max_abs_err, "rel_err": e.rel_err}
+        if self.quant is not None:
+            q = self.quant
+            doc["quantize"] = {"per_channel": q.per_channel, "choice": q.choice, "samples": q.samples,
+                               "candidates": [dataclasses.asdict(c) for c in q.candidates], **q.settings}
+        return doc
+
+    def plot(self, path=None):
+        """One figure: top-1 and ms/image per stage. Saved to ``path`` when given."""
+        import matplotlib.pyplot as plt
+
+        names = [s.stage for s in self.stages]
+        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3.4))
+        x = range(len(names))
+        ax.bar(x, [s.top1 for s in self.stages], color="#2ca02c")
+        lo = min(s.top1 for s in self.stages)
+        ax.set_ylim(max(0.0, lo - 5.0), 100.0)
+        ax.axhline(FLOAT_TARGET, color="grey", ls="--", lw=1)
+        ax.set_ylabel("top-1 on digits val (%)")
+        ax2.bar(x, [s.latency_ms for s in self.stages], color="#1f77b4")
+        ax2.set_ylabel("ms / image (this PC, batch 1)")
+        for a, vals, fmt in ((ax, [s.top1 for s in self.stages], "{:.2f}"),
+                             (ax2, [s.latency_ms for s in self.stages], "{:.2f}")):
+            for xi, v in zip(x, vals):
+                a.text(xi, v, fmt.format(v), ha="center", va="bottom", fontsize=8)
+            a.set_xticks(list(x))
+            a.set_xticklabels(names, rotation=15, ha="right", fontsize=8)
+            a.grid(axis="y", alpha=0.3)
+        fig.suptitle(f"{self.key} on the bundled digits ({self.img_size}x{self.img_size}, {self.epochs} epochs)",
+                     fontsize=10)
+        fig.tight_layout()
+        if path is not None:
+            fig.savefig(str(path), dpi=110)
+        return fig
+
+
+class Pipeline:
+    """The demo's steps, callable one at a time (the notebook) or all at once (:func:`run_pipeline`)."""
+
+    def __init__(self, out=None, epochs: Optional[int] = None, key: str = DEFAULT_KEY, img_size: Optional[int] = None,
+                 data=None, board: str = DEFAULT_BOARD, seed: int = 0, overwrite: bool = False,
+                 progress: bool = True, log=print):
+        from .datasets import DIGITS_DIR, DIGITS_SIZE
+
+        self.key = registry.get(key).key
+        self.spec = registry.get(key)
+        registry.board(board)
+        self.epochs = default_epochs() if epochs is None else int(epochs)
+        if self.epochs < 1:
+            raise HelpersError(f"--epochs must be at least 1, got {self.epochs}")
+        self.size = int(img_size or DIGITS_SIZE)
+        self.data = Path(data) if data is not None else DIGITS_DIR
+        self.out = Path(out) if out is not None else DEFAULT_OUT
+        self.board, self.seed, self.progress, self.log = board, seed, progress, log
+        self._claim_out(overwrite)
+        self.results = PipelineResults(self.key, self.out, self.size, self.epochs, board, "")
+        # the deployed spec at this resolution: names such as the board model's stem follow it
+        self.deployed = dataclasses.replace(self.spec, input_size=(self.size, self.size))
+
+    # -- bookkeeping -----------------------------------------------------------------------------
+    def _claim_out(self, overwrite: bool) -> None:
+        out = self.out
+        if out.exists() and not out.is_dir():
+            raise HelpersError(f"{out} is a file; give a folder for the demo's outputs (--out DIR)")
+        if out.exists() and any(out.iterdir()) and not (out / MARKER).exists() and not overwrite:
+            raise HelpersError(f"{rel_to_repo(out)} is not empty and was not made by the demo; give another --out "
+                               "or pass --overwrite")
+        out.mkdir(parents=True, exist_ok=True)
+        (out / MARKER).write_text("made by python -m helpers demo; its files are replaced on re-runs\n",
+                                  encoding="utf-8")
+
+    def _timed(self, name: str, t0: float) -> None:
+        self.results.seconds[name] = round(time.perf_counter() - t0, 1)
+
+    def _path(self, name: str) -> Path:
+        return self.out / name
+
+    # -- steps -----------------------------------------------------------------------------------
+    def make_data(self) -> Path:
+        """The bundled digits at the training size (made once, reused after)."""
+        from .datasets import DIGITS_DIR, check_same_classes, load_split, make_digits
+
+        t0 = time.perf_counter()
+        if self.data.resolve() == DIGITS_DIR.resolve() or (self.data / "dataset.json").exists() or not self.data.exists():
+            self.data = make_digits(self.data, size=self.size, progress=self.progress)
+            name = "digits"
+        else:  # an ImageFolder of the user's with train/ and val/ (API only)
+            name = self.data.name
+        train, val = load_split(self.data, "train"), load_split(self.data, "val")
+        check_same_classes(train, val)
+        self.results.dataset = (f"{name} val split ({len(val)} images, {len(val.classes)} classes, "
+                                f"{self.size}x{self.size})")
+        self._timed("data", t0)
+        self.log(f"data: {rel_to_repo(self.data)} ({self.results.dataset})")
+        return self.data
+
+    def train(self):
+        """Train from scratch (no pretrained weights offline) and re-parameterise at the end."""
+        from .train import train
+
+        t0 = time.perf_counter()
+        res = train(self.key, self.data, epochs=self.epochs, img_size=self.size, weights="random",
+                    out=self._path("train"), overwrite=True, seed=self.seed, progress=self.progress, log=self.log)
+        self.results.train = res
+        self.results.files["checkpoint"] = rel_to_repo(res.checkpoint)
+        self._timed("train", t0)
+        return res
+
+    def export(self):
+        """The trained, re-parameterised model to a float ONNX (opset 11) with its class names."""
+        from .export import export_onnx
+        from .train import load_trained_model
+
+        t0 = time.perf_counter()
+        ckpt = self.results.train.checkpoint if self.results.train else self._path("train") / "model.safetensors"
+        model, info = load_trained_model(ckpt, expect_key=self.key)
+        res = export_onnx(self.key, weights=str(ckpt), out=self._path(f"{self.key}.onnx"), overwrite=True,
+                          input_size=(self.size, self.size), num_classes=len(info.classes), labels=info.classes,
+                          seed=self.seed, model=model)
+        self.results.export = res
+        self.results.files["float_onnx"] = rel_to_repo(res.path)
+        self._timed("export", t0)
+        self.log(f"export: {rel_to_repo(res.path)} (parity: max abs {res.max_abs_err:.1e}, relative {res.rel_err:.1e})")
+        return res
+
+    def calibration(self) -> Path:
+        """About 100 calibration samples from the training images, in the mapper's format."""
+        from . import calib
+
+        t0 = time.perf_counter()
+        out = self._path("calibration_data_rgb_f32")
+        files = calib.pick(calib.find_images(Path(self.data) / "train"), CALIB_COUNT)
+        with atomic_output_dir(out) as tmp:
+            for i, f in enumerate(files):
+                calib.sample(f, (self.size, self.size)).tofile(tmp / f"{i:05d}_{f.stem}{calib.SAMPLE_SUFFIX}")
+        self.results.files["calibration"] = rel_to_repo(out)
+        self._timed("calibration", t0)
+        return out
+
+    def mapper_yaml(self) -> Path:
+        """The mapper yaml for this model at the digits' size (the board model is built from it)."""
+        import yaml as pyyaml
+
+        from . import mapper
+
+        t0 = time.perf_counter()
+        out = self._path(f"{self.key}_{self.board}.yaml")
+        text = mapper.generate_yaml(self.key, self.board, onnx_model=f"{self.key}.onnx",
+                                    cal_data_dir="calibration_data_rgb_f32", working_dir="build",
+                                    run_from=f"cd {rel_to_repo(self.out)}", command="python -m helpers demo")
+        cfg = pyyaml.safe_load(text)
+        h, w = self.deployed.input_size
+        cfg["input_parameters"]["input_shape"] = f"1x3x{h}x{w}"
+        cfg["model_parameters"]["output_model_file_prefix"] = self.deployed.bin_stem
+        header = "\n".join(ln for ln in text.splitlines() if ln.startswith("#") and "input-shape" not in ln)
+        body = pyyaml.safe_dump(cfg, sort_keys=False, default_flow_style=False)
+        atomic_write_text(out, f"{header}\n# (input_shape and output prefix set to the digits' {w}x{h} by the demo)\n\n"
+                               f"{body}", overwrite=True)
+        self.results.files["yaml"] = rel_to_repo(out)
+        self._timed("yaml", t0)
+        return out
+
+    def board_model(self) -> Path:
+        """The NV12 board model (the PC stand-in for the .bin) from the float ONNX and the yaml."""
+        from .board_model import build_board_model
+
+        yaml_file = self._path(f"{self.key}_{self.board}.yaml")
+        if not yaml_file.exists():
+            self.mapper_yaml()
+        t0 = time.perf_counter()
+        out = build_board_model(self._path(f"{self.key}.onnx"), yaml_file,
+                                out=self._path(f"{self.deployed.bin_stem}.onnx"), overwrite=True)
+        self.results.files["board_model"] = rel_to_repo(out)
+        self._timed("board model", t0)
+        self.log(f"board model: {rel_to_repo(out)} (input NV12 uint8, normalisation inside)")
+        return out
+
+    def quantize(self):
+        """INT8 preview with onnxruntime from the same calibration data (not the BPU's quantiser)."""
+        from .quantize import quantize
+
+        calib_dir = self._path("calibration_data_rgb_f32")
+        if not calib_dir.exists():
+            self.calibration()
+        t0 = time.perf_counter()
+        res = quantize(self._path(f"{self.key}.onnx"), calib_dir, self._path(f"{self.key}_int8.onnx"), overwrite=True)
+        self.results.quant = res
+        self.results.files["int8_onnx"] = rel_to_repo(res.path)
+        self._timed("quantize", t0)
+        self.log(res.summary())
+        return res
+
+    def evaluate(self, stages: Optional[List[str]] = None) -> PipelineResults:
+        """Every stage on the digits val split, same preprocessing (board resize), batch 1."""
+        from .evaluate import evaluate
+
+        t0 = time.perf_counter()
+        files = {STAGE_TORCH: self._path("train") / "model.safetensors", STAGE_FLOAT: self._path(f"{self.key}.onnx"),
+                 STAGE_NV12: self._path(f"{self.deployed.bin_stem}.onnx"), STAGE_INT8: self._path(f"{self.key}_int8.onnx")}
+        self.results.stages = []
+        for name in stages or list(files):
+            if not files[name].exists():
+                raise HelpersError(f"{rel_to_repo(files[name])} is missing; run the steps before evaluate()")
+            self.results.stages.append(evaluate(files[name], self.data, stage=name, progress=self.progress))
+        self._timed("evaluate", t0)
+        return self.results
+
+    def save(self, record: bool = False) -> Path:
+        """``results.json`` and ``demo.png`` in the output folder; ``record``: also data/results/demo.json."""
+        import matplotlib
+
+        path = atomic_write_text(self._path(RESULTS), json.dumps(self.results.to_json(), indent=1, default=str) + "\n",
+                                 overwrite=True)
+        if os.environ.get("MPLBACKEND") is None and matplotlib.get_backend().lower() not in ("agg",):
+            pass
+        fig = self.results.plot(self._path("demo.png"))
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+        if record:
+            from .readme import record_result
+
+            r = self.results
+            record_result("demo", r.rows(), "python -m helpers demo --record", merge_on=(),
+                          dataset=r.dataset, epochs=r.epochs, img_size=r.img_size, key=r.key,
+                          wall_s=round(r.wall_s), targets=r.targets())
+        return path
+
+    def run(self) -> PipelineResults:
+        self.make_data()
+        self.train()
+        self.export()
+        self.calibration()
+        self.mapper_yaml()
+        self.board_model()
+        self.quantize()
+        return self.evaluate()
+
+
+def run_pipeline(out=None, epochs: Optional[int] = None, key: str = DEFAULT_KEY, img_size: Optional[int] = None,
+                 data=None, board: str = DEFAULT_BOARD, seed: int = 0, overwrite: bool = False,
+                 progress: bool = True, record: bool = False, log=print) -> PipelineResults:
+    """Run every step; write ``results.json`` (and ``demo.png``) into ``out``; return the results."""
+    p = Pipeline(out=out, epochs=epochs, key=key, img_size=img_size, data=data, board=board, seed=seed,
+                 overwrite=overwrite, progress=progress, log=log)
+    res = p.run()
+    p.save(record=record)
+    return res
+
+
+def cmd_demo(args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    t0 = time.perf_counter()
+    res = run_pipeline(out=args.out, epochs=args.epochs, img_size=args.img_size, board=args.board,
+                       overwrite=args.overwrite, record=args.record, seed=args.seed)
+    print()
+    print(res.report())
+    print(f"results: {rel_to_repo(res.out / RESULTS)}, plot: {rel_to_repo(res.out / 'demo.png')}; "
+          f"wall time {time.perf_counter() - t0:.0f} s")
+    if args.record:
+        print("recorded in data/results/demo.json (then: python -m helpers readme)")
+    missed = res.check_targets()
+    if missed:
+        for m in missed:
+            print(f"target missed: {m}")
+        return 1
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("demo", help="the whole PC pipeline offline on the bundled digits (train -> ONNX -> NV12 -> INT8)",
+                       description="Train MobileOne-S0 on the bundled digits, re-parameterise, export, build the NV12 "
+                                   "board model and an INT8 preview, and evaluate every stage.")
+    p.add_argument("--epochs", type=int, help=f"training epochs (default {DEFAULT_EPOCHS}, or ${EPOCHS_ENV})")
+    p.add_argument("--out", help=f"output folder (default: {rel_to_repo(DEFAULT_OUT)})")
+    p.add_argument("--img-size", type=int, help="training/deployment size (default: the digits' size)")
+    p.add_argument("--board", default=DEFAULT_BOARD, choices=list(registry.BOARDS), help="board of the mapper yaml")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--record", action="store_true", help="also write data/results/demo.json for the README tables")
+    p.add_argument("--overwrite", action="store_true", help="use an --out folder the demo did not make")
+    p.set_defaults(func=cmd_demo)
