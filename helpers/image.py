@@ -111,7 +111,8 @@ def load_image(src: ImageLike) -> np.ndarray:
         raise HelpersError(f"cannot load an image from {type(src).__name__}; give a path, bytes, PIL image or array")
     h, w = rgb.shape[:2]
     if h < MIN_SIDE or w < MIN_SIDE:
-        raise HelpersError(f"image is {w}x{h} pixels; need at least {MIN_SIDE}x{MIN_SIDE}")
+        where = f"{src}: " if isinstance(src, (str, os.PathLike)) else ""
+        raise HelpersError(f"{where}image is {w}x{h} pixels; need at least {MIN_SIDE}x{MIN_SIDE}")
     return rgb
 
 
