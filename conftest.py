@@ -1,4 +1,7 @@
-"""Shared test setup. Tests and the notebooks they execute use random weights: no hub access."""
+"""Shared test setup (repo root, so it also applies to `pytest --nbval-lax notebooks` alone).
+
+Tests and the notebooks they execute use random weights: no hub access.
+"""
 import os
 
 import pytest
