@@ -288,6 +288,16 @@ def cmd_bench(args) -> int:
     print()
     for n in result.notes(pub):
         print(n.replace("`", ""))
+    if args.record:
+        from .files import rel_to_repo
+        from .readme import record_result
+
+        rows = [{"key": result.key, "model": result.model.name, "backend": result.backend, "threads": r.threads,
+                 "latency_ms": r.latency_median_ms, "latency_p90_ms": r.latency_p90_ms, "fps": r.fps}
+                for r in result.rows]
+        path = record_result("bench", rows, "python -m helpers bench FILE --record",
+                             merge_on=("key", "model", "backend", "threads"))
+        print(f"recorded in {rel_to_repo(path)} (then: python -m helpers readme)")
     return 0
 
 
@@ -303,4 +313,5 @@ def register(sub) -> None:
     p.add_argument("--backend", default="auto", help="auto, onnxruntime, hobot_dnn or bpu_infer_lib")
     p.add_argument("--key", help="registry key, for the model name in the table (ONNX files carry it)")
     p.add_argument("--board", choices=sorted(registry.BOARDS), help="also print the published figures for this board")
+    p.add_argument("--record", action="store_true", help="store the rows in data/results/bench.json (README tables)")
     p.set_defaults(func=cmd_bench)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -361,7 +361,18 @@ def cmd_board_model(args) -> int:
         from .calib import find_images, sample_images
 
         images = find_images(args.compare) if args.compare else sample_images()
-        print(format_comparison(compare_paths(args.onnx, out, images)))
+        c = compare_paths(args.onnx, out, images)
+        print(format_comparison(c))
+        if args.record:
+            from .readme import record_result
+
+            row = {"key": c["key"], "weights": c["weights"], "images": len(c["rows"]),
+                   "top1_agreement": 100.0 * c["top1_agreement"], "top5_overlap": 100.0 * c["topk_overlap"],
+                   "max_logit_diff": c["max_abs_diff"]}
+            path = record_result("nv12", [row], "python -m helpers board-model ONNX YAML --compare --record")
+            print(f"recorded in {rel_to_repo(path)} (then: python -m helpers readme)")
+    elif args.record:
+        raise HelpersError("--record needs --compare: it stores the RGB-vs-board comparison")
     return 0
 
 
@@ -374,4 +385,5 @@ def register(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--compare", nargs="?", const="", metavar="DIR",
                    help="then compare the RGB and board paths on the images in DIR (default: data/)")
+    p.add_argument("--record", action="store_true", help="with --compare: store it in data/results/nv12.json")
     p.set_defaults(func=cmd_board_model)

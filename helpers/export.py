@@ -864,6 +864,14 @@ def cmd_export(args) -> int:
     result = export_onnx(args.key, weights=args.weights, out=args.out, opset=args.opset,
                          overwrite=args.overwrite, seed=args.seed, num_classes=args.num_classes)
     print(result.summary())
+    if args.record:
+        from .files import rel_to_repo
+        from .readme import record_result
+
+        row = {k: getattr(result, k) for k in ("key", "weights", "opset", "params_torch", "params_onnx",
+                                               "max_abs_err", "rel_err", "seconds")}
+        path = record_result("export", [row], "python -m helpers export KEY --weights random --record")
+        print(f"recorded in {rel_to_repo(path)} (then: python -m helpers readme)")
     print(f"next: python -m helpers yaml {args.key} --board x5   (mapper yaml for this ONNX)")
     return 0
 
@@ -882,4 +890,5 @@ def register(subparsers) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--seed", type=int, default=0, help="seed for random weights and the parity input")
     p.add_argument("--num-classes", type=int, help="classifier size (default: the checkpoint's)")
+    p.add_argument("--record", action="store_true", help="store the row in data/results/export.json (README tables)")
     p.set_defaults(func=cmd_export)
