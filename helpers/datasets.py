@@ -359,6 +359,28 @@ def model_targets(images: ImageSet, labels: Optional[Sequence[str]], num_outputs
                        "export it with labels (helpers.export.export_onnx(..., labels=...))")
 
 
+def sample_grid(root, split: str = "val", per_class: int = 4):
+    """A matplotlib figure of the first ``per_class`` images of every class of ``split``."""
+    import matplotlib.pyplot as plt
+
+    from .image import load_image
+
+    s = load_split(root, split)
+    classes = s.classes or sorted({str(t) for t in s.targets})
+    fig, axes = plt.subplots(per_class, len(classes), figsize=(1.1 * len(classes), 1.1 * per_class), squeeze=False)
+    for c, name in enumerate(classes):
+        paths = [p for p, t in zip(s.paths, s.targets) if t == c][:per_class]
+        for r in range(per_class):
+            ax = axes[r][c]
+            ax.axis("off")
+            if r < len(paths):
+                ax.imshow(load_image(paths[r]))
+        axes[0][c].set_title(name, fontsize=9)
+    fig.suptitle(f"{s.describe()}", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 # ------------------------------------------------------------------------------------------------
 # CLI
 # ------------------------------------------------------------------------------------------------

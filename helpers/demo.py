@@ -106,11 +106,17 @@ class PipelineResults:
                                   "float_ok": f.top1 >= FLOAT_TARGET}
         names = {s.stage for s in self.stages}
         if STAGE_NV12 in names:
-            gap = self.stage(STAGE_NV12).top1 - f.top1
+            n = self.stage(STAGE_NV12)
+            gap = n.top1 - f.top1
             out.update(nv12_minus_float=round(gap, 2), nv12_tolerance=NV12_TOLERANCE,
                        nv12_ok=abs(gap) <= NV12_TOLERANCE)
+            if n.preds and f.preds:
+                out["nv12_agreement"] = round(n.agreement(f), 2)
         if STAGE_INT8 in names:
-            out["int8_drop"] = round(f.top1 - self.stage(STAGE_INT8).top1, 2)
+            q = self.stage(STAGE_INT8)
+            out["int8_drop"] = round(f.top1 - q.top1, 2)
+            if q.preds and f.preds:
+                out["int8_agreement"] = round(q.agreement(f), 2)
         return out
 
     def check_targets(self) -> List[str]:
@@ -132,10 +138,12 @@ class PipelineResults:
                      f"{'met' if t['float_ok'] else 'MISSED'})")
         if "nv12_ok" in t:
             lines.append(f"NV12 board model - float: {t['nv12_minus_float']:+.2f} points (target within "
-                         f"{NV12_TOLERANCE}: {'met' if t['nv12_ok'] else 'MISSED'})")
+                         f"{NV12_TOLERANCE}: {'met' if t['nv12_ok'] else 'MISSED'})"
+                         + (f"; same top-1 as float on {t['nv12_agreement']:.2f} % of images" if "nv12_agreement" in t else ""))
         if "int8_drop" in t:
             lines.append(f"INT8 drop (float - INT8): {t['int8_drop']:+.2f} points, measured (onnxruntime's "
-                         "quantiser, not the BPU's)")
+                         "quantiser, not the BPU's)"
+                         + (f"; same top-1 as float on {t['int8_agreement']:.2f} % of images" if "int8_agreement" in t else ""))
         if self.seconds:
             lines.append("time: " + ", ".join(f"{k} {v:.0f} s" for k, v in self.seconds.items()) +
                          f"; total {self.wall_s:.0f} s")
@@ -363,16 +371,11 @@ class Pipeline:
 
     def save(self, record: bool = False) -> Path:
         """``results.json`` and ``demo.png`` in the output folder; ``record``: also data/results/demo.json."""
-        import matplotlib
+        import matplotlib.pyplot as plt
 
         path = atomic_write_text(self._path(RESULTS), json.dumps(self.results.to_json(), indent=1, default=str) + "\n",
                                  overwrite=True)
-        if os.environ.get("MPLBACKEND") is None and matplotlib.get_backend().lower() not in ("agg",):
-            pass
-        fig = self.results.plot(self._path("demo.png"))
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
+        plt.close(self.results.plot(self._path("demo.png")))
         if record:
             from .readme import record_result
 

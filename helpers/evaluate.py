@@ -208,7 +208,14 @@ class EvalResult:
     threads: Optional[int]
     class_match: str
     size_mb: float = 0.0
+    preds: List[int] = field(default_factory=list, repr=False)   # top-1 index per image, in order
     extra: Dict = field(default_factory=dict)
+
+    def agreement(self, other: "EvalResult") -> float:
+        """% of images on which this model and ``other`` (same images) predict the same class."""
+        if len(self.preds) != len(other.preds) or not self.preds:
+            raise HelpersError("agreement needs two evaluations of the same images")
+        return 100.0 * float(np.mean(np.asarray(self.preds) == np.asarray(other.preds)))
 
     def row(self) -> Dict:
         """The fields the README tables know (helpers.readme.FIELDS)."""
@@ -217,8 +224,11 @@ class EvalResult:
                 "images_per_s": round(self.images_per_s, 1), "latency_ms": round(self.latency_ms, 3),
                 "size_mb": round(self.size_mb, 2)}
 
-    def to_json(self) -> Dict:
-        return asdict(self)
+    def to_json(self, preds: bool = False) -> Dict:
+        d = asdict(self)
+        if not preds:
+            d.pop("preds")
+        return d
 
     def summary(self) -> str:
         rnd = "  (RANDOM weights: accuracy meaningless)" if self.weights == "random" else ""
@@ -251,6 +261,7 @@ def evaluate(model_file, data, labels_file=None, key: Optional[str] = None, back
     workers = workers or max(1, min(4, (os.cpu_count() or 2) // 2))
     runner.run(runner.prepare(paths[0]))  # warm-up: first-call allocation is not a per-image cost
     times = np.empty(len(paths))
+    preds = np.empty(len(paths), np.int64)
     hit1 = hit5 = 0
     started = time.perf_counter()
     bar = tqdm(total=len(paths), desc=f"eval {Path(model_file).name}", unit="img", disable=not progress, leave=False)
@@ -259,6 +270,7 @@ def evaluate(model_file, data, labels_file=None, key: Optional[str] = None, back
         logits = runner.run(feed)
         times[i] = time.perf_counter() - t0
         top = np.argsort(-logits, kind="stable")[:k]
+        preds[i] = top[0]
         hit1 += int(top[0] == targets[i])
         hit5 += int(targets[i] in top)
         bar.update(1)
@@ -274,7 +286,7 @@ def evaluate(model_file, data, labels_file=None, key: Optional[str] = None, back
                       images_per_s=n / seconds, latency_ms=1000.0 * float(np.median(times)),
                       latency_mean_ms=1000.0 * float(times.mean()), seconds=seconds,
                       input_size=[int(v) for v in runner.size], threads=threads, class_match=how,
-                      size_mb=path.stat().st_size / 1e6)
+                      size_mb=path.stat().st_size / 1e6, preds=preds.tolist())
 
 
 def write_json(results, out, overwrite: bool = False) -> Path:

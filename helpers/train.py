@@ -341,16 +341,17 @@ def default_workers() -> int:
 
 
 def train(key: str, data, epochs: int = 10, img_size: Optional[int] = None, weights: str = "imagenet",
-          out=None, resume: bool = False, overwrite: bool = False, batch_size: int = BATCH_SIZE,
+          out=None, resume: bool = False, overwrite: bool = False, batch_size: Optional[int] = None,
           lr: Optional[float] = None, weight_decay: float = WEIGHT_DECAY, opt: str = "adamw",
           sched: str = "cosine", warmup_epochs: Optional[int] = None, smoothing: float = SMOOTHING,
           ema_decay: float = 0.0, hflip: Optional[float] = None, scale: Optional[Tuple[float, float]] = None,
-          color_jitter: float = COLOR_JITTER, workers: Optional[int] = None, seed: int = 0,
+          color_jitter=None, workers: Optional[int] = None, seed: int = 0,
           progress: bool = True, log=print) -> TrainResult:
     """Train ``key`` on ``data`` (``data/train`` and ``data/val`` ImageFolders); see the module doc.
 
-    ``hflip``/``scale`` default to the dataset's ``dataset.json`` hints (the digits: no flips,
-    crops keeping 75-100 % of the area), else timm's ImageNet defaults (0.5, (0.08, 1)).
+    ``hflip``/``scale``/``batch_size``/``lr`` default to the dataset's ``dataset.json`` hints (the
+    digits: no flips, crops keeping most of the digit, a from-scratch learning rate), else timm's
+    ImageNet defaults (0.5, (0.08, 1)) and :data:`LR_BASE` scaled by the batch.
     """
     import torch
     from timm.data import create_transform
@@ -366,7 +367,7 @@ def train(key: str, data, epochs: int = 10, img_size: Optional[int] = None, weig
     epochs = int(epochs)
     if epochs < 1:
         raise HelpersError(f"--epochs must be at least 1, got {epochs}")
-    if batch_size < 1:
+    if batch_size is not None and batch_size < 1:
         raise HelpersError(f"--batch-size must be at least 1, got {batch_size}")
     out = Path(out) if out is not None else default_out(key)
     _check_out(out, resume, overwrite)
@@ -377,6 +378,7 @@ def train(key: str, data, epochs: int = 10, img_size: Optional[int] = None, weig
     check_same_classes(train_set, val_set)
     classes = list(train_set.classes)
     hints = train_set.info.get("train_hints", {}) if train_set.info else {}
+    batch_size = int(batch_size or hints.get("batch_size") or BATCH_SIZE)
     size = int(img_size or train_set.info.get("size") or spec.input_size[0])
     if size < 32 or size % 2:
         raise HelpersError(f"--img-size must be even and at least 32 (the model's stride), got {size}")
@@ -419,6 +421,9 @@ def train(key: str, data, epochs: int = 10, img_size: Optional[int] = None, weig
     scaler = torch.amp.GradScaler("cuda") if cuda else None
 
     hflip = float(hints.get("hflip", 0.5) if hflip is None else hflip)
+    if color_jitter is None:  # timm: a float (brightness/contrast/saturation) or a 4-tuple with hue
+        color_jitter = hints.get("color_jitter", COLOR_JITTER)
+    color_jitter = tuple(color_jitter) if isinstance(color_jitter, (list, tuple)) else float(color_jitter)
     scale = tuple(scale or hints.get("scale") or (0.08, 1.0))
     train_tf = TrainTransform(create_transform(size, is_training=True, scale=scale, hflip=hflip,
                                                color_jitter=color_jitter, interpolation="bilinear",
@@ -441,7 +446,12 @@ def train(key: str, data, epochs: int = 10, img_size: Optional[int] = None, weig
                                          sampler=sampler_v, **kw)
 
     global_batch = batch_size * d.world
-    lr = float(lr) if lr else LR_BASE * global_batch / LR_BASE_BATCH
+    if lr:
+        lr = float(lr)
+    elif "lr" in hints:  # the dataset's recipe (digits: from scratch), scaled linearly with the batch
+        lr = float(hints["lr"]) * global_batch / float(hints.get("batch_size", global_batch))
+    else:
+        lr = LR_BASE * global_batch / LR_BASE_BATCH
     optimizer = create_optimizer_v2(model, opt, lr=lr, weight_decay=weight_decay)
     steps = len(dl_train)
     if warmup_epochs is None:
@@ -592,8 +602,9 @@ def register(sub) -> None:
     p.add_argument("--out", help="run folder (default: runs/train/KEY)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
     p.add_argument("--overwrite", action="store_true", help="start a new run over an existing one in --out")
-    p.add_argument("--batch-size", type=int, default=BATCH_SIZE, help=f"per process (default {BATCH_SIZE})")
-    p.add_argument("--lr", type=float, help=f"learning rate (default {LR_BASE:g} x global batch / {LR_BASE_BATCH})")
+    p.add_argument("--batch-size", type=int, help=f"per process (default: the dataset's hint, else {BATCH_SIZE})")
+    p.add_argument("--lr", type=float, help=f"learning rate (default: the dataset's hint, else {LR_BASE:g} x global "
+                                            f"batch / {LR_BASE_BATCH})")
     p.add_argument("--opt", default="adamw", help="timm optimizer name (create_optimizer_v2), e.g. adamw, sgd, lamb")
     p.add_argument("--warmup-epochs", type=int, help="linear warm-up epochs (default 1 when epochs >= 3)")
     p.add_argument("--ema-decay", type=float, default=0.0, help="keep an EMA of the weights (e.g. 0.9998); 0 = off")
