@@ -365,8 +365,23 @@ def _create_from_checkpoint(spec: registry.ModelSpec, path: Path, num_classes: O
         state = _apple_to_timm(state, model, path)
     elif spec.reparameterizable and any(".reparam_conv." in k for k in state):
         model = reparameterize(model)  # a checkpoint saved after fusing
+    elif spec.reparameterizable:  # unfused: trained with as many k x k branches as it carries
+        k = checkpoint_conv_branches(state)
+        if k and k != checkpoint_conv_branches(model.state_dict()):
+            from .train import create_unfused
+
+            model = create_unfused(spec.key, int(num_classes), conv_branches=k)
     _load_exact(model, state, spec, path)
     return model.eval()
+
+
+_KXK_RE = re.compile(r"\.conv_kxk\.(\d+)\.")
+
+
+def checkpoint_conv_branches(state) -> Optional[int]:
+    """The number of k x k branches per MobileOne block in an unfused state dict (None if none)."""
+    idx = [int(m.group(1)) for m in map(_KXK_RE.search, state) if m]
+    return max(idx) + 1 if idx else None
 
 
 def _load_exact(model, state, spec: registry.ModelSpec, path: Path) -> None:

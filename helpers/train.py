@@ -56,6 +56,7 @@ M_EPOCHS = "rdk.epochs"
 M_REPARAM = "rdk.reparameterized"
 M_TOP1 = "rdk.val_top1"
 M_WEIGHTS = "rdk.init_weights"
+M_BRANCHES = "rdk.conv_branches"
 
 #: defaults (AdamW; learning rate for a global batch of 256, scaled linearly)
 LR_BASE = 4e-3
@@ -91,6 +92,7 @@ class CheckpointInfo:
     reparameterized: bool
     val_top1: Optional[float]
     init_weights: str
+    conv_branches: Optional[int] = None
 
 
 def read_checkpoint_info(path) -> CheckpointInfo:
@@ -110,7 +112,8 @@ def read_checkpoint_info(path) -> CheckpointInfo:
                            "`python -m helpers train` (export other checkpoints with: python -m helpers export KEY --weights PATH)")
     return CheckpointInfo(path, meta[M_KEY], json.loads(meta.get(M_CLASSES, "[]")), int(meta.get(M_SIZE, 0)),
                           int(meta.get(M_EPOCH, 0)), int(meta.get(M_EPOCHS, 0)), meta.get(M_REPARAM) == "true",
-                          float(meta[M_TOP1]) if meta.get(M_TOP1) else None, meta.get(M_WEIGHTS, ""))
+                          float(meta[M_TOP1]) if meta.get(M_TOP1) else None, meta.get(M_WEIGHTS, ""),
+                          int(meta[M_BRANCHES]) if meta.get(M_BRANCHES) else None)
 
 
 def _save_weights(model, path: Path, meta: Dict[str, str]) -> None:
@@ -283,19 +286,60 @@ def _check_out(out: Path, resume: bool, overwrite: bool) -> None:
                            "it, --overwrite to start again, or give another --out")
 
 
-def _init_model(key: str, weights: str, num_classes: int, seed: int):
+def _with_conv_branches(cfg, branches: int):
+    """A timm ByobNet config with ``num_conv_branches`` set on every MobileOne block."""
+    import dataclasses
+
+    def fix(b):
+        if isinstance(b, (list, tuple)):
+            return type(b)(fix(x) for x in b)
+        if b.type != "one":
+            return b
+        return dataclasses.replace(b, block_kwargs={**(b.block_kwargs or {}), "num_conv_branches": int(branches)})
+
+    return dataclasses.replace(cfg, blocks=tuple(fix(b) for b in cfg.blocks))
+
+
+def model_conv_branches(model) -> Optional[int]:
+    """The number of k x k branches of the model's MobileOne blocks (None for other models).
+
+    Read from the tensors (the stem always has one branch, so the first block's count would lie)."""
+    from .export import checkpoint_conv_branches
+
+    return checkpoint_conv_branches(model.state_dict())
+
+
+def create_unfused(key: str, num_classes: int, conv_branches: Optional[int] = None, seed: int = 0):
+    """The randomly initialised (training-form) timm model; ``conv_branches`` overrides MobileOne's k."""
+    import timm
     import torch
 
+    spec = registry.get(key)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        if conv_branches is None:
+            return timm.create_model(spec.timm_name, pretrained=False, num_classes=num_classes)
+        from timm.models import byobnet
+
+        if not spec.reparameterizable or spec.timm_name not in byobnet.model_cfgs:
+            raise HelpersError(f"--conv-branches applies to MobileOne only, not {key}")
+        if conv_branches < 1:
+            raise HelpersError(f"--conv-branches must be at least 1, got {conv_branches}")
+        cfg = _with_conv_branches(byobnet.model_cfgs[spec.timm_name], conv_branches)
+        model = byobnet.ByobNet(cfg, num_classes=num_classes)
+        model.pretrained_cfg = timm.create_model(spec.timm_name, pretrained=False, num_classes=1).pretrained_cfg
+        return model
+
+
+def _init_model(key: str, weights: str, num_classes: int, seed: int, conv_branches: Optional[int] = None):
     from . import export
 
-    spec = registry.get(key)
     w = str(weights)
     if w == "random":
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(seed))
-            import timm
-
-            return timm.create_model(spec.timm_name, pretrained=False, num_classes=num_classes)
+        return create_unfused(key, num_classes, conv_branches, seed)
+    if conv_branches is not None:
+        raise HelpersError("--conv-branches changes the training-time branches, so it starts from random weights "
+                           "only; drop it to fine-tune pretrained weights")
     if w == "imagenet":
         return export.create_model(key, "imagenet", num_classes=num_classes)
     path = Path(w)
@@ -342,10 +386,10 @@ def default_workers() -> int:
 
 def train(key: str, data, epochs: int = 10, img_size: Optional[int] = None, weights: str = "imagenet",
           out=None, resume: bool = False, overwrite: bool = False, batch_size: Optional[int] = None,
-          lr: Optional[float] = None, weight_decay: float = WEIGHT_DECAY, opt: str = "adamw",
+          lr: Optional[float] = None, weight_decay: Optional[float] = None, opt: Optional[str] = None,
           sched: str = "cosine", warmup_epochs: Optional[int] = None, smoothing: float = SMOOTHING,
           ema_decay: float = 0.0, hflip: Optional[float] = None, scale: Optional[Tuple[float, float]] = None,
-          color_jitter=None, workers: Optional[int] = None, seed: int = 0,
+          color_jitter=None, conv_branches: Optional[int] = None, workers: Optional[int] = None, seed: int = 0,
           progress: bool = True, log=print) -> TrainResult:
     """Train ``key`` on ``data`` (``data/train`` and ``data/val`` ImageFolders); see the module doc.
 
@@ -410,7 +454,8 @@ def train(key: str, data, epochs: int = 10, img_size: Optional[int] = None, weig
     torch.manual_seed(seed + d.rank)
     np.random.seed(seed + d.rank)
     # on resume the weights come from the checkpoint: build the bare architecture
-    model = _init_model(key, "random" if resume else weights, len(classes), seed)
+    model = _init_model(key, "random" if resume else weights, len(classes), seed,
+                        info.conv_branches if resume else conv_branches)
     if resume:
         from safetensors.torch import load_file
 
@@ -452,6 +497,9 @@ def train(key: str, data, epochs: int = 10, img_size: Optional[int] = None, weig
         lr = float(hints["lr"]) * global_batch / float(hints.get("batch_size", global_batch))
     else:
         lr = LR_BASE * global_batch / LR_BASE_BATCH
+    # optimiser and weight decay: argument, else the dataset's recipe hint, else AdamW defaults
+    opt = str(opt or hints.get("opt") or "adamw")
+    weight_decay = float(hints.get("weight_decay", WEIGHT_DECAY) if weight_decay is None else weight_decay)
     optimizer = create_optimizer_v2(model, opt, lr=lr, weight_decay=weight_decay)
     steps = len(dl_train)
     if warmup_epochs is None:
@@ -479,9 +527,12 @@ def train(key: str, data, epochs: int = 10, img_size: Optional[int] = None, weig
             ("imagenet", "random") else Path(str(weights)).name}
     if resume:
         meta[M_WEIGHTS] = info.init_weights
+    branches = model_conv_branches(model)
+    if branches is not None:
+        meta[M_BRANCHES] = str(branches)
     log(f"training {key} ({'resuming at epoch ' + str(start_epoch) if resume else 'weights ' + meta[M_WEIGHTS]}) on "
         f"{len(train_set)} train / {len(val_set)} val images, {len(classes)} classes, {size}x{size}, "
-        f"{epochs} epochs, batch {batch_size} x {d.world}, lr {lr:.2e}, {d.device}")
+        f"{epochs} epochs, {opt} batch {batch_size} x {d.world}, lr {lr:.2e}, weight decay {weight_decay:g}, {d.device}")
     flush = torch.set_flush_denormal(True) if not cuda else False  # denormals make CPU convs crawl
     started = time.perf_counter()
     num_updates = (start_epoch - 1) * steps
@@ -581,7 +632,7 @@ def cmd_train(args) -> int:
     res = train(args.key, args.data or DIGITS_DIR, epochs=args.epochs, img_size=args.img_size,
                 weights=args.weights, out=args.out, resume=args.resume, overwrite=args.overwrite,
                 batch_size=args.batch_size, lr=args.lr, opt=args.opt, warmup_epochs=args.warmup_epochs,
-                ema_decay=args.ema_decay, hflip=args.hflip,
+                ema_decay=args.ema_decay, hflip=args.hflip, conv_branches=args.conv_branches,
                 scale=scale, workers=args.workers, seed=args.seed)
     print(res.summary())
     print(f"next: python -m helpers eval {rel_to_repo(res.checkpoint)} --data {args.data or rel_to_repo(DIGITS_DIR)}")
@@ -605,8 +656,11 @@ def register(sub) -> None:
     p.add_argument("--batch-size", type=int, help=f"per process (default: the dataset's hint, else {BATCH_SIZE})")
     p.add_argument("--lr", type=float, help=f"learning rate (default: the dataset's hint, else {LR_BASE:g} x global "
                                             f"batch / {LR_BASE_BATCH})")
-    p.add_argument("--opt", default="adamw", help="timm optimizer name (create_optimizer_v2), e.g. adamw, sgd, lamb")
+    p.add_argument("--opt", help="timm optimizer name (create_optimizer_v2), e.g. adamw, sgd, lamb (default: the "
+                                  "dataset's hint, else adamw)")
     p.add_argument("--warmup-epochs", type=int, help="linear warm-up epochs (default 1 when epochs >= 3)")
+    p.add_argument("--conv-branches", type=int, help="MobileOne: k x k branches per block while training (default: "
+                                                        "the model's, 4 for S0); the fused model is the same")
     p.add_argument("--ema-decay", type=float, default=0.0, help="keep an EMA of the weights (e.g. 0.9998); 0 = off")
     p.add_argument("--hflip", type=float, help="horizontal flip probability (default: dataset hint, else 0.5)")
     p.add_argument("--scale", help="random-resized-crop area range, e.g. 0.08,1 (default: dataset hint)")

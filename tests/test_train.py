@@ -52,7 +52,7 @@ def test_checkpoints_carry_key_classes_size_epoch(run1):
     data, res = run1
     last = T.read_checkpoint_info(res.last)
     assert (last.key, last.classes, last.img_size, last.epoch) == ("mobileone_s0", list(CLASSES), SIZE, 1)
-    assert not last.reparameterized
+    assert not last.reparameterized and last.conv_branches == 4   # S0 trains with four k x k branches
     final = T.read_checkpoint_info(res.checkpoint)
     assert final.reparameterized and final.epoch == 1
     state = torch.load(str(res.out / T.STATE), map_location="cpu", weights_only=True)
@@ -77,6 +77,38 @@ def test_final_model_is_fused_and_equals_the_unfused_one(run1):
     with torch.no_grad():
         a, b = unfused(x), fused(x)
     assert (a - b).abs().max().item() <= 1e-3 * max(a.abs().max().item(), 1.0)
+
+
+def test_fewer_training_branches_fuse_to_the_same_network(run1, tmp_path):
+    """--conv-branches 1 (the demo's choice): the checkpoint says so, loads unfused and fused, and the
+    fused network has exactly the tensors of a fused default (k = 4) MobileOne-S0."""
+    import timm
+
+    from helpers.export import checkpoint_conv_branches, reparameterize
+
+    data, _ = run1
+    res = T.train("mobileone_s0", data, epochs=1, out=tmp_path / "k1", conv_branches=1, **KW)
+    last = T.read_checkpoint_info(res.last)
+    assert last.conv_branches == 1 and T.read_checkpoint_info(res.checkpoint).conv_branches == 1
+    from safetensors.torch import load_file
+
+    assert checkpoint_conv_branches(load_file(str(res.last))) == 1
+    unfused, _ = T.load_trained_model(res.last)      # rebuilt with one branch, not timm's four
+    fused, _ = T.load_trained_model(res.checkpoint)
+    x = torch.randn(2, 3, SIZE, SIZE)
+    with torch.no_grad():
+        a, b = unfused(x), fused(x)
+    assert (a - b).abs().max().item() <= 1e-3 * max(a.abs().max().item(), 1.0)
+    default = reparameterize(timm.create_model("mobileone_s0", num_classes=len(CLASSES)))
+    want = {k: tuple(v.shape) for k, v in default.state_dict().items()}
+    assert {k: tuple(v.shape) for k, v in fused.state_dict().items()} == want
+    with pytest.raises(HelpersError, match="MobileOne only"):
+        T.train("mobilenetv1_100", data, epochs=1, out=tmp_path / "v1", conv_branches=1, **KW)
+    with pytest.raises(HelpersError, match="at least 1"):
+        T.train("mobileone_s0", data, epochs=1, out=tmp_path / "k0", conv_branches=0, **KW)
+    with pytest.raises(HelpersError, match="random weights only"):
+        T.train("mobileone_s0", data, epochs=1, out=tmp_path / "pre", conv_branches=1,
+                **{**KW, "weights": str(res.checkpoint)})
 
 
 def test_resume_continues_instead_of_restarting(run1, tmp_path):
