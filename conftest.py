@@ -1,6 +1,8 @@
 """Shared test setup (repo root, so it also applies to `pytest --nbval-lax notebooks` alone).
 
-Tests and the notebooks they execute use random weights: no hub access.
+Tests and the notebooks they execute use random weights: no hub access. The training notebook
+trains for RDK_TRAIN_EPOCHS epochs (a short, consistency-only run here; the full run is
+`python -m helpers demo`, whose numbers the README reports).
 """
 import os
 
@@ -8,6 +10,7 @@ import pytest
 
 os.environ.setdefault("RDK_WEIGHTS", "random")
 os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("RDK_TRAIN_EPOCHS", "8")
 
 
 @pytest.fixture(scope="session")
