@@ -418,6 +418,32 @@ def multi_branch_modules(model) -> List[str]:
     return left
 
 
+#: a BatchNorm channel whose running variance is at most this saw a constant input while training
+DEAD_VAR = 1e-12
+
+
+def zero_dead_batchnorm(model, threshold: float = DEAD_VAR) -> int:
+    """Set gamma to 0 on BatchNorm channels that never varied in training; returns how many.
+
+    Such a channel (typically fed by a ReLU that never fires) outputs its constant beta whatever
+    gamma is: ``gamma * (x - mean) / sqrt(var + eps) + beta`` with ``x == mean``. Fusing
+    (re-parameterisation) still folds ``gamma / sqrt(eps)``, up to ~316 x gamma, into the weights,
+    and in a 1x1 convolution that one huge weight then sets the int8 scale of its whole output
+    channel, so every real weight of that channel rounds to zero. With gamma = 0 the float model
+    computes the same on its training distribution and the fused weights stay in range.
+    """
+    import torch
+
+    n = 0
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.affine and m.running_var is not None:
+                dead = m.running_var <= threshold
+                n += int(dead.sum())
+                m.weight[dead] = 0.0
+    return n
+
+
 def reparameterize(model):
     """Fuse MobileOne's branches into single convolutions (timm's ``reparameterize_model``).
 

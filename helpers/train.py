@@ -592,8 +592,11 @@ def train(key: str, data, epochs: int = 10, img_size: Optional[int] = None, weig
     final = final.cpu().eval()
     reparam = False
     if spec.reparameterizable:
-        from .export import reparameterize
+        from .export import reparameterize, zero_dead_batchnorm
 
+        dead = zero_dead_batchnorm(final)  # keeps the float function, keeps fused weights quantisable
+        if dead:
+            log(f"{dead} BatchNorm channels never varied in training: their scale set to 0 before fusing")
         final = reparameterize(final)
         reparam = True
     final_top1 = history[-1].ema_top1 if ema is not None else history[-1].val_top1

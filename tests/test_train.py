@@ -111,6 +111,27 @@ def test_fewer_training_branches_fuse_to_the_same_network(run1, tmp_path):
                 **{**KW, "weights": str(res.checkpoint)})
 
 
+def test_dead_batchnorm_channels_lose_their_scale_and_nothing_else():
+    """A channel that never varied outputs beta whatever gamma is: zeroing gamma keeps the output
+    and stops fusing from folding gamma / sqrt(eps) (here 10 / sqrt(1e-5) ~ 3162) into the weights."""
+    from helpers.export import zero_dead_batchnorm
+
+    bn = torch.nn.BatchNorm2d(4).eval()
+    with torch.no_grad():
+        bn.running_var.copy_(torch.tensor([1.0, 0.0, 0.5, 1e-13]))
+        bn.running_mean.copy_(torch.tensor([0.0, 0.0, 0.2, 0.3]))
+        bn.weight.copy_(torch.tensor([1.0, 10.0, 2.0, 5.0]))
+    x = torch.randn(2, 4, 3, 3)
+    x[:, 1] = 0.0      # the dead channel's input: constant, equal to its running mean
+    x[:, 3] = 0.3
+    before = bn(x)
+    scale_before = (bn.weight / torch.sqrt(bn.running_var + bn.eps)).abs().max().item()
+    assert zero_dead_batchnorm(bn) == 2
+    assert torch.allclose(bn(x), before, atol=1e-4)   # before: rounding noise x 1581 on channel 3
+    assert bn.weight.tolist() == [1.0, 0.0, 2.0, 0.0]
+    assert (bn.weight / torch.sqrt(bn.running_var + bn.eps)).abs().max().item() < scale_before / 100
+
+
 def test_resume_continues_instead_of_restarting(run1, tmp_path):
     import shutil
 
