@@ -289,15 +289,13 @@ def cmd_bench(args) -> int:
     for n in result.notes(pub):
         print(n.replace("`", ""))
     if args.record:
-        from .files import rel_to_repo
-        from .readme import record_result
+        from .readme import record_and_report
 
         rows = [{"key": result.key, "model": result.model.name, "backend": result.backend, "threads": r.threads,
                  "latency_ms": r.latency_median_ms, "latency_p90_ms": r.latency_p90_ms, "fps": r.fps}
                 for r in result.rows]
-        path = record_result("bench", rows, "python -m helpers bench FILE --record",
-                             merge_on=("key", "model", "backend", "threads"))
-        print(f"recorded in {rel_to_repo(path)} (then: python -m helpers readme)")
+        record_and_report("bench", rows, "python -m helpers bench FILE --record",
+                          merge_on=("key", "model", "backend", "threads"))
     return 0
 
 

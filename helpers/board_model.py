@@ -364,13 +364,12 @@ def cmd_board_model(args) -> int:
         c = compare_paths(args.onnx, out, images)
         print(format_comparison(c))
         if args.record:
-            from .readme import record_result
+            from .readme import record_and_report
 
             row = {"key": c["key"], "weights": c["weights"], "images": len(c["rows"]),
                    "top1_agreement": 100.0 * c["top1_agreement"], "top5_overlap": 100.0 * c["topk_overlap"],
                    "max_logit_diff": c["max_abs_diff"]}
-            path = record_result("nv12", [row], "python -m helpers board-model ONNX YAML --compare --record")
-            print(f"recorded in {rel_to_repo(path)} (then: python -m helpers readme)")
+            record_and_report("nv12", [row], "python -m helpers board-model ONNX YAML --compare --record")
     elif args.record:
         raise HelpersError("--record needs --compare: it stores the RGB-vs-board comparison")
     return 0

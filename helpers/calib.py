@@ -107,16 +107,19 @@ def _check_out(out: Path, overwrite: bool) -> None:
 
 
 def write_calibration(key: str, images, out=None, count: Optional[int] = DEFAULT_COUNT,
-                      overwrite: bool = False, progress: bool = True) -> Path:
+                      overwrite: bool = False, progress: bool = True,
+                      size: Optional[Tuple[int, int]] = None) -> Path:
     """Write calibration samples of ``key`` from the images under ``images`` into ``out``.
 
-    ``out`` defaults to the folder the committed yamls name (``data/calib/<key>_f32``). The folder
+    ``out`` defaults to the folder the committed yamls name (``data/calib/<key>_f32``); ``size``
+    (H, W) to the registry's input size (the demo deploys at the digits' size). The folder
     is built next to ``out`` under a temporary name and renamed into place when complete.
     Unreadable images are skipped with a warning; if none is readable, nothing is written.
     """
     from tqdm.auto import tqdm
 
     spec = registry.get(key)
+    size = tuple(size) if size is not None else spec.input_size
     out = Path(out) if out is not None else mapper.default_calib_dir(key)
     _check_out(out, overwrite)
     files = pick(find_images(images), count)
@@ -126,7 +129,7 @@ def write_calibration(key: str, images, out=None, count: Optional[int] = DEFAULT
             try:
                 if is_grayscale(f):
                     gray.append(f.name)
-                x = sample(f, spec.input_size)
+                x = sample(f, size)
             except HelpersError as e:
                 skipped.append(f"{f.name}: {e}")
                 continue

@@ -96,7 +96,7 @@ def _digits_info(size: int, val_fraction: float, seed: int) -> Dict:
             "handwritten digits, 8x8, 1797 images)", "size": int(size), "val_fraction": float(val_fraction),
             "seed": int(seed), "tint": {"paper_y": list(PAPER_Y), "ink_y": list(INK_Y), "chroma": TINT_CHROMA},
             # hints for training: digits must not be mirrored, crops must keep the digit; the from-scratch
-            # recipe (SGD 0.1, batch 32) reached 96 % in 40 epochs where AdamW stayed near chance for 8
+            # recipe (SGD 0.1, batch 32) reached 96 % in 40 epochs; AdamW (lr 2e-3..1e-2) was at 12-28 % after 4-8
             "train_hints": {"hflip": 0.0, "scale": [0.8, 1.0], "color_jitter": 0.2, "opt": "sgd", "lr": 0.1,
                             "weight_decay": 1e-4, "batch_size": 32}}
 

@@ -24,7 +24,7 @@ from typing import Dict, List, Optional
 
 from . import registry
 from .errors import HelpersError
-from .files import REPO_ROOT, atomic_output_dir, atomic_write_text, rel_to_repo
+from .files import REPO_ROOT, atomic_write_text, rel_to_repo
 
 DEFAULT_KEY = "mobileone_s0"
 DEFAULT_BOARD = "x5"
@@ -243,17 +243,21 @@ class Pipeline:
     def _path(self, name: str) -> Path:
         return self.out / name
 
+    def _checkpoint(self) -> Path:
+        from .train import FINAL
+
+        return self._path("train") / FINAL
+
     # -- steps -----------------------------------------------------------------------------------
     def make_data(self) -> Path:
         """The bundled digits at the training size (made once, reused after)."""
         from .datasets import DIGITS_DIR, check_same_classes, load_split, make_digits, read_info
 
         t0 = time.perf_counter()
-        if self.data.resolve() == DIGITS_DIR.resolve() or (self.data / "dataset.json").exists() or not self.data.exists():
+        ours = (read_info(self.data) or {}).get("name") == "digits"
+        if ours or self.data.resolve() == DIGITS_DIR.resolve() or not self.data.exists():
             # the bundled digits are derived data: remake them when their settings differ
-            info = read_info(self.data) or {}
-            self.data = make_digits(self.data, size=self.size, progress=self.progress,
-                                    overwrite=info.get("name") == "digits")
+            self.data = make_digits(self.data, size=self.size, progress=self.progress, overwrite=ours)
             name = "digits"
         else:  # an ImageFolder of the user's with train/ and val/ (API only)
             name = self.data.name
@@ -285,7 +289,7 @@ class Pipeline:
         from .train import load_trained_model
 
         t0 = time.perf_counter()
-        ckpt = self.results.train.checkpoint if self.results.train else self._path("train") / "model.safetensors"
+        ckpt = self.results.train.checkpoint if self.results.train else self._checkpoint()
         model, info = load_trained_model(ckpt, expect_key=self.key)
         res = export_onnx(self.key, weights=str(ckpt), out=self._path(f"{self.key}.onnx"), overwrite=True,
                           input_size=(self.size, self.size), num_classes=len(info.classes), labels=info.classes,
@@ -301,11 +305,8 @@ class Pipeline:
         from . import calib
 
         t0 = time.perf_counter()
-        out = self._path("calibration_data_rgb_f32")
-        files = calib.pick(calib.find_images(Path(self.data) / "train"), CALIB_COUNT)
-        with atomic_output_dir(out) as tmp:
-            for i, f in enumerate(files):
-                calib.sample(f, (self.size, self.size)).tofile(tmp / f"{i:05d}_{f.stem}{calib.SAMPLE_SUFFIX}")
+        out = calib.write_calibration(self.key, Path(self.data) / "train", self._path("calibration_data_rgb_f32"),
+                                      count=CALIB_COUNT, overwrite=True, progress=False, size=(self.size, self.size))
         self.results.files["calibration"] = rel_to_repo(out)
         self._timed("calibration", t0)
         return out
@@ -368,7 +369,7 @@ class Pipeline:
         from .evaluate import evaluate
 
         t0 = time.perf_counter()
-        files = {STAGE_TORCH: self._path("train") / "model.safetensors", STAGE_FLOAT: self._path(f"{self.key}.onnx"),
+        files = {STAGE_TORCH: self._checkpoint(), STAGE_FLOAT: self._path(f"{self.key}.onnx"),
                  STAGE_NV12: self._path(f"{self.deployed.bin_stem}.onnx"), STAGE_INT8: self._path(f"{self.key}_int8.onnx")}
         self.results.stages = []
         for name in stages or list(files):
@@ -386,12 +387,12 @@ class Pipeline:
                                  overwrite=True)
         plt.close(self.results.plot(self._path("demo.png")))
         if record:
-            from .readme import record_result
+            from .readme import record_and_report
 
             r = self.results
-            record_result("demo", r.rows(), "python -m helpers demo --record", merge_on=(),
-                          dataset=r.dataset, epochs=r.epochs, img_size=r.img_size, key=r.key,
-                          wall_s=round(r.wall_s), targets=r.targets())
+            record_and_report("demo", r.rows(), "python -m helpers demo --record", log=self.log, merge_on=(),
+                              dataset=r.dataset, epochs=r.epochs, img_size=r.img_size, key=r.key,
+                              wall_s=round(r.wall_s), targets=r.targets())
         return path
 
     def run(self) -> PipelineResults:
@@ -427,8 +428,6 @@ def cmd_demo(args) -> int:
     print(res.report())
     print(f"results: {rel_to_repo(res.out / RESULTS)}, plot: {rel_to_repo(res.out / 'demo.png')}; "
           f"wall time {time.perf_counter() - t0:.0f} s")
-    if args.record:
-        print("recorded in data/results/demo.json (then: python -m helpers readme)")
     missed = res.check_targets()
     if missed:
         for m in missed:

@@ -141,9 +141,9 @@ class TorchRunner(Runner):
             torch.set_num_threads(int(threads))
 
     def prepare(self, path) -> np.ndarray:
-        from .image import board_resize, load_image, normalize_nchw
+        from .image import deployed_input
 
-        return normalize_nchw(board_resize(load_image(path), self.size), self.mean, self.std)
+        return deployed_input(path, self.size, self.mean, self.std)
 
     def run(self, feed: np.ndarray) -> np.ndarray:
         with self.torch.inference_mode():

@@ -906,13 +906,11 @@ def cmd_export(args) -> int:
                          overwrite=args.overwrite, seed=args.seed, num_classes=args.num_classes)
     print(result.summary())
     if args.record:
-        from .files import rel_to_repo
-        from .readme import record_result
+        from .readme import record_and_report
 
         row = {k: getattr(result, k) for k in ("key", "weights", "opset", "params_torch", "params_onnx",
                                                "max_abs_err", "rel_err", "seconds")}
-        path = record_result("export", [row], "python -m helpers export KEY --weights random --record")
-        print(f"recorded in {rel_to_repo(path)} (then: python -m helpers readme)")
+        record_and_report("export", [row], "python -m helpers export KEY --weights random --record")
     print(f"next: python -m helpers yaml {args.key} --board x5   (mapper yaml for this ONNX)")
     return 0
 

@@ -157,6 +157,11 @@ def normalize_nchw(rgb: np.ndarray, mean, std) -> np.ndarray:
     return np.ascontiguousarray(x.transpose(2, 0, 1)[None])
 
 
+def deployed_input(src: ImageLike, size: Tuple[int, int], mean, std) -> np.ndarray:
+    """What a float model sees on the deployed path: load, :func:`board_resize`, normalise (1x3xHxW)."""
+    return normalize_nchw(board_resize(load_image(src), size), mean, std)
+
+
 def to_nchw_float(rgb: np.ndarray) -> np.ndarray:
     """RGB uint8 HxWx3 -> float32 1x3xHxW in 0..255, un-normalised (the mapper's training input)."""
     return np.ascontiguousarray(rgb.astype(np.float32).transpose(2, 0, 1)[None])

@@ -254,12 +254,11 @@ def cmd_quantize(args) -> int:
         print(f"  drop  : {f.top1 - q.top1:+.2f} pt top-1 (float - int8) on {f.images} images; "
               f"latency int8/float {q.latency_ms / f.latency_ms:.2f}")
         if args.record:
-            from .readme import record_result
+            from .readme import record_and_report
 
-            p = record_result("quantize", [record_row(res, f, q)],
+            record_and_report("quantize", [record_row(res, f, q)],
                               "python -m helpers quantize ONNX --calib DIR --out FILE --data DIR --record",
                               weights=f.weights)
-            print(f"recorded in {rel_to_repo(p)} (then: python -m helpers readme)")
     elif args.record:
         raise HelpersError("--record needs --data DIR: the table reports accuracy, measured on labelled images")
     else:

@@ -132,6 +132,14 @@ def record_result(name: str, rows: Sequence[Dict[str, Any]], command: str,
     return path
 
 
+def record_and_report(name: str, rows: Sequence[Dict[str, Any]], command: str, log: Callable = print,
+                      **kwargs: Any) -> Path:
+    """:func:`record_result`, then tell the user where it went and what to run next (the CLIs' ``--record``)."""
+    path = record_result(name, rows, command, **kwargs)
+    log(f"recorded in {rel_to_repo(path)} (then: python -m helpers readme)")
+    return path
+
+
 def load_result(name: str, results_dir: Optional[Path] = None) -> Optional[Dict[str, Any]]:
     """The result file ``name`` or ``None`` when it was never recorded; a broken file is an error."""
     path = Path(results_dir or RESULTS_DIR) / f"{name}.json"

@@ -4,7 +4,8 @@
 
 * the timm model of KEY with a new head for the dataset's classes; weights ``imagenet`` (timm's
   pretrained weights, then a new head), ``random`` (from scratch) or a checkpoint PATH;
-* timm's factories: ``create_optimizer_v2`` (AdamW), ``create_scheduler_v2`` (cosine with warm-up,
+* timm's factories: ``create_optimizer_v2`` (AdamW, or the dataset's hint: SGD for the digits),
+  ``create_scheduler_v2`` (cosine with warm-up,
   stepped per update), ``LabelSmoothingCrossEntropy``; timm's ``create_transform`` for training
   augmentation; optional EMA (``ModelEmaV3``, ``--ema-decay``); AMP on CUDA only; a tqdm bar;
 * validation each epoch with the deployed preprocessing (:func:`helpers.image.board_resize` then
@@ -162,9 +163,9 @@ class DeployedTransform:
     def __call__(self, path):
         import torch
 
-        from .image import board_resize, load_image, normalize_nchw
+        from .image import deployed_input
 
-        return torch.from_numpy(normalize_nchw(board_resize(load_image(path), self.size), self.mean, self.std)[0])
+        return torch.from_numpy(deployed_input(path, self.size, self.mean, self.std)[0])
 
 
 class TrainTransform:
@@ -300,15 +301,6 @@ def _with_conv_branches(cfg, branches: int):
     return dataclasses.replace(cfg, blocks=tuple(fix(b) for b in cfg.blocks))
 
 
-def model_conv_branches(model) -> Optional[int]:
-    """The number of k x k branches of the model's MobileOne blocks (None for other models).
-
-    Read from the tensors (the stem always has one branch, so the first block's count would lie)."""
-    from .export import checkpoint_conv_branches
-
-    return checkpoint_conv_branches(model.state_dict())
-
-
 def create_unfused(key: str, num_classes: int, conv_branches: Optional[int] = None, seed: int = 0):
     """The randomly initialised (training-form) timm model; ``conv_branches`` overrides MobileOne's k."""
     import timm
@@ -327,7 +319,7 @@ def create_unfused(key: str, num_classes: int, conv_branches: Optional[int] = No
             raise HelpersError(f"--conv-branches must be at least 1, got {conv_branches}")
         cfg = _with_conv_branches(byobnet.model_cfgs[spec.timm_name], conv_branches)
         model = byobnet.ByobNet(cfg, num_classes=num_classes)
-        model.pretrained_cfg = timm.create_model(spec.timm_name, pretrained=False, num_classes=1).pretrained_cfg
+        model.pretrained_cfg = timm.models.get_pretrained_cfg(spec.timm_name).to_dict()
         return model
 
 
@@ -393,9 +385,10 @@ def train(key: str, data, epochs: int = 10, img_size: Optional[int] = None, weig
           progress: bool = True, log=print) -> TrainResult:
     """Train ``key`` on ``data`` (``data/train`` and ``data/val`` ImageFolders); see the module doc.
 
-    ``hflip``/``scale``/``batch_size``/``lr`` default to the dataset's ``dataset.json`` hints (the
-    digits: no flips, crops keeping most of the digit, a from-scratch learning rate), else timm's
-    ImageNet defaults (0.5, (0.08, 1)) and :data:`LR_BASE` scaled by the batch.
+    ``hflip``/``scale``/``color_jitter``/``batch_size``/``opt``/``lr``/``weight_decay`` default to the
+    dataset's ``dataset.json`` hints (the digits: no flips, crops keeping most of the digit, a
+    from-scratch SGD recipe), else timm's ImageNet defaults (0.5, (0.08, 1)), AdamW and
+    :data:`LR_BASE` scaled by the batch. ``conv_branches`` sets MobileOne's k while training.
     """
     import torch
     from timm.data import create_transform
@@ -527,7 +520,9 @@ def train(key: str, data, epochs: int = 10, img_size: Optional[int] = None, weig
             ("imagenet", "random") else Path(str(weights)).name}
     if resume:
         meta[M_WEIGHTS] = info.init_weights
-    branches = model_conv_branches(model)
+    from .export import checkpoint_conv_branches
+
+    branches = checkpoint_conv_branches(model.state_dict())  # from the tensors: the stem always has one
     if branches is not None:
         meta[M_BRANCHES] = str(branches)
     log(f"training {key} ({'resuming at epoch ' + str(start_epoch) if resume else 'weights ' + meta[M_WEIGHTS]}) on "
@@ -627,8 +622,6 @@ def train(key: str, data, epochs: int = 10, img_size: Optional[int] = None, weig
 def cmd_train(args) -> int:
     from .datasets import DIGITS_DIR
 
-    if args.epochs < 1:
-        raise HelpersError(f"--epochs must be at least 1, got {args.epochs}")
     scale = tuple(float(v) for v in args.scale.split(",")) if args.scale else None
     if scale is not None and len(scale) != 2:
         raise HelpersError("--scale takes two numbers, e.g. 0.75,1.0")
