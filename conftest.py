@@ -21,7 +21,7 @@ def random_onnx(tmp_path_factory):
 
     def get(key: str):
         if key not in cache:
-            from helpers.export import export_onnx
+            from helpers.pc.export import export_onnx
 
             cache[key] = export_onnx(key, weights="random", out=root / f"{key}.onnx").path
         return cache[key]

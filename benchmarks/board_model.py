@@ -7,7 +7,7 @@ build the NV12 board model from the committed X5 yaml, then
   median over rounds of NV12 block / RGB block (float model fed a ready normalised tensor), so
   drifts in machine load hit both sides. Target: <= 1.10.
 * agreement: the photos in data/ through the RGB float path and the NV12 board path
-  (helpers.board_model.compare_paths): top-1 agreement, top-5 overlap, max logit difference.
+  (helpers.pc.board_model.compare_paths): top-1 agreement, top-5 overlap, max logit difference.
 
     python benchmarks/board_model.py [--keys k1 k2 ...] [--weights random|imagenet] [--rounds 7]
 
@@ -27,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers import board_model, mapper, registry
-from helpers.calib import sample_images
+from helpers.pc import board_model, mapper
+from helpers.board import registry
+from helpers.pc.calib import sample_images
 from helpers.errors import HelpersError
 
 TARGET = 1.10
@@ -53,7 +54,7 @@ def block(sess, feed, n):
 
 
 def float_onnx(key, weights, cache: Path) -> Path:
-    from helpers.export import export_onnx
+    from helpers.pc.export import export_onnx
 
     out = cache / f"{key}.{weights}.onnx"
     if not out.exists():

@@ -1,7 +1,7 @@
 """Export speed per model: torch.onnx.export + checker + onnxsim seconds, measured in one run.
 
 For each registry key (or ``--keys``): build the model (random weights unless ``--weights``), then
-``helpers.export.export_onnx`` into a temporary directory and report the time of the export +
+``helpers.pc.export.export_onnx`` into a temporary directory and report the time of the export +
 checker + simplify step, the whole call (model creation, BatchNorm settling, re-parameterisation,
 parity), parameter counts, parity error and opset. Target: export+simplify <= 30 s per model.
 The ratio column is seconds / target (<= 1.00 meets it).
@@ -21,7 +21,8 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from helpers import export, registry
+from helpers.pc import export
+from helpers.board import registry
 from helpers.errors import HelpersError
 
 TARGET_S = 30.0

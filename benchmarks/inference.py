@@ -43,10 +43,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from helpers import registry  # noqa: E402
 from helpers import notebook as nb  # noqa: E402
-from helpers.classifier import Classifier  # noqa: E402
+from helpers.board.classifier import Classifier  # noqa: E402
 from helpers.errors import HelpersError  # noqa: E402
 from helpers import nv12  # noqa: E402
-from helpers.image import board_resize, load_image  # noqa: E402
+from helpers.board.image import board_resize, load_image  # noqa: E402
 
 DEFAULT_MODELS = ("mobileone_s0", "mobilenetv1_100", "mobilenetv3_large_100", "mobilenetv4_conv_small")
 TARGETS = {"run": ("<=", 1.05), "torch": (">=", 3.0), "prep": ("<=", 0.25)}
@@ -89,14 +89,14 @@ def ort_session(path):
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
-    opts.log_severity_level = 3  # what helpers.runtime.OrtBackend sets (threads: onnxruntime's default)
+    opts.log_severity_level = 3  # what helpers.board.runtime.OrtBackend sets (threads: onnxruntime's default)
     return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
 
 
 def torch_model(key: str):
     import torch
 
-    from helpers.export import create_model, reparameterize
+    from helpers.pc.export import create_model, reparameterize
 
     torch.manual_seed(0)
     model = create_model(key, "random")

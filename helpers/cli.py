@@ -11,24 +11,24 @@ import sys
 import traceback
 from typing import List, Optional
 
-from . import registry
-from .errors import HelpersError
+from helpers.board import registry
+from helpers.errors import HelpersError
 
 #: modules that add subcommands (see their ``register``); listed here so ``--help`` shows them all
 COMMAND_MODULES = [
-    "helpers.export",
-    "helpers.mapper",
-    "helpers.calib",
-    "helpers.board_model",
-    "helpers.bundle",
-    "helpers.download",
-    "helpers.bench",
-    "helpers.datasets",
-    "helpers.train",
-    "helpers.evaluate",
-    "helpers.quantize",
-    "helpers.demo",
-    "helpers.readme",
+    "helpers.pc.export",
+    "helpers.pc.mapper",
+    "helpers.pc.calib",
+    "helpers.pc.board_model",
+    "helpers.pc.bundle",
+    "helpers.board.download",
+    "helpers.board.bench",
+    "helpers.training.datasets",
+    "helpers.training.train",
+    "helpers.training.evaluate",
+    "helpers.pc.quantize",
+    "helpers.training.demo",
+    "helpers.docs.readme",
 ]
 
 
@@ -72,7 +72,7 @@ def cmd_info(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from .classifier import Classifier
+    from helpers.board.classifier import Classifier
 
     clf = Classifier(args.model, key=args.key, backend=args.backend, yuv_range=args.yuv_range)
     print(f"{clf.runtime.path.name}: backend {clf.backend}, input {clf.info}")

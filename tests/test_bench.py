@@ -1,4 +1,4 @@
-"""helpers.bench: latency/FPS measurement and the `bench` command (timings are not asserted, only
+"""helpers.board.bench: latency/FPS measurement and the `bench` command (timings are not asserted, only
 relations that must hold whatever the machine's speed)."""
 import subprocess
 import sys
@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import bench, registry
+from helpers.board import bench, registry
 from helpers.errors import HelpersError
-from helpers.runtime import Backend, TensorInfo
+from helpers.board.runtime import Backend, TensorInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fake_board"))
 import fake_models  # noqa: E402
@@ -92,7 +92,7 @@ def test_row_relations(tiny):
 
 
 def test_benchmark_takes_a_classifier_and_a_feed(tiny):
-    from helpers.classifier import Classifier
+    from helpers.board.classifier import Classifier
 
     clf = Classifier(tiny)
     feed = clf.prepare(np.full((50, 60, 3), 128, np.uint8)).feed

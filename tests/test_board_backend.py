@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import bench, nv12, registry
-from helpers.classifier import Classifier
+from helpers.board import bench, nv12, registry
+from helpers.board.classifier import Classifier
 from helpers.errors import HelpersError
-from helpers.files import REPO_ROOT
-from helpers.image import board_resize, load_image
-from helpers.runtime import BpuInferLibBackend, HobotDnnBackend, OrtBackend, available_backends, open_model
+from helpers.board.files import REPO_ROOT
+from helpers.board.image import board_resize, load_image
+from helpers.board.runtime import BpuInferLibBackend, HobotDnnBackend, OrtBackend, available_backends, open_model
 
 FAKE_DIR = Path(__file__).resolve().parent / "fake_board"
 sys.path.insert(0, str(FAKE_DIR))  # fake_models only (PC side); the fake runtimes are added by the fixture
@@ -139,7 +139,7 @@ def test_board_load_failure_is_one_line(fake_board, tmp_path, backend):
 
 @pytest.mark.parametrize("backend", ["hobot_dnn", "bpu_infer_lib"])
 def test_bench_on_board_backends_uses_one_instance_per_thread(fake_board, fake_bin, backend, monkeypatch):
-    import helpers.bench as bench_mod
+    import helpers.board.bench as bench_mod
 
     opened = []
     real_open = bench_mod.open_model
@@ -165,7 +165,7 @@ def test_bench_surfaces_a_shared_infer_object(fake_board, fake_bin):
 
 
 def test_missing_bin_on_a_board_says_how_to_get_it(fake_board):
-    from helpers import notebook as nb
+    from helpers.notebooks import inference as nb
 
     for board in ("x3", "x5"):
         if any(p.exists() for p in nb.bin_candidates(KEY, board)):
@@ -194,7 +194,7 @@ def test_board_notebook_path_without_torch(tmp_path, fake_bin, photo):
     (site / "sitecustomize.py").write_text(BLOCKER)
     code = textwrap.dedent(f"""
         import sys
-        from helpers import notebook as nb
+        from helpers.notebooks import inference as nb
         demo = nb.InferenceDemo({KEY!r}, image={str(photo)!r}, weights="random", model_file={str(fake_bin)!r})
         demo.where()
         clf = demo.load()

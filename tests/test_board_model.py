@@ -8,12 +8,13 @@ import pytest
 import yaml
 from onnx import TensorProto, helper, numpy_helper
 
-from helpers import board_model, mapper, nv12, registry
-from helpers.calib import sample_images
+from helpers.pc import board_model, mapper
+from helpers.board import nv12, registry
+from helpers.pc.calib import sample_images
 from helpers.cli import main
 from helpers.errors import HelpersError
-from helpers.image import board_resize, load_image
-from helpers.runtime import open_model
+from helpers.board.image import board_resize, load_image
+from helpers.board.runtime import open_model
 
 
 def make_onnx(path, kind="conv", key="mobileone_s0", h=224, w=224, opset=11, classes=10, seed=0):
@@ -58,7 +59,7 @@ def yaml_file(tmp_path, key="mobileone_s0", board="x5", yuv_range="full", **chan
 
 
 def expected_input(buf, cfg, h, w, yuv_range):
-    """Independent NumPy reference: helpers.nv12's decode, then (x - mean_value) * scale_value."""
+    """Independent NumPy reference: helpers.board.nv12's decode, then (x - mean_value) * scale_value."""
     ip = cfg["input_parameters"]
     mean = np.array([float(v) for v in str(ip["mean_value"]).split()], np.float32)
     scale = np.array([float(v) for v in str(ip["scale_value"]).split()], np.float32)
@@ -123,7 +124,7 @@ def test_full_model_logits_match_reference(tmp_path):
 
 
 def test_exported_model_matches_reference(tmp_path, random_onnx):
-    pytest.importorskip("helpers.export")
+    pytest.importorskip("helpers.pc.export")
     key = "mobilenetv4_conv_small"
     src = random_onnx(key)
     out = board_model.build_board_model(src, mapper.yaml_path(key, "x5"), tmp_path / "board.onnx")

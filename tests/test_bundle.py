@@ -5,8 +5,9 @@ import shutil
 import numpy as np
 import pytest
 
-from helpers import bundle, mapper, registry
-from helpers.calib import sample_images
+from helpers.pc import bundle, mapper
+from helpers.board import registry
+from helpers.pc.calib import sample_images
 from helpers.cli import main
 from helpers.errors import HelpersError
 from test_board_model import make_onnx
@@ -63,14 +64,14 @@ def test_bundle_with_given_onnx(tmp_path, images):
 
 
 def test_bundle_exports_when_needed(tmp_path, images, monkeypatch):
-    """No ONNX given and none in model/<Arch>/: the bundle calls helpers.export.export_onnx.
+    """No ONNX given and none in model/<Arch>/: the bundle calls helpers.pc.export.export_onnx.
 
     The real export is slow and tested with the exporter; here a stub with its signature stands in.
     """
     import inspect
     from types import SimpleNamespace
 
-    export = pytest.importorskip("helpers.export")
+    export = pytest.importorskip("helpers.pc.export")
     params = inspect.signature(export.export_onnx).parameters
     assert {"key", "weights", "out"} <= set(params)
     calls = []

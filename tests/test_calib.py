@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import calib, mapper, registry
+from helpers.pc import calib, mapper
+from helpers.board import registry
 from helpers.cli import main
 from helpers.errors import HelpersError
-from helpers.files import DATA_DIR
+from helpers.board.files import DATA_DIR
 
 
 def photos(tmp_path, names=("chelsea.jpg", "coffee.jpg", "rocket.jpg")):

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import nv12, registry
+from helpers.board import nv12, registry
 from helpers.errors import HelpersError
-from helpers.image import board_resize, load_image, normalize_nchw, timm_resize
-from helpers.labels import imagenet_labels, softmax, topk
-from helpers.runtime import available_backends, open_model
+from helpers.board.image import board_resize, load_image, normalize_nchw, timm_resize
+from helpers.board.labels import imagenet_labels, softmax, topk
+from helpers.board.runtime import available_backends, open_model
 
 
 def smooth_image(h=64, w=96, seed=0):
@@ -202,7 +202,7 @@ def test_nv12_wrong_buffer_length():
 # ---------------------------------------------------------------- labels
 
 def test_labels_file_matches_timm():
-    from helpers.labels import LABELS_FILE, labels_from_timm
+    from helpers.board.labels import LABELS_FILE, labels_from_timm
 
     assert LABELS_FILE.read_text(encoding="utf-8").splitlines() == labels_from_timm()
     assert len(imagenet_labels()) == 1000
@@ -275,7 +275,7 @@ def tiny_onnx(path, h=4, w=4, classes=3):
 
 
 def test_onnxruntime_backend_and_classifier(tmp_path):
-    from helpers.classifier import Classifier
+    from helpers.board.classifier import Classifier
 
     wmat = tiny_onnx(tmp_path / "tiny.onnx")
     rt = open_model(tmp_path / "tiny.onnx")
@@ -361,8 +361,8 @@ BLOCKER = textwrap.dedent("""
 def test_board_parts_import_without_torch(tmp_path):
     """The board has no torch/timm/onnx: the runtime parts and the CLI must import and run without them."""
     code = BLOCKER + textwrap.dedent("""
-        import helpers, helpers.registry, helpers.image, helpers.nv12, helpers.labels
-        import helpers.runtime, helpers.classifier, helpers.files, helpers.cli
+        import helpers, helpers.board.registry, helpers.board.image, helpers.board.nv12, helpers.board.labels
+        import helpers.board.runtime, helpers.board.classifier, helpers.board.files, helpers.cli
         from helpers.cli import main
         assert main(["list"]) == 0
         try:
@@ -376,7 +376,7 @@ def test_board_parts_import_without_torch(tmp_path):
 
 
 def test_atomic_writes_leave_nothing_half_written(tmp_path):
-    from helpers.files import atomic_output, atomic_write_text
+    from helpers.board.files import atomic_output, atomic_write_text
 
     target = tmp_path / "out.txt"
     with pytest.raises(RuntimeError):

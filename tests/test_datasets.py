@@ -6,10 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
-from helpers import datasets
+from helpers.training import datasets
 from helpers.cli import main
 from helpers.errors import HelpersError
-from helpers.labels import imagenet_synsets_and_labels
+from helpers.board.labels import imagenet_synsets_and_labels
 
 
 def _write(path, rgb):

@@ -5,10 +5,10 @@ import numpy as np
 import onnx
 import pytest
 
-from helpers import demo as D
+from helpers.training import demo as D
 from helpers.cli import main
 from helpers.errors import HelpersError
-from helpers.evaluate import EvalResult
+from helpers.training.evaluate import EvalResult
 
 
 def _row(stage, top1, ms=1.0):

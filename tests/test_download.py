@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from helpers import download, registry
+from helpers.board import download, registry
 from helpers.cli import main
 from helpers.errors import HelpersError
-from helpers.files import MODEL_DIR
+from helpers.board.files import MODEL_DIR
 
 SIZE = 200 * 1024
 

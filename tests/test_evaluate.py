@@ -10,11 +10,11 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from helpers import evaluate as E
+from helpers.training import evaluate as E
 from helpers.cli import main
 from helpers.errors import HelpersError
-from helpers.labels import imagenet_synsets_and_labels
-from helpers.runtime import META_LABELS, META_MEAN, META_STD
+from helpers.board.labels import imagenet_synsets_and_labels
+from helpers.board.runtime import META_LABELS, META_MEAN, META_STD
 
 SIZE = 16
 COLOURS = {"red": (220, 20, 20), "green": (20, 200, 20), "blue": (20, 20, 230)}
@@ -127,7 +127,7 @@ def test_nv12_board_model_and_bin_path(tmp_path, monkeypatch):
     """The NV12 board model scores what the float model scores on the same images."""
     import yaml
 
-    from helpers.board_model import build_board_model
+    from helpers.pc.board_model import build_board_model
 
     data = colour_folder(tmp_path / "val")
     src = colour_model(tmp_path / "m.onnx", [0, 1, 2], 3, labels=list(COLOURS))
@@ -145,7 +145,7 @@ def test_nv12_board_model_and_bin_path(tmp_path, monkeypatch):
 def test_checkpoint_from_train_is_evaluated_with_torch(tmp_path):
     from test_train import KW, make_dataset
 
-    from helpers.train import train
+    from helpers.training.train import train
 
     data = make_dataset(tmp_path / "data")
     run = train("mobileone_s0", data, epochs=1, out=tmp_path / "run", **KW)
@@ -154,9 +154,9 @@ def test_checkpoint_from_train_is_evaluated_with_torch(tmp_path):
     # the same images through the torch model directly: the same top-1
     import torch
 
-    from helpers.datasets import load_split
-    from helpers.image import load_image, normalize_nchw
-    from helpers.train import load_trained_model
+    from helpers.training.datasets import load_split
+    from helpers.board.image import load_image, normalize_nchw
+    from helpers.training.train import load_trained_model
 
     model, info = load_trained_model(run.checkpoint)
     val = load_split(data, "val")

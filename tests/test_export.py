@@ -10,9 +10,10 @@ import warnings
 import numpy as np
 import pytest
 
-from helpers import export, registry
+from helpers.pc import export
+from helpers.board import registry
 from helpers.errors import HelpersError
-from helpers.runtime import OrtBackend, labels_from_metadata
+from helpers.board.runtime import OrtBackend, labels_from_metadata
 
 torch = pytest.importorskip("torch")
 timm = pytest.importorskip("timm")

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import yaml
 
-from helpers import mapper, nv12, registry
+from helpers.pc import mapper
+from helpers.board import nv12, registry
 from helpers.cli import main
 from helpers.errors import HelpersError
-from helpers.files import YAML_DIR
+from helpers.board.files import YAML_DIR
 
 TARGETS = [(k, b) for k, m in registry.MODELS.items() for b in m.boards]
 

@@ -1,4 +1,4 @@
-"""helpers.notebook: model resolution and making, bad inputs, honest outputs, the NV12-vs-RGB check,
+"""helpers.notebooks.inference: model resolution and making, bad inputs, honest outputs, the NV12-vs-RGB check,
 widgets and the headless rule. Models are tiny ONNX graphs (tests/fake_board/fake_models.py) written to
 a temporary folder; the real export is replaced by one that writes a tiny float model, so the flow
 (export -> board model from the committed yaml -> load) runs in seconds."""
@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import notebook as nb
-from helpers import nv12, registry
+from helpers.notebooks import inference as nb
+from helpers.board import nv12, registry
 from helpers.errors import HelpersError
-from helpers.labels import imagenet_labels
-from helpers.runtime import available_backends
+from helpers.board.labels import imagenet_labels
+from helpers.board.runtime import available_backends
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fake_board"))
 import fake_models  # noqa: E402
@@ -44,14 +44,14 @@ def models(tmp_path, monkeypatch):
     monkeypatch.setattr(nb, "board_onnx_path",
                         lambda key: root / registry.get(key).arch / f"{registry.get(key).bin_stem}.onnx")
     monkeypatch.setattr(nb, "can_make_models", lambda: True)
-    import helpers.export
+    import helpers.pc.export
 
     def fake_export(key, weights="imagenet", out=None, **kw):
         calls.append((key, weights))
         fake_models.tiny_float_model(out, key=key, weights=weights, size=registry.get(key).input_size)
         return SimpleNamespace(path=Path(out))
 
-    monkeypatch.setattr(helpers.export, "export_onnx", fake_export)
+    monkeypatch.setattr(helpers.pc.export, "export_onnx", fake_export)
     return SimpleNamespace(root=root, calls=calls)
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.files import REPO_ROOT
+from helpers.board.files import REPO_ROOT
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").rglob("*.ipynb"))
 NOTEBOOKS = [p for p in NOTEBOOKS if ".ipynb_checkpoints" not in p.parts]

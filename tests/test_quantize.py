@@ -6,10 +6,10 @@ import onnx
 import pytest
 import torch
 
-from helpers import quantize as Q
+from helpers.pc import quantize as Q
 from helpers.cli import main
 from helpers.errors import HelpersError
-from helpers.runtime import META_KEY, META_LABELS, META_MEAN, META_STD, open_model
+from helpers.board.runtime import META_KEY, META_LABELS, META_MEAN, META_STD, open_model
 
 SIZE = 16
 MEAN, STD = [0.5, 0.4, 0.3], [0.2, 0.25, 0.3]

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from helpers import cli, figures, readme, registry
+from helpers import cli
+from helpers.docs import figures, readme
+from helpers.board import registry
 from helpers.errors import HelpersError
-from helpers.files import REPO_ROOT
+from helpers.board.files import REPO_ROOT
 
 ALL = readme.readmes()
 PAIRS = [(ALL[i], ALL[i + 1]) for i in range(0, len(ALL), 2)]
@@ -398,7 +400,7 @@ def test_every_committed_figure_is_ours_and_used():
     pngs = list((REPO_ROOT / "data" / "figures").glob("*.png")) + list(REPO_ROOT.glob("notebooks/*/figures/*.png"))
     assert pngs
     for p in pngs:
-        assert p.resolve() in drawn, f"{p} is not drawn by helpers/figures.py"
+        assert p.resolve() in drawn, f"{p} is not drawn by helpers/docs/figures.py"
     refs = {path for _, path in _referenced_images()}
     assert all(p.resolve() in refs for p in pngs)
 

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from helpers import readme
+from helpers.docs import readme
 from helpers.cli import main
 
 
@@ -14,7 +14,7 @@ def results_dir(tmp_path, monkeypatch):
 
 
 def test_bench_and_board_model_record(random_onnx, results_dir, tmp_path, capsys):
-    from helpers import mapper
+    from helpers.pc import mapper
 
     key = "mobilenetv4_conv_small"
     onnx = random_onnx(key)

@@ -1,7 +1,7 @@
 """Shared by the fake ``hobot_dnn`` and ``bpu_infer_lib``: a ".bin" runs its sibling NV12 ONNX.
 
 A fake ``X.bin`` is any non-empty file; next to it must lie ``X.onnx``, an NV12 board-model ONNX
-(input ``uint8 (1, H*3/2, W)``, as ``helpers.board_model`` builds). The fake runs it with
+(input ``uint8 (1, H*3/2, W)``, as ``helpers.pc.board_model`` builds). The fake runs it with
 onnxruntime and reports the tensors the way the vendor runtimes do for a 1000-class NV12 .bin.
 Not part of the project's code: it exists so tests can run the board path on a PC.
 """

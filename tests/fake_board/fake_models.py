@@ -87,7 +87,7 @@ def fake_bin(folder, key: str = "mobileone_s0", onnx_path=None, **kw) -> Path:
     """``<folder>/<bin_stem>.bin`` (a fake) with its sibling NV12 ONNX (``onnx_path`` copied, or a tiny one)."""
     import shutil
 
-    from helpers import registry
+    from helpers.board import registry
 
     folder = Path(folder)
     stem = registry.get(key).bin_stem

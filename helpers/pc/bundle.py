@@ -3,7 +3,7 @@
 ``<out>/``
   ``<key>.onnx``                      the float ONNX (exported if needed)
   ``<key>_<board>.yaml``              the mapper yaml, every path relative to this folder
-  ``calibration_data_rgb_f32/``       calibration samples (helpers.calib format)
+  ``calibration_data_rgb_f32/``       calibration samples (helpers.pc.calib format)
   ``build.sh``                        ``hb_mapper checker`` then ``hb_mapper makertbin``
   ``README.txt``                      what to do with it
 
@@ -18,11 +18,12 @@ import shutil
 from pathlib import Path
 from typing import Optional
 
-from . import mapper, nv12, registry
-from .calib import DEFAULT_COUNT, write_calibration
-from .errors import HelpersError
-from .files import atomic_output_dir
-from .files import rel_to_repo
+from helpers.pc import mapper
+from helpers.board import nv12, registry
+from helpers.pc.calib import DEFAULT_COUNT, write_calibration
+from helpers.errors import HelpersError
+from helpers.board.files import atomic_output_dir
+from helpers.board.files import rel_to_repo
 
 #: X3's toolchain takes ONNX opset 10 or 11 only (vendor PTQ guide / FAQ)
 X3_OPSETS = (10, 11)
@@ -50,7 +51,7 @@ def _source_onnx(key: str, weights: Optional[str], onnx_path, workdir: Path) -> 
         if not p.is_file():
             raise HelpersError(f"ONNX not found: {p}")
         return p
-    from .export import export_onnx, weights_label
+    from helpers.pc.export import export_onnx, weights_label
 
     existing = mapper.float_onnx_path(key)
     want = weights or os.environ.get("RDK_WEIGHTS", "imagenet")
@@ -169,7 +170,7 @@ def make_bundle(key: str, board: str, images, out, weights: Optional[str] = None
 
 
 def cmd_bundle(args) -> int:
-    from .calib import run_printing_warnings
+    from helpers.pc.calib import run_printing_warnings
 
     out = run_printing_warnings(make_bundle, args.key, args.board, args.images, args.out, weights=args.weights, onnx_path=args.onnx,
                       count=args.count, yuv_range=args.yuv_range, overwrite=args.overwrite)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Tuple, Union
 
 import numpy as np
 
-from .errors import HelpersError
+from helpers.errors import HelpersError
 
 if TYPE_CHECKING:  # pragma: no cover
     import PIL.Image

@@ -7,12 +7,12 @@ import tempfile
 from pathlib import Path
 from typing import Iterator, Union
 
-from .errors import HelpersError
+from helpers.errors import HelpersError
 
 PathLike = Union[str, "os.PathLike[str]"]
 
 #: The repository root: ``helpers`` is installed in editable mode, so this is the checkout.
-REPO_ROOT = Path(os.environ.get("RDK_REPO_ROOT", Path(__file__).resolve().parents[1]))
+REPO_ROOT = Path(os.environ.get("RDK_REPO_ROOT", Path(__file__).resolve().parents[2]))
 DATA_DIR = REPO_ROOT / "data"
 MODEL_DIR = REPO_ROOT / "model"
 YAML_DIR = REPO_ROOT / "yaml"

@@ -13,7 +13,7 @@ from typing import Tuple
 
 import numpy as np
 
-from .errors import HelpersError
+from helpers.errors import HelpersError
 
 RANGES = ("full", "limited")
 #: the mapper yaml's ``input_space_and_range`` value for each range, and back

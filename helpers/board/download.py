@@ -21,9 +21,9 @@ import urllib.request
 from pathlib import Path
 from typing import List, Optional, Tuple
 
-from . import registry
-from .errors import HelpersError
-from .files import MODEL_DIR, rel_to_repo
+from helpers.board import registry
+from helpers.errors import HelpersError
+from helpers.board.files import MODEL_DIR, rel_to_repo
 
 MIN_BIN_BYTES = 100 * 1024
 CHUNK = 1 << 16

@@ -6,7 +6,7 @@ Format (vendor PTQ guide, rdk_doc ``ptq_process.md``): one file per sample, writ
 yaml (``input_type_train`` rgb, ``input_layout_train`` NCHW, ``input_shape`` 1x3xHxW) and is NOT
 normalised: the mapper folds ``mean_value`` / ``scale_value`` into the model. We write float32
 (``cal_data_type: 'float32'``, and the folder name ends in ``_f32``, the guide's fallback rule for
-the same thing), 0..255, resized with :func:`helpers.image.board_resize` exactly like the board
+the same thing), 0..255, resized with :func:`helpers.board.image.board_resize` exactly like the board
 pipeline. The guide asks for about 100 samples.
 
 Grayscale (1-channel) images are converted to RGB by repeating the channel, with a warning: the
@@ -20,11 +20,12 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-from . import mapper, registry
-from .errors import HelpersError
-from .files import atomic_output_dir
-from .files import DATA_DIR, rel_to_repo
-from .image import board_resize, load_image, to_nchw_float
+from helpers.pc import mapper
+from helpers.board import registry
+from helpers.errors import HelpersError
+from helpers.board.files import atomic_output_dir
+from helpers.board.files import DATA_DIR, rel_to_repo
+from helpers.board.image import board_resize, load_image, to_nchw_float
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 SAMPLE_SUFFIX = ".rgb"

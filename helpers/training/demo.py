@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from . import registry
-from .errors import HelpersError
-from .files import REPO_ROOT, atomic_write_text, rel_to_repo
+from helpers.board import registry
+from helpers.errors import HelpersError
+from helpers.board.files import REPO_ROOT, atomic_write_text, rel_to_repo
 
 DEFAULT_KEY = "mobileone_s0"
 DEFAULT_BOARD = "x5"
@@ -79,10 +79,10 @@ class PipelineResults:
     epochs: int
     board: str
     dataset: str
-    stages: List = field(default_factory=list)          # helpers.evaluate.EvalResult, in order
-    train: Optional[object] = None                      # helpers.train.TrainResult
-    export: Optional[object] = None                     # helpers.export.ExportResult
-    quant: Optional[object] = None                      # helpers.quantize.QuantizeResult
+    stages: List = field(default_factory=list)          # helpers.training.evaluate.EvalResult, in order
+    train: Optional[object] = None                      # helpers.training.train.TrainResult
+    export: Optional[object] = None                     # helpers.pc.export.ExportResult
+    quant: Optional[object] = None                      # helpers.pc.quantize.QuantizeResult
     files: Dict[str, str] = field(default_factory=dict)
     seconds: Dict[str, float] = field(default_factory=dict)
 
@@ -208,7 +208,7 @@ class Pipeline:
     def __init__(self, out=None, epochs: Optional[int] = None, key: str = DEFAULT_KEY, img_size: Optional[int] = None,
                  data=None, board: str = DEFAULT_BOARD, seed: int = 0, overwrite: bool = False,
                  progress: bool = True, log=print):
-        from .datasets import DIGITS_DIR, DIGITS_SIZE
+        from helpers.training.datasets import DIGITS_DIR, DIGITS_SIZE
 
         self.key = registry.get(key).key
         self.spec = registry.get(key)
@@ -244,14 +244,14 @@ class Pipeline:
         return self.out / name
 
     def _checkpoint(self) -> Path:
-        from .train import FINAL
+        from helpers.training.train import FINAL
 
         return self._path("train") / FINAL
 
     # -- steps -----------------------------------------------------------------------------------
     def make_data(self) -> Path:
         """The bundled digits at the training size (made once, reused after)."""
-        from .datasets import DIGITS_DIR, check_same_classes, load_split, make_digits, read_info
+        from helpers.training.datasets import DIGITS_DIR, check_same_classes, load_split, make_digits, read_info
 
         t0 = time.perf_counter()
         ours = (read_info(self.data) or {}).get("name") == "digits"
@@ -271,7 +271,7 @@ class Pipeline:
 
     def train(self):
         """Train from scratch (no pretrained weights offline) and re-parameterise at the end."""
-        from .train import train
+        from helpers.training.train import train
 
         t0 = time.perf_counter()
         branches = TRAIN_CONV_BRANCHES if self.spec.reparameterizable else None
@@ -285,8 +285,8 @@ class Pipeline:
 
     def export(self):
         """The trained, re-parameterised model to a float ONNX (opset 11) with its class names."""
-        from .export import export_onnx
-        from .train import load_trained_model
+        from helpers.pc.export import export_onnx
+        from helpers.training.train import load_trained_model
 
         t0 = time.perf_counter()
         ckpt = self.results.train.checkpoint if self.results.train else self._checkpoint()
@@ -302,7 +302,7 @@ class Pipeline:
 
     def calibration(self) -> Path:
         """About 100 calibration samples from the training images, in the mapper's format."""
-        from . import calib
+        from helpers.pc import calib
 
         t0 = time.perf_counter()
         out = calib.write_calibration(self.key, Path(self.data) / "train", self._path("calibration_data_rgb_f32"),
@@ -315,7 +315,7 @@ class Pipeline:
         """The mapper yaml for this model at the digits' size (the board model is built from it)."""
         import yaml as pyyaml
 
-        from . import mapper
+        from helpers.pc import mapper
 
         t0 = time.perf_counter()
         out = self._path(f"{self.key}_{self.board}.yaml")
@@ -336,7 +336,7 @@ class Pipeline:
 
     def board_model(self) -> Path:
         """The NV12 board model (the PC stand-in for the .bin) from the float ONNX and the yaml."""
-        from .board_model import build_board_model
+        from helpers.pc.board_model import build_board_model
 
         yaml_file = self._path(f"{self.key}_{self.board}.yaml")
         if not yaml_file.exists():
@@ -351,7 +351,7 @@ class Pipeline:
 
     def quantize(self):
         """INT8 preview with onnxruntime from the same calibration data (not the BPU's quantiser)."""
-        from .quantize import quantize
+        from helpers.pc.quantize import quantize
 
         calib_dir = self._path("calibration_data_rgb_f32")
         if not calib_dir.exists():
@@ -366,7 +366,7 @@ class Pipeline:
 
     def evaluate(self, stages: Optional[List[str]] = None) -> PipelineResults:
         """Every stage on the digits val split, same preprocessing (board resize), batch 1."""
-        from .evaluate import evaluate
+        from helpers.training.evaluate import evaluate
 
         t0 = time.perf_counter()
         files = {STAGE_TORCH: self._checkpoint(), STAGE_FLOAT: self._path(f"{self.key}.onnx"),
@@ -387,7 +387,7 @@ class Pipeline:
                                  overwrite=True)
         plt.close(self.results.plot(self._path("demo.png")))
         if record:
-            from .readme import record_and_report
+            from helpers.docs.readme import record_and_report
 
             r = self.results
             record_and_report("demo", r.rows(), "python -m helpers demo --record", log=self.log, merge_on=(),

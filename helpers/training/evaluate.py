@@ -4,10 +4,10 @@
 
 * ``.safetensors`` written by ``train`` (PyTorch, eager, CPU or GPU);
 * ``.onnx``: the float export, the NV12 board model, or the INT8 model from ``quantize``
-  (onnxruntime, through :class:`helpers.classifier.Classifier`);
+  (onnxruntime, through :class:`helpers.board.classifier.Classifier`);
 * ``.bin`` on an RDK board (hobot_dnn / bpu_infer_lib, through the same Classifier).
 
-Preprocessing is the same for all of them: :func:`helpers.image.board_resize` (OpenCV stretch of
+Preprocessing is the same for all of them: :func:`helpers.board.image.board_resize` (OpenCV stretch of
 the whole frame to the model's input) and then what the model's input declares: mean/std for a
 float input, NV12 in the model's YUV range for a board model or ``.bin``. That is what the board
 pipeline and the calibration data do, so rows for the same network differ only by how the
@@ -32,11 +32,11 @@ from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence
 
 import numpy as np
 
-from . import registry
-from .errors import HelpersError
-from .files import atomic_write_text, rel_to_repo
+from helpers.board import registry
+from helpers.errors import HelpersError
+from helpers.board.files import atomic_write_text, rel_to_repo
 
-META_QUANT = "rdk.quantization"   # written by helpers.quantize on its INT8 models
+META_QUANT = "rdk.quantization"   # written by helpers.pc.quantize on its INT8 models
 
 KIND_TORCH = "PyTorch checkpoint"
 KIND_FLOAT = "ONNX float"
@@ -78,12 +78,12 @@ class Runner:
 
 
 class ClassifierRunner(Runner):
-    """.onnx (float / NV12 board model / INT8) and .bin, through helpers.classifier."""
+    """.onnx (float / NV12 board model / INT8) and .bin, through helpers.board.classifier."""
 
     def __init__(self, path: Path, key: Optional[str] = None, backend: str = "auto",
                  threads: Optional[int] = None, labels: Optional[Sequence[str]] = None):
-        from .classifier import Classifier
-        from .runtime import labels_from_metadata
+        from helpers.board.classifier import Classifier
+        from helpers.board.runtime import labels_from_metadata
 
         self.clf = Classifier(path, key=key, backend=backend, threads=threads, labels=labels)
         meta = self.clf.runtime.metadata
@@ -122,7 +122,7 @@ class TorchRunner(Runner):
     def __init__(self, path: Path, key: Optional[str] = None, threads: Optional[int] = None):
         import torch
 
-        from .train import load_trained_model
+        from helpers.training.train import load_trained_model
 
         self.torch = torch
         self.model, info = load_trained_model(path, expect_key=key)
@@ -141,7 +141,7 @@ class TorchRunner(Runner):
             torch.set_num_threads(int(threads))
 
     def prepare(self, path) -> np.ndarray:
-        from .image import deployed_input
+        from helpers.board.image import deployed_input
 
         return deployed_input(path, self.size, self.mean, self.std)
 
@@ -171,11 +171,11 @@ def labels_from_file(path) -> List[str]:
     if not path.is_file():
         raise HelpersError(f"class-names file not found: {path}")
     if path.suffix.lower() == ".safetensors":
-        from .train import read_checkpoint_info
+        from helpers.training.train import read_checkpoint_info
 
         return read_checkpoint_info(path).classes
     if path.suffix.lower() == ".onnx":
-        from .runtime import labels_from_metadata, open_model
+        from helpers.board.runtime import labels_from_metadata, open_model
 
         names = labels_from_metadata(open_model(path).metadata)
         if not names:
@@ -218,7 +218,7 @@ class EvalResult:
         return 100.0 * float(np.mean(np.asarray(self.preds) == np.asarray(other.preds)))
 
     def row(self) -> Dict:
-        """The fields the README tables know (helpers.readme.FIELDS)."""
+        """The fields the README tables know (helpers.docs.readme.FIELDS)."""
         return {"stage": self.stage, "model": self.model, "backend": self.backend, "weights": self.weights,
                 "images": self.images, "top1": round(self.top1, 2), "top5": round(self.top5, 2),
                 "images_per_s": round(self.images_per_s, 1), "latency_ms": round(self.latency_ms, 3),
@@ -244,7 +244,7 @@ def evaluate(model_file, data, labels_file=None, key: Optional[str] = None, back
     """Evaluate ``model_file`` on ``data`` (its ``val/`` split when present); see the module doc."""
     from tqdm.auto import tqdm
 
-    from .datasets import load_split, model_targets
+    from helpers.training.datasets import load_split, model_targets
 
     images = load_split(data, split, labels_file=labels_file)
     runner = open_runner(model_file, key=key, backend=backend, threads=threads, labels=class_names)
@@ -300,7 +300,7 @@ def write_json(results, out, overwrite: bool = False) -> Path:
 # CLI
 # ------------------------------------------------------------------------------------------------
 def cmd_eval(args) -> int:
-    from .datasets import DIGITS_DIR
+    from helpers.training.datasets import DIGITS_DIR
 
     names = labels_from_file(args.class_names) if args.class_names else None
     res = evaluate(args.model, args.data or DIGITS_DIR, labels_file=args.labels, key=args.key, backend=args.backend,

@@ -9,7 +9,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
-from .errors import HelpersError
+from helpers.errors import HelpersError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

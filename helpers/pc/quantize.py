@@ -34,8 +34,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .errors import HelpersError
-from .files import atomic_output, check_writable_target, rel_to_repo
+from helpers.errors import HelpersError
+from helpers.board.files import atomic_output, check_writable_target, rel_to_repo
 
 META_QUANT = "rdk.quantization"
 #: opset of the INT8 file: per-channel Q/DQ (an ``axis`` attribute) needs 13. The INT8 model is a
@@ -60,7 +60,7 @@ class RawCalibrationReader:
     """``CalibrationDataReader`` over the mapper's raw float32 files, normalised for the float ONNX."""
 
     def __init__(self, files: Sequence[Path], input_name: str, size: Tuple[int, int], mean, std):
-        from .calib import read_sample
+        from helpers.pc.calib import read_sample
 
         self.input_name = input_name
         mean = np.asarray(mean, np.float32).reshape(1, 3, 1, 1)
@@ -124,7 +124,7 @@ class QuantizeResult:
 
 
 def _float_io(path: Path):
-    from .runtime import META_INPUT_TYPE, META_MEAN, META_STD, open_model
+    from helpers.board.runtime import META_INPUT_TYPE, META_MEAN, META_STD, open_model
 
     be = open_model(path)
     meta = be.metadata
@@ -142,7 +142,7 @@ def _float_io(path: Path):
 
 
 def _agreement(float_be, int8_path: Path, reader: RawCalibrationReader) -> Tuple[float, float]:
-    from .runtime import open_model
+    from helpers.board.runtime import open_model
 
     q = open_model(int8_path)
     agree, errs = 0, []
@@ -184,7 +184,7 @@ def quantize(onnx_path, calib_dir, out, per_channel: str = "auto", overwrite: bo
     float_be, info, mean, std, meta = _float_io(src)
     files = calibration_files(calib_dir)
     if count is not None:
-        from .calib import pick
+        from helpers.pc.calib import pick
 
         files = pick(files, count)
     reader = _reader_class()(files, info.name, info.hw, mean, std)
@@ -228,7 +228,7 @@ def quantize(onnx_path, calib_dir, out, per_channel: str = "auto", overwrite: bo
 
 def compare(float_onnx, int8_onnx, data, labels_file=None, limit: Optional[int] = None, progress: bool = True):
     """Evaluate the float and the INT8 model on the same labelled data: (float, int8) EvalResults."""
-    from .evaluate import evaluate
+    from helpers.training.evaluate import evaluate
 
     f = evaluate(float_onnx, data, labels_file=labels_file, limit=limit, stage="ONNX float", progress=progress)
     q = evaluate(int8_onnx, data, labels_file=labels_file, limit=limit, stage="ONNX INT8", progress=progress)
@@ -236,7 +236,7 @@ def compare(float_onnx, int8_onnx, data, labels_file=None, limit: Optional[int] 
 
 
 def record_row(res: QuantizeResult, f, q) -> Dict:
-    """The row ``--record`` stores in data/results/quantize.json (helpers.readme FIELDS)."""
+    """The row ``--record`` stores in data/results/quantize.json (helpers.docs.readme FIELDS)."""
     return {"key": f.key, "dataset": f.dataset, "images": f.images, "float_top1": round(f.top1, 2),
             "int8_top1": round(q.top1, 2), "latency_ms": round(q.latency_ms, 3),
             "latency_ratio": round(q.latency_ms / f.latency_ms, 3) if f.latency_ms else None,
@@ -254,7 +254,7 @@ def cmd_quantize(args) -> int:
         print(f"  drop  : {f.top1 - q.top1:+.2f} pt top-1 (float - int8) on {f.images} images; "
               f"latency int8/float {q.latency_ms / f.latency_ms:.2f}")
         if args.record:
-            from .readme import record_and_report
+            from helpers.docs.readme import record_and_report
 
             record_and_report("quantize", [record_row(res, f, q)],
                               "python -m helpers quantize ONNX --calib DIR --out FILE --data DIR --record",

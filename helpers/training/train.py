@@ -8,7 +8,7 @@
   ``create_scheduler_v2`` (cosine with warm-up,
   stepped per update), ``LabelSmoothingCrossEntropy``; timm's ``create_transform`` for training
   augmentation; optional EMA (``ModelEmaV3``, ``--ema-decay``); AMP on CUDA only; a tqdm bar;
-* validation each epoch with the deployed preprocessing (:func:`helpers.image.board_resize` then
+* validation each epoch with the deployed preprocessing (:func:`helpers.board.image.board_resize` then
   mean/std), the same pixels ``eval`` and the board see;
 * a safetensors checkpoint after every epoch, written atomically: ``last.safetensors`` (weights,
   metadata: key, classes, image size, epoch) and ``last_state.pt`` (optimizer, EMA, RNG, history;
@@ -39,9 +39,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import registry
-from .errors import HelpersError
-from .files import REPO_ROOT, atomic_output, atomic_write_text, rel_to_repo
+from helpers.board import registry
+from helpers.errors import HelpersError
+from helpers.board.files import REPO_ROOT, atomic_output, atomic_write_text, rel_to_repo
 
 LAST = "last.safetensors"
 STATE = "last_state.pt"
@@ -127,7 +127,7 @@ def _save_weights(model, path: Path, meta: Dict[str, str]) -> None:
 
 def load_trained_model(path, expect_key: Optional[str] = None):
     """(model in eval mode, CheckpointInfo) from a ``train`` checkpoint (fused or not)."""
-    from . import export
+    from helpers.pc import export
 
     info = read_checkpoint_info(path)
     if expect_key is not None and info.key != expect_key:
@@ -163,7 +163,7 @@ class DeployedTransform:
     def __call__(self, path):
         import torch
 
-        from .image import deployed_input
+        from helpers.board.image import deployed_input
 
         return torch.from_numpy(deployed_input(path, self.size, self.mean, self.std)[0])
 
@@ -177,7 +177,7 @@ class TrainTransform:
     def __call__(self, path):
         from PIL import Image
 
-        from .image import load_image
+        from helpers.board.image import load_image
 
         return self.tf(Image.fromarray(load_image(path)))
 
@@ -324,7 +324,7 @@ def create_unfused(key: str, num_classes: int, conv_branches: Optional[int] = No
 
 
 def _init_model(key: str, weights: str, num_classes: int, seed: int, conv_branches: Optional[int] = None):
-    from . import export
+    from helpers.pc import export
 
     w = str(weights)
     if w == "random":
@@ -398,7 +398,7 @@ def train(key: str, data, epochs: int = 10, img_size: Optional[int] = None, weig
     from timm.utils import ModelEmaV3
     from tqdm.auto import tqdm
 
-    from .datasets import check_same_classes, load_split
+    from helpers.training.datasets import check_same_classes, load_split
 
     spec = registry.get(key)
     epochs = int(epochs)
@@ -520,7 +520,7 @@ def train(key: str, data, epochs: int = 10, img_size: Optional[int] = None, weig
             ("imagenet", "random") else Path(str(weights)).name}
     if resume:
         meta[M_WEIGHTS] = info.init_weights
-    from .export import checkpoint_conv_branches
+    from helpers.pc.export import checkpoint_conv_branches
 
     branches = checkpoint_conv_branches(model.state_dict())  # from the tensors: the stem always has one
     if branches is not None:
@@ -587,7 +587,7 @@ def train(key: str, data, epochs: int = 10, img_size: Optional[int] = None, weig
     final = final.cpu().eval()
     reparam = False
     if spec.reparameterizable:
-        from .export import reparameterize, zero_dead_batchnorm
+        from helpers.pc.export import reparameterize, zero_dead_batchnorm
 
         dead = zero_dead_batchnorm(final)  # keeps the float function, keeps fused weights quantisable
         if dead:
@@ -620,7 +620,7 @@ def train(key: str, data, epochs: int = 10, img_size: Optional[int] = None, weig
 # CLI
 # ------------------------------------------------------------------------------------------------
 def cmd_train(args) -> int:
-    from .datasets import DIGITS_DIR
+    from helpers.training.datasets import DIGITS_DIR
 
     scale = tuple(float(v) for v in args.scale.split(",")) if args.scale else None
     if scale is not None and len(scale) != 2:

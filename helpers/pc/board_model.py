@@ -6,12 +6,12 @@ so the PC and the board share one contract:
 
 ``data`` uint8 (1, H*3/2, W), flat NV12 (Y plane, then interleaved UV)
   -> split Y / UV; chroma converted and upsampled 2x by repetition (nearest) in one ConvTranspose
-  -> YUV -> RGB with :func:`helpers.nv12.yuv_to_rgb_matrix` in the yaml's range, clipped to 0..255
+  -> YUV -> RGB with :func:`helpers.board.nv12.yuv_to_rgb_matrix` in the yaml's range, clipped to 0..255
   -> ``(x - mean_value) * scale_value`` from the yaml
   -> the float model's graph.
 
 ``rgb``/``bgr`` runtime inputs are supported too: uint8 NHWC (1, H, W, 3). ``yuv444``, ``gray`` and
-``featuremap`` are refused. The NumPy reference is :func:`helpers.nv12.nv12_to_rgb_float`.
+``featuremap`` are refused. The NumPy reference is :func:`helpers.board.nv12.nv12_to_rgb_float`.
 
 PC only: imports onnx inside the functions.
 """
@@ -23,10 +23,11 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
-from . import mapper, nv12, registry
-from .errors import HelpersError
-from .files import MODEL_DIR, atomic_output
-from .runtime import META_INPUT_TYPE, META_KEY, META_YUV_RANGE
+from helpers.pc import mapper
+from helpers.board import nv12, registry
+from helpers.errors import HelpersError
+from helpers.board.files import MODEL_DIR, atomic_output
+from helpers.board.runtime import META_INPUT_TYPE, META_KEY, META_YUV_RANGE
 
 SUPPORTED_RT = ("nv12", "rgb", "bgr")
 PREFIX = "rdk_board/"   # names of the nodes and tensors we add
@@ -253,7 +254,7 @@ def build_board_model(onnx_path, yaml_path, out=None, overwrite: bool = False) -
 def reference_input(board_input: np.ndarray, pre: mapper.Preprocess, height: int, width: int) -> np.ndarray:
     """What the float model should see for ``board_input``, computed in NumPy (NCHW float32).
 
-    NV12: :func:`helpers.nv12.nv12_to_rgb_float` in the yaml's range; rgb/bgr: uint8 NHWC. Then
+    NV12: :func:`helpers.board.nv12.nv12_to_rgb_float` in the yaml's range; rgb/bgr: uint8 NHWC. Then
     ``(x - mean_value) * scale_value``. A wrong-length NV12 buffer raises HelpersError.
     """
     _check_supported(pre)
@@ -293,8 +294,8 @@ def compare_paths(float_onnx, board_onnx, images: Sequence, k: int = 5) -> Dict[
     Board path: ``board_resize`` -> NV12 (or rgb/bgr) in the board model's range -> board ONNX.
     Returns per-image rows and a summary (top-1 agreement, mean top-5 overlap, max logit diffs).
     """
-    from .image import board_resize, load_image, normalize_nchw
-    from .runtime import open_model
+    from helpers.board.image import board_resize, load_image, normalize_nchw
+    from helpers.board.runtime import open_model
 
     f = open_model(float_onnx)
     b = open_model(board_onnx)
@@ -349,22 +350,22 @@ def format_comparison(c: Dict[str, object]) -> str:
 # command line
 # ------------------------------------------------------------------------------------------------
 def cmd_board_model(args) -> int:
-    from .files import rel_to_repo
+    from helpers.board.files import rel_to_repo
 
     out = build_board_model(args.onnx, args.yaml, out=args.out, overwrite=args.overwrite)
-    from .runtime import open_model
+    from helpers.board.runtime import open_model
 
     m = open_model(out)
     print(f"wrote {rel_to_repo(out)}")
     print(m.describe())
     if args.compare is not None:
-        from .calib import find_images, sample_images
+        from helpers.pc.calib import find_images, sample_images
 
         images = find_images(args.compare) if args.compare else sample_images()
         c = compare_paths(args.onnx, out, images)
         print(format_comparison(c))
         if args.record:
-            from .readme import record_and_report
+            from helpers.docs.readme import record_and_report
 
             row = {"key": c["key"], "weights": c["weights"], "images": len(c["rows"]),
                    "top1_agreement": 100.0 * c["top1_agreement"], "top5_overlap": 100.0 * c["topk_overlap"],

@@ -1,6 +1,6 @@
 """Latency and throughput of a model file on its runtime, the two figures the RDK Model Zoo tables report.
 
-Board-safe (numpy and the standard library; the runtime is whatever :func:`helpers.runtime.open_model`
+Board-safe (numpy and the standard library; the runtime is whatever :func:`helpers.board.runtime.open_model`
 picks for the file: onnxruntime for ``.onnx``, hobot_dnn / bpu_infer_lib for ``.bin``).
 
 * **single-thread latency**: one worker calls the runtime back to back on a prepared input; we report
@@ -30,9 +30,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import registry
-from .errors import HelpersError
-from .runtime import BACKENDS, Backend, TensorInfo, open_model
+from helpers.board import registry
+from helpers.errors import HelpersError
+from helpers.board.runtime import BACKENDS, Backend, TensorInfo, open_model
 
 DEFAULT_THREADS = (1, 2, 4)
 DEFAULT_SECONDS = 2.0
@@ -158,7 +158,7 @@ class BenchResult:
         return "\n".join(lines)
 
     def notes(self, published: Optional[registry.Published] = None) -> List[str]:
-        out = [f"Measured now by `helpers.bench` on {self.machine}: {self.seconds:g} s per thread count, "
+        out = [f"Measured now by `helpers.board.bench` on {self.machine}: {self.seconds:g} s per thread count, "
                f"each worker thread with its own {self.backend} instance; only the runtime call is timed."]
         if published is not None:
             out.append(f"Published row: RDK Model Zoo, {published.source} (not measured by us).")
@@ -289,7 +289,7 @@ def cmd_bench(args) -> int:
     for n in result.notes(pub):
         print(n.replace("`", ""))
     if args.record:
-        from .readme import record_and_report
+        from helpers.docs.readme import record_and_report
 
         rows = [{"key": result.key, "model": result.model.name, "backend": result.backend, "threads": r.threads,
                  "latency_ms": r.latency_median_ms, "latency_p90_ms": r.latency_p90_ms, "fps": r.fps}

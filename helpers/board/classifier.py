@@ -16,12 +16,12 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from . import nv12 as nv12mod
-from . import registry
-from .errors import HelpersError
-from .image import ImageLike, board_resize, load_image, normalize_nchw
-from .labels import Prediction, imagenet_labels, softmax, topk
-from .runtime import (META_KEY, META_MEAN, META_STD, META_WEIGHTS, META_YUV_RANGE, Backend,
+from helpers.board import nv12 as nv12mod
+from helpers.board import registry
+from helpers.errors import HelpersError
+from helpers.board.image import ImageLike, board_resize, load_image, normalize_nchw
+from helpers.board.labels import Prediction, imagenet_labels, softmax, topk
+from helpers.board.runtime import (META_KEY, META_MEAN, META_STD, META_WEIGHTS, META_YUV_RANGE, Backend,
                       labels_from_metadata, open_model)
 
 

@@ -22,10 +22,10 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from . import registry
-from .errors import HelpersError
-from .files import MODEL_DIR, atomic_output, check_writable_target, rel_to_repo
-from .runtime import META_KEY, META_LABELS, META_MEAN, META_STD, META_WEIGHTS
+from helpers.board import registry
+from helpers.errors import HelpersError
+from helpers.board.files import MODEL_DIR, atomic_output, check_writable_target, rel_to_repo
+from helpers.board.runtime import META_KEY, META_LABELS, META_MEAN, META_STD, META_WEIGHTS
 
 #: Default ONNX opset. The X3 toolchain (march bernoulli2) takes ONNX opset 10 or 11 only, with
 #: ir_version <= 7 (D-Robotics rdk_doc, ptq_process.md, and the hb_mapper error "only model with
@@ -40,7 +40,7 @@ MAX_IR_VERSION_X3 = 7
 INPUT_NAME = "data"
 OUTPUT_NAME = "output"
 
-# Metadata keys beyond the shared ones in helpers.runtime.
+# Metadata keys beyond the shared ones in helpers.board.runtime.
 META_INPUT_SIZE = "rdk.input_size"      # JSON [H, W]
 META_OPSET = "rdk.opset"
 META_NUM_CLASSES = "rdk.num_classes"
@@ -368,7 +368,7 @@ def _create_from_checkpoint(spec: registry.ModelSpec, path: Path, num_classes: O
     elif spec.reparameterizable:  # unfused: trained with as many k x k branches as it carries
         k = checkpoint_conv_branches(state)
         if k and k != checkpoint_conv_branches(model.state_dict()):
-            from .train import create_unfused
+            from helpers.training.train import create_unfused
 
             model = create_unfused(spec.key, int(num_classes), conv_branches=k)
     _load_exact(model, state, spec, path)
@@ -906,7 +906,7 @@ def cmd_export(args) -> int:
                          overwrite=args.overwrite, seed=args.seed, num_classes=args.num_classes)
     print(result.summary())
     if args.record:
-        from .readme import record_and_report
+        from helpers.docs.readme import record_and_report
 
         row = {k: getattr(result, k) for k in ("key", "weights", "opset", "params_torch", "params_onnx",
                                                "max_abs_err", "rel_err", "seconds")}

@@ -13,7 +13,7 @@ The story the notebooks tell, one method of :class:`InferenceDemo` per step:
 * :meth:`~InferenceDemo.nv12_summary` / :meth:`~InferenceDemo.show_nv12`: the NV12 bytes the board gets.
 * :meth:`~InferenceDemo.predict` / :meth:`~InferenceDemo.show_prediction`: top-k with a picture.
 * :meth:`~InferenceDemo.compare_paths`: the board (NV12) path against the float RGB path.
-* :meth:`~InferenceDemo.benchmark`: latency and FPS in the model zoo's table format (helpers.bench).
+* :meth:`~InferenceDemo.benchmark`: latency and FPS in the model zoo's table format (helpers.board.bench).
 * :meth:`~InferenceDemo.interactive`: ipywidgets model/image pickers and an upload box.
 
 Random weights are never shown as a prediction: with ``Classifier.random_weights`` (or a ``.bin``,
@@ -33,14 +33,14 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from . import nv12 as nv12mod
-from . import registry
-from .classifier import Classifier, Prepared
-from .errors import HelpersError
-from .files import MODEL_DIR, REPO_ROOT, rel_to_repo
-from .image import ImageLike, load_image, normalize_nchw
-from .labels import Prediction, softmax, topk
-from .runtime import BACKENDS, BOARD_BACKENDS, available_backends, module_available
+from helpers.board import nv12 as nv12mod
+from helpers.board import registry
+from helpers.board.classifier import Classifier, Prepared
+from helpers.errors import HelpersError
+from helpers.board.files import MODEL_DIR, REPO_ROOT, rel_to_repo
+from helpers.board.image import ImageLike, load_image, normalize_nchw
+from helpers.board.labels import Prediction, softmax, topk
+from helpers.board.runtime import BACKENDS, BOARD_BACKENDS, available_backends, module_available
 
 #: which model file the notebook runs: auto = the .bin on a board, the NV12 board-model ONNX on a PC
 MODEL_KINDS = ("auto", "bin", "board-onnx", "float-onnx")
@@ -159,7 +159,7 @@ def random_banner(from_file: bool = True) -> Banner:
 # ------------------------------------------------------------------------------------------------
 def sample_images() -> List[Path]:
     """The photographs shipped in ``data/`` (data/README.md says where they come from)."""
-    from .calib import sample_images as samples
+    from helpers.pc.calib import sample_images as samples
 
     return samples()
 
@@ -182,13 +182,13 @@ def resolve_image(image: Optional[ImageLike]) -> ImageLike:
 
 
 def float_onnx_path(key: str) -> Path:
-    from .mapper import float_onnx_path as path
+    from helpers.pc.mapper import float_onnx_path as path
 
     return path(key)
 
 
 def board_onnx_path(key: str) -> Path:
-    from .board_model import default_board_model_path
+    from helpers.pc.board_model import default_board_model_path
 
     return default_board_model_path(key)
 
@@ -262,12 +262,12 @@ def ensure_float_onnx(key: str, weights: str, made: List[str], notes: List[str])
     if not can_make_models():
         raise HelpersError(f"{rel_to_repo(path)} is missing and this machine cannot export it (no torch/timm/onnx); "
                            + _make_hint(key, "x5"))
-    from .export import export_onnx
+    from helpers.pc.export import export_onnx
 
     t0 = time.perf_counter()
     result = export_onnx(key, weights=weights, out=path)
     made.append(f"exported {key} with {weights} weights -> {rel_to_repo(result.path)} "
-                f"({time.perf_counter() - t0:.1f} s, helpers.export.export_onnx)")
+                f"({time.perf_counter() - t0:.1f} s, helpers.pc.export.export_onnx)")
     return Path(result.path)
 
 
@@ -283,15 +283,15 @@ def ensure_board_onnx(key: str, board: str, weights: str, made: List[str], notes
     if not can_make_models():
         raise HelpersError(f"{rel_to_repo(path)} is missing and this machine cannot build it (no torch/timm/onnx); "
                            + _make_hint(key, board))
-    from .board_model import build_board_model
-    from .mapper import yaml_path
+    from helpers.pc.board_model import build_board_model
+    from helpers.pc.mapper import yaml_path
 
     src = ensure_float_onnx(key, weights, made, notes)
     yml = yaml_path(key, board)
     t0 = time.perf_counter()
     out = build_board_model(src, yml, out=path)
     made.append(f"built the NV12 board model from {rel_to_repo(src)} + {rel_to_repo(yml)} -> {rel_to_repo(out)} "
-                f"({time.perf_counter() - t0:.1f} s, helpers.board_model.build_board_model)")
+                f"({time.perf_counter() - t0:.1f} s, helpers.pc.board_model.build_board_model)")
     return Path(out)
 
 
@@ -300,7 +300,7 @@ def stale_reason(key: str, board: str) -> Optional[str]:
 
     We do not rebuild it silently (it may be a file you made on purpose); we say so and how to rebuild.
     """
-    from .mapper import yaml_path
+    from helpers.pc.mapper import yaml_path
 
     path = board_onnx_path(key)
     if not path.exists():
@@ -326,7 +326,7 @@ def check_backend(backend: str) -> str:
     if backend not in BACKENDS:
         raise HelpersError(f"unknown backend {backend!r}; use one of: {', '.join(BACKENDS)}")
     if backend != "auto":
-        from .runtime import _MODULE_OF
+        from helpers.board.runtime import _MODULE_OF
 
         if not module_available(_MODULE_OF[backend]):
             have = ", ".join(available_backends()) or "none"
@@ -456,7 +456,7 @@ class Agreement:
             f"relative L2 {self.colour_rel_err:.1%}, top-5 overlap {self.top5_overlap:.0%}",
             f"=> {self.verdict}",
         ] + ([f"   check 1: {self.hint}"] if self.hint and not self.contract_ok else [])
-          + (["   check 2: the NV12 encoder does not invert the decoder (helpers.nv12)"] if not self.pixels_ok else []))
+          + (["   check 2: the NV12 encoder does not invert the decoder (helpers.board.nv12)"] if not self.pixels_ok else []))
 
     __repr__ = __str__
 
@@ -717,7 +717,7 @@ class InferenceDemo:
         BatchNorm statistics), so absolute tolerances are meaningless. Three scale-free checks:
 
         1. *contract*: board model on the NV12 bytes vs float model on the same bytes decoded in NumPy
-           (:func:`helpers.nv12.nv12_to_rgb_float`). The same maths, so the relative L2 error is float
+           (:func:`helpers.board.nv12.nv12_to_rgb_float`). The same maths, so the relative L2 error is float
            noise: must be <= ``CONTRACT_TOL`` (1e-3). Catches a wrong range, mean, scale or channel
            order inside the board model.
         2. *pixels*: the NV12 decoded in NumPy vs the original RGB, PSNR >= ``PSNR_MIN_DB`` (30 dB).
@@ -766,8 +766,8 @@ class InferenceDemo:
 
     # ---- 6. latency and FPS
     def benchmark(self, threads: Optional[Sequence[int]] = None, seconds: Optional[float] = None):
-        """helpers.bench on the loaded file and backend, with this image's feed; a table in the zoo's format."""
-        from . import bench
+        """helpers.board.bench on the loaded file and backend, with this image's feed; a table in the zoo's format."""
+        from helpers.board import bench
 
         clf = self._need()
         if threads is None:

@@ -12,7 +12,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .errors import HelpersError
+from helpers.errors import HelpersError
 
 LABELS_FILE = Path(__file__).with_name("imagenet1k_labels.txt")
 

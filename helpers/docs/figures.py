@@ -8,7 +8,7 @@ Sources of what is drawn:
 * ``pipeline``        -- the PC -> toolchain -> board flow (a diagram; no numbers).
 * ``published``       -- the board figures the RDK Model Zoo publishes (``registry.Published``),
                          labelled as published, with the source named on the figure.
-* ``nv12_range``      -- a test pattern converted with :mod:`helpers.nv12` in both BT.601 ranges and
+* ``nv12_range``      -- a test pattern converted with :mod:`helpers.board.nv12` in both BT.601 ranges and
                          decoded with the right and the wrong range; the errors printed on it are
                          computed here.
 * ``stages_<Arch>``   -- output shape and parameters of each stage of the timm model, measured on a
@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
-from . import registry
-from .errors import HelpersError
-from .files import DATA_DIR, NOTEBOOK_DIR, atomic_write_bytes, rel_to_repo
+from helpers.board import registry
+from helpers.errors import HelpersError
+from helpers.board.files import DATA_DIR, NOTEBOOK_DIR, atomic_write_bytes, rel_to_repo
 
 TOP_FIG_DIR = DATA_DIR / "figures"
 RESULTS_DIR = DATA_DIR / "results"
@@ -301,7 +301,7 @@ def draw_published(path: Path) -> Path:
     ax.legend(fontsize=7.5, loc="lower right", frameon=False)
     ax.grid(alpha=0.25)
     fig.text(0.01, 0.01, "source: github.com/D-Robotics/rdk_model_zoo (demos/classification), "
-             "numbers from helpers/registry.py", fontsize=6.5, color="#555555")
+             "numbers from helpers/board/registry.py", fontsize=6.5, color="#555555")
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     return save_png(fig, path)
 
@@ -322,7 +322,7 @@ def draw_nv12_range(path: Path) -> Path:
     """What a YUV-range mismatch does: encode in one BT.601 range, decode in the other."""
     import numpy as np
 
-    from . import nv12
+    from helpers.board import nv12
 
     plt = _plt()
     rgb = _test_pattern()
@@ -344,7 +344,7 @@ def draw_nv12_range(path: Path) -> Path:
         ax.imshow(img, interpolation="nearest")
         ax.set_title(title, fontsize=8)
         ax.axis("off")
-    fig.suptitle("NV12 encoded in one BT.601 range and decoded in another (helpers.nv12; errors measured "
+    fig.suptitle("NV12 encoded in one BT.601 range and decoded in another (helpers.board.nv12; errors measured "
                  "on this pattern)", fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.9))
     return save_png(fig, path, colours=None)

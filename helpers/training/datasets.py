@@ -14,11 +14,11 @@ Resolution: :data:`DIGITS_SIZE` = 32, four times the original 8x8, even (NV12 ne
 MobileOne's total stride is 32, so the final feature map is 1x1. Measured on 2 CPU cores (one
 epoch of MobileOne-S0 over the 1,347 training images, one k x k branch): about 10 s at 32 px; with
 the model's default four branches 26 s at 32 px and 38 s at 64 px. 32 px with one branch keeps
-``python -m helpers demo`` inside its 10-minute budget (see :mod:`helpers.demo`).
+``python -m helpers demo`` inside its 10-minute budget (see :mod:`helpers.training.demo`).
 
 Readers (:func:`load_split`): an ImageFolder (``DIR/<class>/<image>``, recursive inside a class
 folder); the ImageNet val layout as synset folders (``DIR/n01440364/...``: mapped to the model's
-1000 outputs through ``helpers.labels``); or a flat folder of images with a labels file
+1000 outputs through ``helpers.board.labels``); or a flat folder of images with a labels file
 (``FILE.txt`` lines ``<image> <index|synset>``, or the Kaggle ``LOC_val_solution.csv``).
 
 Board-safe at import (numpy only); scikit-learn / OpenCV are imported inside the functions.
@@ -33,8 +33,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .errors import HelpersError
-from .files import DATA_DIR, atomic_output_dir, rel_to_repo
+from helpers.errors import HelpersError
+from helpers.board.files import DATA_DIR, atomic_output_dir, rel_to_repo
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".jpe")
 
@@ -65,7 +65,7 @@ def tint_digit(img8: np.ndarray, fg, bg, size: int) -> np.ndarray:
 
 
 def random_colours(rng: np.random.Generator, n: int, chroma: float = None) -> Tuple[np.ndarray, np.ndarray]:
-    """``n`` (ink, paper) RGB colour pairs, drawn in YUV (BT.601 full range, :mod:`helpers.nv12`).
+    """``n`` (ink, paper) RGB colour pairs, drawn in YUV (BT.601 full range, :mod:`helpers.board.nv12`).
 
     Paper is light (Y in :data:`PAPER_Y`), ink dark (Y in :data:`INK_Y`); each gets its own random
     chroma (U, V offsets up to ``chroma`` from neutral, in gamut). So the digit's shape is carried by
@@ -74,7 +74,7 @@ def random_colours(rng: np.random.Generator, n: int, chroma: float = None) -> Tu
     with dark-on-light and strong colour casts - make a network trained from scratch on 1,347
     images need many times the demo's time budget.)
     """
-    from .nv12 import yuv_to_rgb_matrix
+    from helpers.board.nv12 import yuv_to_rgb_matrix
 
     chroma = TINT_CHROMA if chroma is None else float(chroma)
     m, off = yuv_to_rgb_matrix("full")
@@ -241,7 +241,7 @@ def image_folder(folder) -> ImageSet:
 
 
 def _synset_index() -> Dict[str, int]:
-    from .labels import imagenet_synsets_and_labels
+    from helpers.board.labels import imagenet_synsets_and_labels
 
     return {s: i for i, s in enumerate(imagenet_synsets_and_labels()[0])}
 
@@ -373,14 +373,14 @@ def model_targets(images: ImageSet, labels: Optional[Sequence[str]], num_outputs
         lut = np.asarray([syn[c] for c in images.classes], np.int64)
         return lut[np.asarray(images.targets, np.int64)], "ImageNet synsets"
     raise HelpersError(f"the model has {num_outputs} outputs and carries no class names (rdk.labels); "
-                       "export it with labels (helpers.export.export_onnx(..., labels=...))")
+                       "export it with labels (helpers.pc.export.export_onnx(..., labels=...))")
 
 
 def sample_grid(root, split: str = "val", per_class: int = 4):
     """A matplotlib figure of the first ``per_class`` images of every class of ``split``."""
     import matplotlib.pyplot as plt
 
-    from .image import load_image
+    from helpers.board.image import load_image
 
     s = load_split(root, split)
     classes = s.classes or sorted({str(t) for t in s.targets})

@@ -18,7 +18,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .errors import HelpersError
+from helpers.errors import HelpersError
 
 BACKENDS = ("auto", "onnxruntime", "hobot_dnn", "bpu_infer_lib")
 BOARD_BACKENDS = ("hobot_dnn", "bpu_infer_lib")

@@ -7,7 +7,7 @@ between markers::
     ...
     <!-- END GENERATED: name -->
 
-``python -m helpers readme`` re-renders every block from :mod:`helpers.registry` (published board
+``python -m helpers readme`` re-renders every block from :mod:`helpers.board.registry` (published board
 figures, links, weights, download URLs, yaml values) and from the measured results in
 ``data/results/*.json``, then rewrites the files that changed (each atomically, after every block
 of every file rendered without error). ``python -m helpers readme --check`` rewrites nothing and
@@ -27,7 +27,7 @@ Rows are flat dicts; fields named in :data:`FIELDS` get a proper header and form
 is shown under its own name. ``weights`` = ``"random"`` hides accuracy fields (``top1``, ``top5``,
 ``*_top1``, ...). Rows with a ``key`` feed the per-architecture READMEs.
 
-Board-safe: standard library plus :mod:`helpers.registry`, :mod:`helpers.mapper` (PyYAML);
+Board-safe: standard library plus :mod:`helpers.board.registry`, :mod:`helpers.pc.mapper` (PyYAML);
 ``figures`` (matplotlib, timm) is imported only by the ``figures`` command.
 """
 from __future__ import annotations
@@ -41,9 +41,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from . import registry
-from .errors import HelpersError
-from .files import DATA_DIR, NOTEBOOK_DIR, REPO_ROOT, atomic_write_text, rel_to_repo
+from helpers.board import registry
+from helpers.errors import HelpersError
+from helpers.board.files import DATA_DIR, NOTEBOOK_DIR, REPO_ROOT, atomic_write_text, rel_to_repo
 
 RESULTS_DIR = DATA_DIR / "results"
 BEGIN = "<!-- BEGIN GENERATED: {name} -->"
@@ -152,7 +152,7 @@ def load_result(name: str, results_dir: Optional[Path] = None) -> Optional[Dict[
                            "it or delete the file") from None
     if not isinstance(data, dict) or not isinstance(data.get("rows"), list) or not data.get("command"):
         raise HelpersError(f"{rel_to_repo(path)} needs a 'command' and a list of 'rows' "
-                           "(write it with helpers.readme.record_result)")
+                           "(write it with helpers.docs.readme.record_result)")
     if not all(isinstance(r, dict) for r in data["rows"]):
         raise HelpersError(f"{rel_to_repo(path)}: every row must be a JSON object")
     return data
@@ -390,10 +390,10 @@ def block_models(ctx: Ctx) -> str:
                      ", ".join(registry.BOARDS[b].name for b in s.boards),
                      _fmt_m(p) if p else DASH, _fmt_m(pf) if pf else DASH])
     cap = (f"Parameter counts *measured* by `{FIGURES_COMMAND}` (the timm model; \"deployed\" is after "
-           "MobileOne's re-parameterisation). Everything else comes from `helpers/registry.py`."
+           "MobileOne's re-parameterisation). Everything else comes from `helpers/board/registry.py`."
            if lang == "en" else
            f"参数量由 `{FIGURES_COMMAND}` *实测*（timm 模型；“部署”指 MobileOne 结构重参数化之后）。"
-           "其余内容均来自 `helpers/registry.py`。")
+           "其余内容均来自 `helpers/board/registry.py`。")
     if not stats:
         cap += " " + not_measured(FIGURES_COMMAND, lang)
     return md_table(header, rows) + "\n\n" + cap
@@ -540,7 +540,8 @@ def block_download(ctx: Ctx) -> str:
 
 def block_yaml(ctx: Ctx) -> str:
     """Per architecture: the committed mapper yaml per board, and the normalisation it declares."""
-    from . import mapper, nv12
+    from helpers.pc import mapper
+    from helpers.board import nv12
 
     lang = ctx.lang
     here = NOTEBOOK_DIR / ctx.arch
@@ -567,7 +568,7 @@ def block_yaml(ctx: Ctx) -> str:
 
 def block_commands(ctx: Ctx) -> str:
     """Per architecture: the PC and board commands for its first variant, with real file names."""
-    from . import mapper
+    from helpers.pc import mapper
 
     lang = ctx.lang
     key = ctx.keys[0]
@@ -754,7 +755,7 @@ def cmd_readme(args) -> int:
 
 
 def cmd_figures(args) -> int:
-    from . import figures
+    from helpers.docs import figures
 
     return figures.cmd_figures(args)
 
