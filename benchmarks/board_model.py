@@ -7,7 +7,8 @@ build the NV12 board model from the committed X5 yaml, then
   median over rounds of NV12 block / RGB block (float model fed a ready normalised tensor), so
   drifts in machine load hit both sides. Target: <= 1.10.
 * agreement: the photos in data/ through the RGB float path and the NV12 board path
-  (helpers.pc.board_model.compare_paths): top-1 agreement, top-5 overlap, max logit difference.
+  (helpers.pc.board_model.compare_paths, the rule of helpers.board.agreement): images passing, top-1
+  agreement, top-5 overlap.
 
     python benchmarks/board_model.py [--keys k1 k2 ...] [--weights random|imagenet] [--rounds 7]
 
@@ -27,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers.pc import board_model, mapper
+from helpers.pc import board_model
 from helpers.board import registry
-from helpers.pc.calib import sample_images
+from helpers.board.image import sample_images
 from helpers.errors import HelpersError
 
 TARGET = 1.10
@@ -85,7 +86,7 @@ def main(argv=None) -> int:
             print(f"{key:24s} SKIPPED: export failed: {e}", flush=True)
             skipped.append(key)
             continue
-        board = board_model.build_board_model(src, mapper.yaml_path(key, args.board),
+        board = board_model.build_board_model(src, registry.get(key).yaml_path(args.board),
                                               cache / f"{spec.bin_stem}.{args.weights}.onnx", overwrite=True)
         h, w = spec.input_size
         rng = np.random.default_rng(0)
@@ -104,9 +105,9 @@ def main(argv=None) -> int:
         c = board_model.compare_paths(src, board, images)
         rows.append((key, rgb_ms, nv12_ms, ratio, c))
         print(f"{key:24s} rgb {rgb_ms:7.2f} ms  nv12 {nv12_ms:7.2f} ms  ratio {ratio:.3f}  "
-              f"top-1 agree {c['top1_agreement']:.0%}  "
-              f"top-5 overlap {c['topk_overlap']:.0%}  max|dlogit| {c['max_abs_diff']:.3g} "
-              f"({c['max_rel_diff']:.2%})", flush=True)
+              f"agreement {c['summary']['passed']}/{c['summary']['images']} images  "
+              f"top-1 agree {c['summary']['top1_agreement']:.0%}  "
+              f"top-5 overlap {c['summary']['top5_overlap']:.0%}", flush=True)
     if not rows:
         print("no model could be measured")
         return 1
@@ -117,7 +118,7 @@ def main(argv=None) -> int:
     print(f"images: {', '.join(p.name for p in images)}; yaml: {args.board}; onnxruntime 1 thread; "
           f"ratio = median over {args.rounds} rounds of (NV12 block / RGB block), {args.runs} runs per block")
     print(f"worst latency ratio {worst:.3f} (target <= {TARGET:.2f}): {'OK' if worst <= TARGET else 'ABOVE TARGET'}")
-    print(f"overall top-1 agreement {statistics.mean(r[4]['top1_agreement'] for r in rows):.0%} "
+    print(f"overall top-1 agreement {statistics.mean(r[4]['summary']['top1_agreement'] for r in rows):.0%} "
           f"over {len(rows)} models x {len(images)} images"
           + (f"; skipped (export failed): {', '.join(skipped)}" if skipped else ""))
     return 0 if worst <= TARGET else 1

@@ -21,7 +21,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from helpers.pc import export
+from helpers.pc import export, models
 from helpers.board import registry
 from helpers.errors import HelpersError
 
@@ -41,7 +41,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for key in args.keys:
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore", export.RandomWeightsWarning)
+                warnings.simplefilter("ignore", models.RandomWeightsWarning)
                 try:
                     r = export.export_onnx(key, weights=args.weights, out=Path(tmp) / f"{key}.onnx",
                                            opset=args.opset)

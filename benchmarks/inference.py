@@ -96,7 +96,7 @@ def ort_session(path):
 def torch_model(key: str):
     import torch
 
-    from helpers.pc.export import create_model, reparameterize
+    from helpers.pc.models import create_model, reparameterize
 
     torch.manual_seed(0)
     model = create_model(key, "random")

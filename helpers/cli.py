@@ -12,7 +12,8 @@ import traceback
 from typing import List, Optional
 
 from helpers.board import registry
-from helpers.errors import HelpersError
+from helpers.board.text import table
+from helpers.errors import HelpersError, first_line
 
 #: modules that add subcommands (see their ``register``); listed here so ``--help`` shows them all
 COMMAND_MODULES = [
@@ -32,19 +33,12 @@ COMMAND_MODULES = [
 ]
 
 
-def _table(rows: List[List[str]], header: List[str]) -> str:
-    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    lines = [fmt.format(*header), fmt.format(*["-" * w for w in widths])]
-    return "\n".join(lines + [fmt.format(*map(str, r)) for r in rows])
-
-
 def cmd_list(args) -> int:
     rows = []
     for m in registry.MODELS.values():
         pub = ", ".join(f"{registry.BOARDS[p.board].name}: {p.bin_name}" for p in m.published) or "-"
         rows.append([m.key, m.arch, m.timm_id, "x".join(map(str, m.input_size)), "/".join(m.boards), pub])
-    print(_table(rows, ["key", "arch", "timm weights", "input", "boards", "published .bin"]))
+    print(table(["key", "arch", "timm weights", "input", "boards", "published .bin"], rows))
     return 0
 
 
@@ -103,15 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yuv-range", choices=["full", "limited"], help="NV12 range (default: the model's)")
     p.add_argument("-k", "--topk", type=int, default=5)
     p.set_defaults(func=cmd_predict)
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name == name:  # not written yet
-                continue
-            raise
-        if hasattr(module, "register"):  # a module still being written may not have commands yet
-            module.register(sub)
+    for name in COMMAND_MODULES:  # each is light to import (heavy libraries load inside the commands)
+        importlib.import_module(name).register(sub)
     return parser
 
 
@@ -132,6 +119,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     except Exception as e:  # an unexpected failure: still one line, the traceback on request
         if debug:
             traceback.print_exc()
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        msg = first_line(e) if str(e).strip() else ""
         print(f"error: {type(e).__name__}: {msg} (run with --debug for the traceback)", file=sys.stderr)
         return 1

@@ -6,3 +6,9 @@ class HelpersError(Exception):
 
     The message is a single line that says what is wrong and what to do about it.
     """
+
+
+def first_line(e: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message (its type name if empty), cut to ``limit`` characters."""
+    text = str(e).strip()
+    return (text.splitlines()[0] if text else type(e).__name__)[:limit]

@@ -168,7 +168,7 @@ def test_missing_bin_on_a_board_says_how_to_get_it(fake_board):
     from helpers.notebooks import inference as nb
 
     for board in ("x3", "x5"):
-        if any(p.exists() for p in nb.bin_candidates(KEY, board)):
+        if any(p.exists() for p in registry.get(KEY).bin_candidates(board)):
             pytest.skip("a .bin is present in model/")
         with pytest.raises(HelpersError) as e:
             nb.resolve_model(KEY, board=board)

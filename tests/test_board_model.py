@@ -10,7 +10,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from helpers.pc import board_model, mapper
 from helpers.board import nv12, registry
-from helpers.pc.calib import sample_images
+from helpers.board.image import sample_images
 from helpers.cli import main
 from helpers.errors import HelpersError
 from helpers.board.image import board_resize, load_image
@@ -127,10 +127,10 @@ def test_exported_model_matches_reference(tmp_path, random_onnx):
     pytest.importorskip("helpers.pc.export")
     key = "mobilenetv4_conv_small"
     src = random_onnx(key)
-    out = board_model.build_board_model(src, mapper.yaml_path(key, "x5"), tmp_path / "board.onnx")
+    out = board_model.build_board_model(src, registry.get(key).yaml_path("x5"), tmp_path / "board.onnx")
     board, flt = open_model(out), open_model(src)
     assert board.input.shape == (1, 3, 224, 224) and board.input.dtype == "nv12"
-    cfg = mapper.load_config(mapper.yaml_path(key, "x5"))
+    cfg = mapper.load_config(registry.get(key).yaml_path("x5"))
     for seed in range(2):
         buf = random_nv12(224, 224, seed)
         got = board.run(buf)[0]
@@ -230,7 +230,7 @@ def test_other_bad_inputs(tmp_path):
 
 def test_default_path_is_the_bin_stem():
     for key, spec in registry.MODELS.items():
-        p = board_model.default_board_model_path(key)
+        p = registry.get(key).board_onnx_path
         assert p.parent.name == spec.arch and p.name == f"{spec.bin_stem}.onnx"
 
 
@@ -242,7 +242,10 @@ def test_compare_paths_on_sample_images(tmp_path):
     c = board_model.compare_paths(src, out, sample_images())
     assert len(c["rows"]) == len(sample_images()) == 5
     # the two paths differ only by NV12 rounding and 4:2:0 chroma: small, but not zero
-    assert 0 < c["max_abs_diff"] and c["max_rel_diff"] < 0.05
+    rows = [a for _, a in c["rows"]]
+    assert all(a.ok for a in rows) and c["summary"]["passed"] == 5 and c["summary"]["ok"]
+    assert all(0 < a.colour_rel_err < 0.05 for a in rows)
+    assert all(a.contract_rel_err <= 1e-5 for a in rows)
     text = board_model.format_comparison(c)
     assert "not the pretrained ImageNet ones" in text and "top-1 agreement" in text
     # an independent check of one row: the RGB path computed by hand
@@ -250,7 +253,7 @@ def test_compare_paths_on_sample_images(tmp_path):
     spec = registry.get("mobileone_s0")
     x = ((rgb / 255.0 - np.array(spec.mean)) / np.array(spec.std)).astype(np.float32).transpose(2, 0, 1)[None]
     lf = ort.InferenceSession(str(src)).run(None, {"data": x})[0].reshape(-1)
-    assert c["rows"][1]["top1_rgb"] == int(np.argmax(lf))
+    assert c["rows"][1][1].top1_rgb == int(np.argmax(lf))
 
 
 def test_cli_board_model(tmp_path, capsys):

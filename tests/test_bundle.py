@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from helpers.pc import bundle, mapper
-from helpers.board import registry
-from helpers.pc.calib import sample_images
+from helpers.board import files, registry
+from helpers.board.image import sample_images
 from helpers.cli import main
 from helpers.errors import HelpersError
 from test_board_model import make_onnx
@@ -36,7 +36,7 @@ def check_bundle(out, key, board, n_samples):
     assert (out / cp["cal_data_dir"]).resolve() == (out / mapper.BUNDLE_CAL_DIR).resolve()
     assert mp["march"] == b.march and mp["output_model_file_prefix"] == spec.bin_stem
     # the same contract as the committed yaml except the paths and header
-    committed = mapper.load_config(mapper.yaml_path(key, board))
+    committed = mapper.load_config(registry.get(key).yaml_path(board))
     assert cfg["input_parameters"] == committed["input_parameters"]
     assert cfg["compiler_parameters"] == committed["compiler_parameters"]
     assert mapper.check_config(y, strict=True) == []
@@ -81,14 +81,16 @@ def test_bundle_exports_when_needed(tmp_path, images, monkeypatch):
         return SimpleNamespace(path=make_onnx(out, key=key))
 
     monkeypatch.setattr(export, "export_onnx", fake_export)
-    monkeypatch.setattr(mapper, "float_onnx_path", lambda key: tmp_path / "none" / f"{key}.onnx")
+    monkeypatch.setattr(files, "MODEL_DIR", tmp_path / "none")
     out = bundle.make_bundle("mobilenetv4_conv_small", "x3", images, tmp_path / "b", weights="random",
                              count=1, progress=False)
     assert calls == [("mobilenetv4_conv_small", "random")]
     check_bundle(out, "mobilenetv4_conv_small", "x3", 1)
     # an existing model/<Arch>/<key>.onnx with the wanted weights is shipped as is, without exporting
-    (tmp_path / "none").mkdir()
-    existing = make_onnx(tmp_path / "none" / "mobilenetv4_conv_small.onnx", key="mobilenetv4_conv_small")
+    target = registry.get("mobilenetv4_conv_small").float_onnx_path
+    assert target == tmp_path / "none" / "MobileNetV4" / "mobilenetv4_conv_small.onnx"
+    target.parent.mkdir(parents=True)
+    existing = make_onnx(target, key="mobilenetv4_conv_small")
     out2 = bundle.make_bundle("mobilenetv4_conv_small", "x5", images, tmp_path / "b2", weights="random",
                               count=1, progress=False)
     assert len(calls) == 1 and (out2 / "mobilenetv4_conv_small.onnx").read_bytes() == existing.read_bytes()

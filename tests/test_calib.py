@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers.pc import calib, mapper
+from helpers.pc import calib
 from helpers.board import registry
 from helpers.cli import main
 from helpers.errors import HelpersError
 from helpers.board.files import DATA_DIR
+from helpers.board.image import find_images, sample_images
 
 
 def photos(tmp_path, names=("chelsea.jpg", "coffee.jpg", "rocket.jpg")):
@@ -23,7 +24,7 @@ def photos(tmp_path, names=("chelsea.jpg", "coffee.jpg", "rocket.jpg")):
 
 
 def test_sample_images_are_shipped():
-    paths = calib.sample_images()
+    paths = sample_images()
     assert len(paths) >= 4 and all(p.is_file() for p in paths)
     assert sum(p.stat().st_size for p in paths) < 1_000_000
     readme = (DATA_DIR / "README.md").read_text()
@@ -46,7 +47,7 @@ def test_samples_are_raw_float32_rgb_nchw_unnormalised(tmp_path):
     assert np.abs(got.transpose(1, 2, 0) - ref.astype(np.float32)).mean() < 1.0   # decoders differ by rounding
     assert np.array_equal(calib.read_sample(files[1], (h, w))[0], got)
     # the folder is what the committed yaml names and check-yaml accepts it
-    assert out.name.endswith("_f32") and mapper.default_calib_dir("mobileone_s0").name == "mobileone_s0_f32"
+    assert out.name.endswith("_f32") and registry.get("mobileone_s0").calib_dir.name == "mobileone_s0_f32"
     assert stat.S_IMODE(out.stat().st_mode) & 0o055   # an ordinary folder, not a private temp dir
 
 
@@ -55,7 +56,7 @@ def test_count_is_spread_and_deterministic(tmp_path):
     (imgs / "sub").mkdir()
     shutil.copy(DATA_DIR / "chelsea.jpg", imgs / "sub" / "z.jpg")
     (imgs / "notes.txt").write_text("not an image")
-    found = [p.relative_to(imgs).as_posix() for p in calib.find_images(imgs)]
+    found = [p.relative_to(imgs).as_posix() for p in find_images(imgs)]
     assert found == sorted(found) and "sub/z.jpg" in found and len(found) == 6
     with pytest.warns(calib.GrayscaleImageWarning):
         a = calib.write_calibration("mobileone_s0", imgs, tmp_path / "a", count=3, progress=False)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.board import download, registry
+from helpers.board import download, files, registry
 from helpers.cli import main
 from helpers.errors import HelpersError
 from helpers.board.files import MODEL_DIR
@@ -43,7 +43,8 @@ class Handler(http.server.SimpleHTTPRequestHandler):
 def server(tmp_path):
     root = tmp_path / "srv"
     root.mkdir()
-    (root / "good.bin").write_bytes(os.urandom(SIZE))
+    # random bytes, but never starting like text: os.urandom alone begins with "<", "{" or "[" 3 times in 256
+    (root / "good.bin").write_bytes(b"\x00" + os.urandom(SIZE - 1))
     (root / "page.bin").write_bytes(b"<html><head><title>404</title></head>" + b" " * SIZE)
     (root / "tiny.bin").write_bytes(b"\x00\x01" * 100)
 
@@ -121,7 +122,7 @@ def test_offline_via_cli(monkeypatch, capsys):
         raise urllib.error.URLError(OSError(101, "Network is unreachable"))
 
     monkeypatch.setattr(urllib.request, "urlopen", refuse)
-    monkeypatch.setattr(download, "MODEL_DIR", Path("/nonexistent-model-dir"))
+    monkeypatch.setattr(files, "MODEL_DIR", Path("/nonexistent-model-dir"))
     assert main(["download", "mobilenetv4_conv_small"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: cannot reach archive.d-robotics.cc")

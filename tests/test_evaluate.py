@@ -14,7 +14,7 @@ from helpers.training import evaluate as E
 from helpers.cli import main
 from helpers.errors import HelpersError
 from helpers.board.labels import imagenet_synsets_and_labels
-from helpers.board.runtime import META_LABELS, META_MEAN, META_STD
+from helpers.board.meta import META_LABELS, META_MEAN, META_STD
 
 SIZE = 16
 COLOURS = {"red": (220, 20, 20), "green": (20, 200, 20), "blue": (20, 20, 230)}
@@ -73,7 +73,7 @@ def test_prefetch_keeps_order_and_runs_ahead():
 
 
 def test_float_onnx_accuracy_by_class_name(tmp_path):
-    data = colour_folder(tmp_path / "data" / "val")
+    colour_folder(tmp_path / "data" / "val")
     # model class order differs from the sorted folder order: matching must go by name
     model = colour_model(tmp_path / "m.onnx", channel_to_class=[1, 2, 0], num_outputs=3, labels=["blue", "red", "green"])
     res = E.evaluate(model, tmp_path / "data", progress=False)

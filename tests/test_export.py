@@ -10,10 +10,12 @@ import warnings
 import numpy as np
 import pytest
 
-from helpers.pc import export
-from helpers.board import registry
+from helpers.pc import export, models
+from helpers.notebooks import export_report as report
+from helpers.board import files, registry
 from helpers.errors import HelpersError
-from helpers.board.runtime import OrtBackend, labels_from_metadata
+from helpers.board.runtime import OrtBackend
+from helpers.board.meta import labels_from_metadata
 
 torch = pytest.importorskip("torch")
 timm = pytest.importorskip("timm")
@@ -27,7 +29,7 @@ CHEAP = "mobilenetv1_100"  # fastest to build and export
 @pytest.fixture(autouse=True)
 def _quiet_random_warning():
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", export.RandomWeightsWarning)
+        warnings.simplefilter("ignore", models.RandomWeightsWarning)
         yield
 
 
@@ -72,18 +74,18 @@ def test_every_key_exports_with_parity(random_onnx, key):
     if spec.reparameterizable:  # fused: a plain chain of convolutions, no branch sums left
         assert "Add" not in info.op_types, info.op_types
     # parity on a fresh input against an independently rebuilt model (random weights are seeded)
-    model = export.create_model(key, "random", seed=0)
+    model = models.create_model(key, "random", seed=0)
     if spec.reparameterizable:
-        model = export.reparameterize(model)
-    x = export.parity_input(key, seed=41)
-    ref = export.torch_forward(model, x)
+        model = models.reparameterize(model)
+    x = models.parity_input(key, seed=41)
+    ref = models.torch_forward(model, x)
     got = _ort(path, x.numpy())
-    max_abs, rel = export.relative_error(ref, got)
+    max_abs, rel = models.relative_error(ref, got)
     assert rel <= export.PARITY_RTOL, (max_abs, rel)
     assert np.abs(ref).max() < 1e3, "settled random weights must give well-scaled outputs"
     # every BatchNorm folds into the bias-free conv before it: 2C parameters become a C bias
     bn_channels = sum(m.num_features for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
-    assert info.params_per_use == export.count_torch_params(model) - bn_channels
+    assert info.params_per_use == models.count_torch_params(model) - bn_channels
 
 
 @pytest.mark.parametrize("key", SAME_MODEL_AS_PUBLISHED)
@@ -101,20 +103,20 @@ def test_onnx_parameter_count_matches_published(random_onnx, key):
 # ------------------------------------------------------------------------------------------------
 def test_reparameterization_is_equivalent_and_complete():
     key = "mobileone_s0"
-    unfused = export.create_model(key, "random", seed=3)
-    assert len(export.multi_branch_modules(unfused)) > 10
-    fused = export.reparameterize(unfused)
-    assert export.multi_branch_modules(fused) == []
-    assert export.multi_branch_modules(unfused), "reparameterize must not modify its input"
-    assert export.count_torch_params(fused) < export.count_torch_params(unfused)
-    x = export.parity_input(key, seed=7)
-    max_abs, rel = export.check_reparameterization(unfused, fused, x)
-    assert rel <= export.REPARAM_RTOL
+    unfused = models.create_model(key, "random", seed=3)
+    assert len(models.multi_branch_modules(unfused)) > 10
+    fused = models.reparameterize(unfused)
+    assert models.multi_branch_modules(fused) == []
+    assert models.multi_branch_modules(unfused), "reparameterize must not modify its input"
+    assert models.count_torch_params(fused) < models.count_torch_params(unfused)
+    x = models.parity_input(key, seed=7)
+    max_abs, rel = models.check_reparameterization(unfused, fused, x)
+    assert rel <= models.REPARAM_RTOL
     # the check can fail: nudge one fused kernel
     with torch.no_grad():
         next(m for m in fused.modules() if isinstance(m, torch.nn.Conv2d)).weight.mul_(1.5)
-    with pytest.raises(export.ParityError, match="differs from the unfused"):
-        export.check_reparameterization(unfused, fused, x)
+    with pytest.raises(models.ParityError, match="differs from the unfused"):
+        models.check_reparameterization(unfused, fused, x)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -176,8 +178,8 @@ def test_cli_export_opset10_then_refuse_then_overwrite(tmp_path, capsys):
 
 
 def test_random_weights_warn_loudly(capsys):
-    with pytest.warns(export.RandomWeightsWarning, match="means nothing"):
-        export.create_model(CHEAP, "random")
+    with pytest.warns(models.RandomWeightsWarning, match="means nothing"):
+        models.create_model(CHEAP, "random")
     assert "RANDOM WEIGHTS" in capsys.readouterr().out
 
 
@@ -202,13 +204,13 @@ def test_offline_imagenet_cli_message(tmp_path):
 def test_unreachable_hub_fails_fast(monkeypatch):
     from huggingface_hub import constants
 
-    monkeypatch.setattr(export, "_cached_hub_file", lambda spec: None)
+    monkeypatch.setattr(models, "_cached_hub_file", lambda spec: None)
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # discard port: refused at once
     for var in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(var, raising=False)
     with pytest.raises(HelpersError, match="unreachable") as e:
-        export.create_model("mobileone_s0", "imagenet")
+        models.create_model("mobileone_s0", "imagenet")
     _assert_offline_message(str(e.value))
 
 
@@ -232,7 +234,7 @@ def test_safetensors_and_torch_checkpoints_load(tmp_path):
     torch.save({"epoch": 7, "state_dict": {f"module.{k}": v for k, v in sd.items()}}, tmp_path / "w.pth.tar")
     torch.save({"model": sd}, tmp_path / "w.pt")
     for name in ("w.safetensors", "w.pth", "w.pth.tar", "w.pt"):
-        model = export.create_model(CHEAP, tmp_path / name)
+        model = models.create_model(CHEAP, tmp_path / name)
         assert not model.training
         _assert_same_weights(model, ref)
 
@@ -240,11 +242,11 @@ def test_safetensors_and_torch_checkpoints_load(tmp_path):
 def test_checkpoint_head_size_is_inferred(tmp_path):
     ref = _perturb(_timm_model(CHEAP, num_classes=7))
     torch.save(ref.state_dict(), tmp_path / "seven.pth")
-    model = export.create_model(CHEAP, tmp_path / "seven.pth")
+    model = models.create_model(CHEAP, tmp_path / "seven.pth")
     assert model.num_classes == 7
     _assert_same_weights(model, ref)
     with pytest.raises(HelpersError, match="7-class head"):
-        export.create_model(CHEAP, tmp_path / "seven.pth", num_classes=5)
+        models.create_model(CHEAP, tmp_path / "seven.pth", num_classes=5)
 
 
 @pytest.mark.parametrize("name,content,match", [
@@ -258,7 +260,7 @@ def test_bad_checkpoint_files(tmp_path, name, content, match):
     path = tmp_path / name
     path.write_bytes(content)
     with pytest.raises(HelpersError, match=match) as e:
-        export.create_model(CHEAP, path)
+        models.create_model(CHEAP, path)
     assert "\n" not in str(e.value)
 
 
@@ -267,14 +269,14 @@ def test_truncated_checkpoint(tmp_path):
     data = (tmp_path / "full.pth").read_bytes()
     (tmp_path / "cut.pth").write_bytes(data[: len(data) // 2])
     with pytest.raises(HelpersError, match="corrupt"):
-        export.create_model(CHEAP, tmp_path / "cut.pth")
+        models.create_model(CHEAP, tmp_path / "cut.pth")
 
 
 def test_missing_checkpoint_and_unknown_weights(tmp_path):
     with pytest.raises(HelpersError, match="not found"):
-        export.create_model(CHEAP, tmp_path / "nope.pth")
+        models.create_model(CHEAP, tmp_path / "nope.pth")
     with pytest.raises(HelpersError, match="'imagenet', 'random'"):
-        export.create_model(CHEAP, "imagenet21k")
+        models.create_model(CHEAP, "imagenet21k")
 
 
 def test_pickled_objects_are_refused(tmp_path):
@@ -283,7 +285,7 @@ def test_pickled_objects_are_refused(tmp_path):
     torch.save({"state_dict": _timm_model(CHEAP).state_dict(), "args": argparse.Namespace(lr=0.1)},
                tmp_path / "train.pth")
     with pytest.raises(HelpersError, match="weights_only"):
-        export.create_model(CHEAP, tmp_path / "train.pth")
+        models.create_model(CHEAP, tmp_path / "train.pth")
 
 
 def test_checkpoint_of_another_architecture(tmp_path):
@@ -291,11 +293,11 @@ def test_checkpoint_of_another_architecture(tmp_path):
 
     save_file(_timm_model(CHEAP).state_dict(), str(tmp_path / "v1.safetensors"))
     with pytest.raises(HelpersError, match=r"not a mobileone_s0 checkpoint.*another model") as e:
-        export.create_model("mobileone_s0", tmp_path / "v1.safetensors")
+        models.create_model("mobileone_s0", tmp_path / "v1.safetensors")
     assert "\n" not in str(e.value)
     torch.save(_timm_model("mobileone_s1").state_dict(), tmp_path / "s1.pth")
     with pytest.raises(HelpersError, match="other shape"):
-        export.create_model("mobileone_s0", tmp_path / "s1.pth")
+        models.create_model("mobileone_s0", tmp_path / "s1.pth")
 
 
 # Apple's names (apple/ml-mobileone mobileone.py): stage0 = stem, stage1..4, per block rbr_skip
@@ -332,13 +334,13 @@ def test_apple_unfused_checkpoint(tmp_path, key):
     ref = _perturb(_timm_model(key))
     apple = _apple_layout(ref.state_dict())
     assert any(".se." in k for k in apple) == (key == "mobileone_s4")
-    assert export.is_apple_mobileone_layout(apple)
+    assert models.is_apple_mobileone_layout(apple)
     torch.save(apple, tmp_path / f"{key}_unfused.pth.tar")
-    model = export.create_model(key, tmp_path / f"{key}_unfused.pth.tar")
+    model = models.create_model(key, tmp_path / f"{key}_unfused.pth.tar")
     _assert_same_weights(model, ref)
     if key == "mobileone_s0":  # another variant's Apple checkpoint is refused clearly
         with pytest.raises(HelpersError, match="Apple's MobileOne layout"):
-            export.create_model("mobileone_s1", tmp_path / f"{key}_unfused.pth.tar")
+            models.create_model("mobileone_s1", tmp_path / f"{key}_unfused.pth.tar")
 
 
 def test_trained_model_object_exports(tmp_path):
@@ -347,8 +349,8 @@ def test_trained_model_object_exports(tmp_path):
     r = export.export_onnx(CHEAP, weights=tmp_path / "best.pth", model=ref, out=tmp_path / "t.onnx",
                            labels=["a", "b", "c"])
     assert r.weights == "best.pth" and r.num_classes == 3
-    x = export.parity_input(CHEAP, seed=9)
-    _, rel = export.relative_error(export.torch_forward(ref, x), _ort(r.path, x.numpy()))
+    x = models.parity_input(CHEAP, seed=9)
+    _, rel = models.relative_error(models.torch_forward(ref, x), _ort(r.path, x.numpy()))
     assert rel <= export.PARITY_RTOL
 
 
@@ -370,9 +372,9 @@ def _fake_onnx(path, key, weights):
 
 
 def test_notebook_output_policy(tmp_path, monkeypatch):
-    monkeypatch.setattr(export, "MODEL_DIR", tmp_path)
+    monkeypatch.setattr(files, "MODEL_DIR", tmp_path)
     key = "mobileone_s0"
-    default = export.default_onnx_path(key)
+    default = registry.get(key).float_onnx_path
     assert default == tmp_path / "MobileOne" / "mobileone_s0.onnx"
     c = export.choose_output(key, "random")
     assert (c.path, c.overwrite) == (default, False)
@@ -393,10 +395,10 @@ def test_notebook_output_policy(tmp_path, monkeypatch):
 
 def test_notebook_key_must_fit_the_notebook(capsys):
     with pytest.raises(HelpersError, match="is a MobileNetV1 model; this is the MobileOne notebook"):
-        export.introduce("mobilenetv1_100", "random", arch="MobileOne")
-    spec = export.introduce("mobileone_s1", "random", arch="MobileOne")
+        report.introduce("mobilenetv1_100", "random", arch="MobileOne")
+    spec = report.introduce("mobileone_s1", "random", arch="MobileOne")
     assert spec.key == "mobileone_s1" and "RANDOM WEIGHTS" in capsys.readouterr().out
-    export.introduce("mobileone_s1", "imagenet", arch="MobileOne")
+    report.introduce("mobileone_s1", "imagenet", arch="MobileOne")
     assert "RANDOM" not in capsys.readouterr().out
 
 
@@ -406,6 +408,6 @@ def test_imagenet_from_the_local_hub_cache(tmp_path, monkeypatch):
 
     ref = _perturb(_timm_model(CHEAP))
     save_file(ref.state_dict(), str(tmp_path / "model.safetensors"))
-    monkeypatch.setattr(export, "_cached_hub_file", lambda spec: str(tmp_path / "model.safetensors"))
-    monkeypatch.setattr(export, "_hub_offline_reason", lambda: pytest.fail("must not probe the hub"))
-    _assert_same_weights(export.create_model(CHEAP, "imagenet"), ref)
+    monkeypatch.setattr(models, "_cached_hub_file", lambda spec: str(tmp_path / "model.safetensors"))
+    monkeypatch.setattr(models, "_hub_offline_reason", lambda: pytest.fail("must not probe the hub"))
+    _assert_same_weights(models.create_model(CHEAP, "imagenet"), ref)

@@ -41,14 +41,14 @@ def warnings_(findings):
 
 def test_eighteen_committed_yamls_and_no_strays():
     assert len(TARGETS) == 18
-    expected = {mapper.yaml_path(k, b).resolve() for k, b in TARGETS}
+    expected = {registry.get(k).yaml_path(b).resolve() for k, b in TARGETS}
     on_disk = {p.resolve() for p in YAML_DIR.rglob("*.yaml")}
     assert on_disk == expected, f"stray or missing yaml files: {on_disk ^ expected}"
 
 
 @pytest.mark.parametrize("key,board", TARGETS)
 def test_committed_yaml_has_no_drift(key, board):
-    path = mapper.yaml_path(key, board)
+    path = registry.get(key).yaml_path(board)
     assert path == YAML_DIR / registry.get(key).arch / f"{key}_{board}.yaml"
     assert path.read_text(encoding="utf-8") == mapper.generate_yaml(key, board), (
         f"{path} drifted from the generator: run python -m helpers yaml --all")
@@ -57,7 +57,7 @@ def test_committed_yaml_has_no_drift(key, board):
 @pytest.mark.parametrize("key,board", TARGETS)
 def test_yaml_values_follow_the_registry(key, board):
     spec = registry.get(key)
-    cfg = mapper.load_config(mapper.yaml_path(key, board))
+    cfg = mapper.load_config(registry.get(key).yaml_path(board))
     mp, ip, cp, kp = (cfg[s] for s in mapper.SECTIONS)
     assert mp["march"] == {"x3": "bernoulli2", "x5": "bayes-e"}[board]
     assert mp["output_model_file_prefix"] == spec.bin_stem
@@ -79,14 +79,14 @@ def test_yaml_values_follow_the_registry(key, board):
     for section, keys in cfg.items():
         assert set(keys) <= set(mapper.ACCEPTED_KEYS[mp["march"]][section])
     # paths are relative to the yaml's folder and land in the repository layout
-    here = mapper.yaml_path(key, board).parent
-    assert (here / mp["onnx_model"]).resolve() == mapper.float_onnx_path(key).resolve()
-    assert (here / cp["cal_data_dir"]).resolve() == mapper.default_calib_dir(key).resolve()
+    here = registry.get(key).yaml_path(board).parent
+    assert (here / mp["onnx_model"]).resolve() == registry.get(key).float_onnx_path.resolve()
+    assert (here / cp["cal_data_dir"]).resolve() == registry.get(key).calib_dir.resolve()
     assert cp["cal_data_dir"].endswith("_f32")
-    text = mapper.yaml_path(key, board).read_text()
+    text = registry.get(key).yaml_path(board).read_text()
     assert "python -m helpers yaml --all" in text and "bt601_video" in text and "COLOR_BGR2YUV_I420" in text
     # check-yaml finds no error in what we commit (the onnx/calibration files are created later)
-    assert errors(mapper.check_config(mapper.yaml_path(key, board))) == []
+    assert errors(mapper.check_config(registry.get(key).yaml_path(board))) == []
 
 
 def test_limited_range_yaml_and_preprocess():
@@ -129,7 +129,7 @@ def test_write_yaml_elsewhere_keeps_paths_relative(tmp_path):
     cfg = mapper.load_config(path)
     onnx_model = Path(cfg["model_parameters"]["onnx_model"])
     assert not onnx_model.is_absolute()
-    assert (out.parent / onnx_model).resolve() == mapper.float_onnx_path("mobileone_s0").resolve()
+    assert (out.parent / onnx_model).resolve() == registry.get("mobileone_s0").float_onnx_path.resolve()
     assert mapper.regenerate("mobileone_s0", "x5", out)[1] == "unchanged"
     # a file we did not generate is not replaced without overwrite
     own = write(tmp_path / "mine.yaml", "model_parameters: {}\n")

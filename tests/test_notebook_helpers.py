@@ -4,7 +4,6 @@ a temporary folder; the real export is replaced by one that writes a tiny float 
 (export -> board model from the committed yaml -> load) runs in seconds."""
 import io
 from datetime import datetime, timezone
-import json
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,7 +13,8 @@ import pytest
 from PIL import Image
 
 from helpers.notebooks import inference as nb
-from helpers.board import nv12, registry
+from helpers.board import agreement, files, nv12, registry
+from helpers.pc import make
 from helpers.errors import HelpersError
 from helpers.board.labels import imagenet_labels
 from helpers.board.runtime import available_backends
@@ -40,10 +40,8 @@ def models(tmp_path, monkeypatch):
     """Model paths in tmp_path; 'export' writes a tiny float model and records its calls."""
     root = tmp_path / "model"
     calls = []
-    monkeypatch.setattr(nb, "float_onnx_path", lambda key: root / registry.get(key).arch / f"{key}.onnx")
-    monkeypatch.setattr(nb, "board_onnx_path",
-                        lambda key: root / registry.get(key).arch / f"{registry.get(key).bin_stem}.onnx")
-    monkeypatch.setattr(nb, "can_make_models", lambda: True)
+    monkeypatch.setattr(files, "MODEL_DIR", root)   # every spec path method reads it at call time
+    monkeypatch.setattr(make, "can_make_models", lambda: True)
     import helpers.pc.export
 
     def fake_export(key, weights="imagenet", out=None, **kw):
@@ -78,7 +76,7 @@ def test_missing_models_are_made_once_and_reported(models, photo, capsys):
     assert models.calls == [(KEY, "random")]
     assert out.count("made       :") == 2 and "exported" in out and "built the NV12 board model" in out
     assert f"yaml/MobileOne/{KEY}_x5.yaml" in out  # the committed yaml of BOARD
-    assert d.choice.kind == "board-onnx" and d.choice.path == nb.board_onnx_path(KEY) and d.choice.path.exists()
+    assert d.choice.kind == "board-onnx" and d.choice.path == registry.get(KEY).board_onnx_path and d.choice.path.exists()
     assert d.backend == "onnxruntime"
     demo(photo).load()
     assert models.calls == [(KEY, "random")] and "made       :" not in capsys.readouterr().out
@@ -88,9 +86,9 @@ def test_float_kind_runs_the_float_onnx(models, photo):
     d = demo(photo, model_kind="float-onnx")
     clf = d.load()
     assert d.choice.kind == "float-onnx" and clf.kind == "float"
-    assert not nb.board_onnx_path(KEY).exists()  # not made until needed
+    assert not registry.get(KEY).board_onnx_path.exists()  # not made until needed
     a = d.compare_paths()  # needs the board model: made now
-    assert nb.board_onnx_path(KEY).exists() and a.ok, a
+    assert registry.get(KEY).board_onnx_path.exists() and a.ok, a
 
 
 def test_existing_file_with_other_weights_is_used_and_flagged(models, photo, capsys):
@@ -104,7 +102,7 @@ def test_existing_file_with_other_weights_is_used_and_flagged(models, photo, cap
 
 
 def test_on_a_machine_without_the_toolchain_a_missing_file_is_explained(models, photo, monkeypatch):
-    monkeypatch.setattr(nb, "can_make_models", lambda: False)
+    monkeypatch.setattr(make, "can_make_models", lambda: False)
     msg = one_line_error(lambda: demo(photo).load(), "cannot build it")
     assert "python -m helpers export" in msg and models.calls == []
 
@@ -224,7 +222,7 @@ def test_paths_disagree_when_the_board_model_lies_about_its_range(models, photo)
 
     d = demo(photo)
     d.load()
-    path = nb.board_onnx_path(KEY)
+    path = registry.get(KEY).board_onnx_path
     m = onnx.load(str(path))
     for p in m.metadata_props:
         if p.key == "rdk.yuv_range":
@@ -254,21 +252,21 @@ def test_pixel_check_fails_for_a_wrong_encoder(models, photo, monkeypatch):
 
 
 def test_agreement_logic():
-    good = nb.Agreement(None, 1e-6, 40.0, 0.95, 0.2, 3, 7, 0.6)
+    good = agreement.Agreement(None, 1e-6, 40.0, 0.95, 0.2, 3, 7, 0.6)
     assert good.ok  # top-1 differs, correlation high
-    assert not nb.Agreement(None, 1e-6, 40.0, 0.5, 0.9, 3, 7, 0.2).ok
-    assert nb.Agreement(None, 1e-6, 40.0, 0.5, 0.9, 3, 3, 0.2).ok  # top-1 equal
-    assert not nb.Agreement(None, 1e-2, 40.0, 0.99, 0.0, 3, 3, 1.0).ok
-    assert not nb.Agreement(None, 1e-6, 20.0, 0.99, 0.0, 3, 3, 1.0).ok
-    assert nb.Agreement(skipped="board").ok
+    assert not agreement.Agreement(None, 1e-6, 40.0, 0.5, 0.9, 3, 7, 0.2).ok
+    assert agreement.Agreement(None, 1e-6, 40.0, 0.5, 0.9, 3, 3, 0.2).ok  # top-1 equal
+    assert not agreement.Agreement(None, 1e-2, 40.0, 0.99, 0.0, 3, 3, 1.0).ok
+    assert not agreement.Agreement(None, 1e-6, 20.0, 0.99, 0.0, 3, 3, 1.0).ok
+    assert agreement.Agreement(skipped="board").ok
 
 
 def test_psnr_and_pearson():
     a = np.zeros((4, 4, 3))
-    assert nb.psnr(a, a) == float("inf")
-    assert nb.psnr(a, a + 255) == pytest.approx(0.0)
+    assert agreement.psnr(a, a) == float("inf")
+    assert agreement.psnr(a, a + 255) == pytest.approx(0.0)
     x = np.arange(10.0)
-    assert nb.pearson(x, 3 * x + 1) == pytest.approx(1.0) and nb.pearson(x, -x) == pytest.approx(-1.0)
+    assert agreement.pearson(x, 3 * x + 1) == pytest.approx(1.0) and agreement.pearson(x, -x) == pytest.approx(-1.0)
 
 
 # ------------------------------------------------------------------ benchmark, where, widgets
@@ -324,11 +322,11 @@ def test_a_stale_board_model_is_reported_not_silently_replaced(models, photo, ca
     import os
 
     demo(photo).load()
-    board = nb.board_onnx_path(KEY)
+    board = registry.get(KEY).board_onnx_path
     before = board.read_bytes()
-    fake_models.tiny_float_model(nb.float_onnx_path(KEY), key=KEY, seed=1)  # other weights
+    fake_models.tiny_float_model(registry.get(KEY).float_onnx_path, key=KEY, seed=1)  # other weights
     t = board.stat().st_mtime + 10
-    os.utime(nb.float_onnx_path(KEY), (t, t))
+    os.utime(registry.get(KEY).float_onnx_path, (t, t))
     capsys.readouterr()
     d = demo(photo)
     d.load()

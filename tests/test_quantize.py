@@ -9,7 +9,8 @@ import torch
 from helpers.pc import quantize as Q
 from helpers.cli import main
 from helpers.errors import HelpersError
-from helpers.board.runtime import META_KEY, META_LABELS, META_MEAN, META_STD, open_model
+from helpers.board.runtime import open_model
+from helpers.board.meta import META_KEY, META_LABELS, META_MEAN, META_STD
 
 SIZE = 16
 MEAN, STD = [0.5, 0.4, 0.3], [0.2, 0.25, 0.3]

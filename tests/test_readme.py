@@ -12,6 +12,7 @@ import pytest
 
 from helpers import cli
 from helpers.docs import figures, readme
+from helpers.board import records
 from helpers.board import registry
 from helpers.errors import HelpersError
 from helpers.board.files import REPO_ROOT
@@ -261,7 +262,7 @@ def test_measured_tables_name_their_command():
 def test_random_weight_results_never_show_accuracy(tmp_path):
     rows = [{"stage": "float ONNX", "weights": "random", "top1": 12.34, "top5": 56.78, "latency_ms": 1.5},
             {"stage": "trained ONNX", "weights": "digits checkpoint", "top1": 97.25, "latency_ms": 1.25}]
-    readme.record_result("demo", rows, "python -m helpers demo --record", merge_on=(), results_dir=tmp_path)
+    records.record_result("demo", rows, "python -m helpers demo --record", merge_on=(), results_dir=tmp_path)
     for lang in readme.LANGS:
         out = readme.render("demo", lang, None, results_dir=tmp_path)
         assert "12.34" not in out and "56.78" not in out, "a random-weight accuracy leaked into a table"
@@ -271,7 +272,7 @@ def test_random_weight_results_never_show_accuracy(tmp_path):
 
 
 def test_file_level_random_weights_hide_accuracy_fields(tmp_path):
-    readme.record_result("quantize", [{"key": "mobileone_s0", "float_top1": 70.5, "int8_top1": 69.5,
+    records.record_result("quantize", [{"key": "mobileone_s0", "float_top1": 70.5, "int8_top1": 69.5,
                                        "latency_ms": 3.0}],
                          "python -m helpers quantize ONNX --calib DIR --out FILE --data DIR --record",
                          results_dir=tmp_path, weights="random")
@@ -289,10 +290,10 @@ def test_not_measured_yet_names_the_command(tmp_path):
 
 def test_record_result_merges_by_key_and_rejects_bad_files(tmp_path):
     cmd = "python -m helpers bench FILE --record"
-    readme.record_result("bench", [{"key": "mobilenetv1_100", "latency_ms": 2.0},
+    records.record_result("bench", [{"key": "mobilenetv1_100", "latency_ms": 2.0},
                                    {"key": "mobileone_s0", "latency_ms": 5.0}], cmd, results_dir=tmp_path)
-    readme.record_result("bench", [{"key": "mobileone_s0", "latency_ms": 4.0}], cmd, results_dir=tmp_path)
-    data = readme.load_result("bench", tmp_path)
+    records.record_result("bench", [{"key": "mobileone_s0", "latency_ms": 4.0}], cmd, results_dir=tmp_path)
+    data = records.load_result("bench", tmp_path)
     assert [(r["key"], r["latency_ms"]) for r in data["rows"]] == [("mobileone_s0", 4.0), ("mobilenetv1_100", 2.0)]
     assert data["command"] == cmd and data["machine"] and data["date"]
     out = readme.render("measured", "en", "MobileOne", results_dir=tmp_path)
@@ -303,14 +304,14 @@ def test_record_result_merges_by_key_and_rejects_bad_files(tmp_path):
         readme.render("measured", "en", "MobileOne", results_dir=tmp_path)
     (tmp_path / "export.json").write_text(json.dumps({"rows": []}))
     with pytest.raises(HelpersError, match="needs a 'command'"):
-        readme.load_result("export", tmp_path)
+        records.load_result("export", tmp_path)
     with pytest.raises(HelpersError, match="result name"):
-        readme.record_result("../x", [], cmd, results_dir=tmp_path)
+        records.record_result("../x", [], cmd, results_dir=tmp_path)
 
 
 def test_committed_results_are_valid():
-    for f in sorted(readme.RESULTS_DIR.glob("*.json")):
-        data = readme.load_result(f.stem)
+    for f in sorted(records.RESULTS_DIR.glob("*.json")):
+        data = records.load_result(f.stem)
         assert data["command"].startswith("python -m helpers "), f
         for row in data["rows"]:
             if "key" in row:
@@ -434,8 +435,8 @@ def test_demo_figure_is_drawn_from_a_recorded_result(tmp_path):
     """Smoke test of the one figure that exists only after `demo --record` (no pixel comparison)."""
     rows = [{"stage": "PyTorch", "weights": "digits checkpoint", "top1": 97.0, "latency_ms": 2.5},
             {"stage": "INT8 ONNX", "weights": "random", "top1": 11.0, "latency_ms": 1.0}]
-    path = readme.record_result("demo", rows, readme.DEMO.command, merge_on=(), results_dir=tmp_path)
-    out = figures.draw_demo(readme.load_result("demo", tmp_path), tmp_path / "demo.png")
+    path = records.record_result("demo", rows, readme.DEMO.command, merge_on=(), results_dir=tmp_path)
+    out = figures.draw_demo(records.load_result("demo", tmp_path), tmp_path / "demo.png")
     data = out.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) < 100 * 1024
     assert path.exists()

@@ -65,7 +65,7 @@ def test_final_model_is_fused_and_equals_the_unfused_one(run1):
     import timm
     from safetensors.torch import load_file
 
-    from helpers.pc.export import multi_branch_modules
+    from helpers.pc.models import multi_branch_modules
 
     data, res = run1
     fused, info = T.load_trained_model(res.checkpoint)
@@ -84,7 +84,7 @@ def test_fewer_training_branches_fuse_to_the_same_network(run1, tmp_path):
     fused network has exactly the tensors of a fused default (k = 4) MobileOne-S0."""
     import timm
 
-    from helpers.pc.export import checkpoint_conv_branches, reparameterize
+    from helpers.pc.models import checkpoint_conv_branches, reparameterize
 
     data, _ = run1
     res = T.train("mobileone_s0", data, epochs=1, out=tmp_path / "k1", conv_branches=1, **KW)
@@ -114,7 +114,7 @@ def test_fewer_training_branches_fuse_to_the_same_network(run1, tmp_path):
 def test_dead_batchnorm_channels_lose_their_scale_and_nothing_else():
     """A channel that never varied outputs beta whatever gamma is: zeroing gamma keeps the output
     and stops fusing from folding gamma / sqrt(eps) (here 10 / sqrt(1e-5) ~ 3162) into the weights."""
-    from helpers.pc.export import zero_dead_batchnorm
+    from helpers.pc.models import zero_dead_batchnorm
 
     bn = torch.nn.BatchNorm2d(4).eval()
     with torch.no_grad():

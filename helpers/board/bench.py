@@ -31,7 +31,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from helpers.board import registry
-from helpers.errors import HelpersError
+from helpers.errors import HelpersError, first_line
+from helpers.board.meta import META_KEY
 from helpers.board.runtime import BACKENDS, Backend, TensorInfo, open_model
 
 DEFAULT_THREADS = (1, 2, 4)
@@ -228,7 +229,7 @@ def measure(backends: Sequence[Backend], feed: np.ndarray, seconds: float, warmu
         e = errors[0]
         if isinstance(e, HelpersError):
             raise e
-        raise HelpersError(f"the runtime failed during the benchmark: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from e
+        raise HelpersError(f"the runtime failed during the benchmark: {type(e).__name__}: {first_line(e)}") from e
     calls = [x for lst in per_thread for x in lst]
     if not calls:
         raise HelpersError(f"no inference finished within {seconds:g} s; give more --seconds")
@@ -258,7 +259,7 @@ def benchmark(model, threads: Sequence[int] = DEFAULT_THREADS, seconds: float = 
     if backend not in BACKENDS:
         raise HelpersError(f"unknown backend {backend!r}; use one of: {', '.join(BACKENDS)}")
     first = open_model(path, backend=backend)
-    key = key or first.metadata.get("rdk.model_key")
+    key = key or first.metadata.get(META_KEY)
     info = first.input
     feed = make_feed(info) if feed is None else np.asarray(feed)
     first.run(feed)  # a wrong feed fails here, with the runtime's own message
@@ -289,7 +290,7 @@ def cmd_bench(args) -> int:
     for n in result.notes(pub):
         print(n.replace("`", ""))
     if args.record:
-        from helpers.docs.readme import record_and_report
+        from helpers.board.records import record_and_report
 
         rows = [{"key": result.key, "model": result.model.name, "backend": result.backend, "threads": r.threads,
                  "latency_ms": r.latency_median_ms, "latency_p90_ms": r.latency_p90_ms, "fps": r.fps}

@@ -21,8 +21,8 @@ from helpers.board import registry
 from helpers.errors import HelpersError
 from helpers.board.image import ImageLike, board_resize, load_image, normalize_nchw
 from helpers.board.labels import Prediction, imagenet_labels, softmax, topk
-from helpers.board.runtime import (META_KEY, META_MEAN, META_STD, META_WEIGHTS, META_YUV_RANGE, Backend,
-                      labels_from_metadata, open_model)
+from helpers.board.runtime import Backend, open_model
+from helpers.board.meta import META_KEY, META_MEAN, META_STD, META_WEIGHTS, META_YUV_RANGE, labels_from_metadata
 
 
 @dataclass
@@ -31,6 +31,20 @@ class Prepared:
 
     rgb: np.ndarray          # the resized RGB frame
     feed: np.ndarray         # what is handed to the backend
+
+
+def board_feed(rgb: np.ndarray, kind: str, yuv_range: str = nv12mod.DEFAULT_RANGE) -> np.ndarray:
+    """The feed of a board model (``nv12``, ``rgb`` or ``bgr`` input) for an RGB uint8 HxWx3 frame at its size.
+
+    The one place that builds it: the classifier, the agreement check and the calibration all call this.
+    """
+    if kind == "nv12":
+        return nv12mod.rgb_to_nv12(rgb, yuv_range)
+    if kind == "rgb":
+        return np.ascontiguousarray(rgb[None])
+    if kind == "bgr":
+        return np.ascontiguousarray(rgb[None, :, :, ::-1])
+    raise HelpersError(f"board input type {kind!r} is not supported; use nv12, rgb or bgr")
 
 
 class Classifier:
@@ -80,17 +94,15 @@ class Classifier:
     def backend(self) -> str:
         return self.runtime.name
 
+    def feed(self, rgb: np.ndarray) -> np.ndarray:
+        """What the runtime is given for an RGB uint8 frame already at the model size (see :func:`board_feed`)."""
+        if self.kind == "float":
+            return normalize_nchw(rgb, self.mean, self.std)
+        return board_feed(rgb, self.kind, self.yuv_range)
+
     def prepare(self, image: ImageLike) -> Prepared:
         rgb = board_resize(load_image(image), self.size)
-        if self.kind == "nv12":
-            feed = nv12mod.rgb_to_nv12(rgb, self.yuv_range)
-        elif self.kind == "rgb":
-            feed = np.ascontiguousarray(rgb[None])
-        elif self.kind == "bgr":
-            feed = np.ascontiguousarray(rgb[None, :, :, ::-1])
-        else:
-            feed = normalize_nchw(rgb, self.mean, self.std)
-        return Prepared(rgb, feed)
+        return Prepared(rgb, self.feed(rgb))
 
     def logits(self, image: ImageLike) -> np.ndarray:
         """The raw output vector for one image (float32, flattened)."""

@@ -23,7 +23,7 @@ from typing import List, Optional, Tuple
 
 from helpers.board import registry
 from helpers.errors import HelpersError
-from helpers.board.files import MODEL_DIR, rel_to_repo
+from helpers.board.files import rel_to_repo
 
 MIN_BIN_BYTES = 100 * 1024
 CHUNK = 1 << 16
@@ -33,12 +33,11 @@ _TEXT_STARTS = (b"<", b"{", b"[")
 
 def bin_path(key: str, board: str) -> Path:
     """Where the published ``.bin`` of ``key`` for ``board`` goes: ``model/<Arch>/<name>.bin``."""
-    spec = registry.get(key)
-    pub = spec.published_for(board)
-    if pub is None:
+    path = registry.get(key).published_bin_path(board)
+    if path is None:
         raise HelpersError(f"the model zoo publishes no {registry.board(board).name} .bin for {key}; "
                            "build one with the mapper (python -m helpers bundle)")
-    return MODEL_DIR / spec.arch / pub.bin_name
+    return path
 
 
 def targets(key: Optional[str] = None, arch: Optional[str] = None,
@@ -54,7 +53,7 @@ def targets(key: Optional[str] = None, arch: Optional[str] = None,
             raise HelpersError(f"{k} is a {spec.arch} model, not {arch}")
         for pub in spec.published:
             if board in (None, pub.board):
-                out.append((k, pub, MODEL_DIR / spec.arch / pub.bin_name))
+                out.append((k, pub, spec.published_bin_path(pub.board)))
     if not out:
         what = key or arch or "any model"
         raise HelpersError(f"the model zoo publishes no .bin for {what}"

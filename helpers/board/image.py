@@ -13,10 +13,11 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Tuple, Union
+from typing import TYPE_CHECKING, List, Tuple, Union
 
 import numpy as np
 
+from helpers.board.files import DATA_DIR, rel_to_repo
 from helpers.errors import HelpersError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -165,3 +166,43 @@ def deployed_input(src: ImageLike, size: Tuple[int, int], mean, std) -> np.ndarr
 def to_nchw_float(rgb: np.ndarray) -> np.ndarray:
     """RGB uint8 HxWx3 -> float32 1x3xHxW in 0..255, un-normalised (the mapper's training input)."""
     return np.ascontiguousarray(rgb.astype(np.float32).transpose(2, 0, 1)[None])
+
+
+#: the image files every folder reader accepts (calibration, datasets, --compare, the notebooks)
+IMAGE_EXTS = (".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
+
+
+
+#: the photographs shipped in data/ (source and licence: data/README.md); camera.jpg is 1-channel
+SAMPLE_IMAGES = ("chelsea.jpg", "coffee.jpg", "rocket.jpg", "camera.jpg", "hubble_deep_field.jpg")
+
+
+
+def sample_images() -> List[Path]:
+    """Paths of the sample photographs in ``data/`` (see ``data/README.md``)."""
+    paths = [DATA_DIR / n for n in SAMPLE_IMAGES]
+    missing = [p.name for p in paths if not p.is_file()]
+    if missing:
+        raise HelpersError(f"sample image(s) missing from {rel_to_repo(DATA_DIR)}: {', '.join(missing)}; "
+                           "restore them with git checkout data/")
+    return paths
+
+
+
+def find_images(folder) -> List[Path]:
+    """Image files under ``folder`` (recursive), sorted by relative path: a deterministic order."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise HelpersError(f"image folder not found: {folder}")
+    if not folder.is_dir():
+        raise HelpersError(f"{folder} is not a folder; give a folder of images (jpg, png, ...)")
+    try:
+        files = sorted((p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTS
+                        and not any(part.startswith(".") for part in p.relative_to(folder).parts)),
+                       key=lambda p: p.relative_to(folder).as_posix())
+    except PermissionError as e:
+        raise HelpersError(f"cannot read {folder}: {e.strerror}; check its permissions") from None
+    if not files:
+        raise HelpersError(f"no images ({', '.join(IMAGE_EXTS)}) in {folder}; give a folder of "
+                           "representative photos (about 100)")
+    return files

@@ -1,14 +1,18 @@
 """The model registry: every fact about every deployable variant, stated once.
 
-Board-safe: plain data, no torch/timm. Yaml configs, README tables and the download list are
-generated from this file; ``tests/test_registry.py`` checks it against timm's ``pretrained_cfg``.
+Board-safe: plain data, no torch/timm. Yaml configs, README tables, notebooks and the download
+list are generated from this file; ``tests/board/test_registry.py`` checks it against timm's
+``pretrained_cfg``. Where a key's files live in the repository is also stated here, once, as
+methods of :class:`ModelSpec` (``spec.float_onnx_path``, ``spec.yaml_path("x5")``, ...).
 """
 from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
+from helpers.board import files
 from helpers.errors import HelpersError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -103,6 +107,48 @@ class ModelSpec:
             if p.board == board:
                 return p
         return None
+
+    # -- where this key's files live (the one home of these paths; folders are git-ignored) --------
+    @property
+    def float_onnx_path(self) -> Path:
+        """``model/<Arch>/<key>.onnx``: what ``python -m helpers export KEY`` writes."""
+        return files.MODEL_DIR / self.arch / f"{self.key}.onnx"
+
+    @property
+    def board_onnx_path(self) -> Path:
+        """``model/<Arch>/<bin_stem>.onnx``: the PC stand-in for the ``.bin`` of the same stem."""
+        return files.MODEL_DIR / self.arch / f"{self.bin_stem}.onnx"
+
+    @property
+    def bin_path(self) -> Path:
+        """``model/<Arch>/<bin_stem>.bin``: where a ``.bin`` built with the toolchain is copied."""
+        return files.MODEL_DIR / self.arch / f"{self.bin_stem}.bin"
+
+    def published_bin_path(self, board_key: str) -> Optional[Path]:
+        """Where the model zoo's ``.bin`` for ``board_key`` is downloaded to (None if none is published)."""
+        pub = self.published_for(board(board_key).key)
+        return None if pub is None else files.MODEL_DIR / self.arch / pub.bin_name
+
+    def bin_candidates(self, board_key: str) -> List[Path]:
+        """Where a ``.bin`` for ``board_key`` may be: the one we build, then the published one."""
+        paths = [self.bin_path, self.published_bin_path(board_key)]
+        return list(dict.fromkeys(p for p in paths if p is not None))
+
+    def yaml_name(self, board_key: str) -> str:
+        return f"{self.key}_{board(board_key).key}.yaml"
+
+    def yaml_path(self, board_key: str) -> Path:
+        """``yaml/<Arch>/<key>_<board>.yaml``: the committed, generated mapper config."""
+        return files.YAML_DIR / self.arch / self.yaml_name(board_key)
+
+    @property
+    def calib_dir(self) -> Path:
+        """``data/calib/<key>_f32``: the calibration data the committed yamls point at."""
+        return files.DATA_DIR / "calib" / f"{self.key}_f32"
+
+    def working_dir(self, board_key: str) -> Path:
+        """``build/<Arch>/<key>_<board>``: the mapper's output folder for the committed yamls."""
+        return files.REPO_ROOT / "build" / self.arch / f"{self.key}_{board(board_key).key}"
 
 
 def _mobileone(variant: str, crop_pct: float, published: Tuple[Published, ...] = ()) -> ModelSpec:
@@ -228,15 +274,3 @@ def board(key: str) -> Board:
         return BOARDS[key]
     except KeyError:
         raise HelpersError(f"unknown board {key!r}; use one of: {', '.join(BOARDS)}") from None
-
-
-def board_for_march(march: str) -> Optional[Board]:
-    for b in BOARDS.values():
-        if b.march == march:
-            return b
-    return None
-
-
-def spec_for_onnx_metadata(meta: Dict[str, str]) -> Optional[ModelSpec]:
-    key = meta.get("rdk.model_key")
-    return MODELS.get(key) if key else None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,20 +17,13 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from helpers.errors import HelpersError
+from helpers.errors import HelpersError, first_line
+from helpers.board.meta import META_INPUT_TYPE
 
 BACKENDS = ("auto", "onnxruntime", "hobot_dnn", "bpu_infer_lib")
 BOARD_BACKENDS = ("hobot_dnn", "bpu_infer_lib")
 _MODULE_OF = {"onnxruntime": "onnxruntime", "hobot_dnn": "hobot_dnn.pyeasy_dnn", "bpu_infer_lib": "bpu_infer_lib"}
 
-# Keys of the metadata our ONNX files carry (written by export and board-model).
-META_KEY = "rdk.model_key"
-META_INPUT_TYPE = "rdk.input_type_rt"   # nv12 / rgb / bgr for a board-contract model; absent: float NCHW
-META_YUV_RANGE = "rdk.yuv_range"
-META_WEIGHTS = "rdk.weights"
-META_LABELS = "rdk.labels"              # JSON list of class names when not ImageNet-1k
-META_MEAN = "rdk.mean"
-META_STD = "rdk.std"
 
 
 @dataclass(frozen=True)
@@ -111,7 +103,7 @@ class OrtBackend(Backend):
         try:
             self.session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
         except Exception as e:  # onnxruntime raises its own exception types for bad files
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            first = first_line(e)
             raise HelpersError(f"{path} is not a valid ONNX model ({first[:160]}); re-export it "
                                "(python -m helpers export KEY)") from None
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
@@ -261,6 +253,3 @@ def open_model(path, backend: str = "auto", threads: Optional[int] = None) -> Ba
                        "On a PC, run the NV12 board-model ONNX instead (python -m helpers board-model --help)")
 
 
-def labels_from_metadata(meta: Dict[str, str]) -> Optional[List[str]]:
-    raw = meta.get(META_LABELS)
-    return list(json.loads(raw)) if raw else None

@@ -31,10 +31,10 @@ from typing import Callable, Dict, List, Optional
 
 from helpers.board import registry
 from helpers.errors import HelpersError
+from helpers.board.records import RESULTS_DIR
 from helpers.board.files import DATA_DIR, NOTEBOOK_DIR, atomic_write_bytes, rel_to_repo
 
 TOP_FIG_DIR = DATA_DIR / "figures"
-RESULTS_DIR = DATA_DIR / "results"
 STATS_FILE = RESULTS_DIR / "architecture.json"
 FIGURES_COMMAND = "python -m helpers figures"
 

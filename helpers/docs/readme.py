@@ -17,7 +17,7 @@ Every number in a block is either **published** (from the registry, with its sou
 **measured** (from a result file, captioned with the command that measured it, the machine and the
 date). Accuracy columns of rows measured with random weights are never shown.
 
-Result files (``data/results/<name>.json``), written with :func:`record_result`::
+Result files (``data/results/<name>.json``), written with :func:`helpers.board.records.record_result`::
 
     {"schema": 1, "name": "bench", "command": "python -m helpers bench FILE --record",
      "machine": "x86_64, 2 CPU threads, Linux", "date": "2025-01-31",
@@ -32,10 +32,8 @@ Board-safe: standard library plus :mod:`helpers.board.registry`, :mod:`helpers.p
 """
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import os
-import platform
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,9 +41,10 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from helpers.board import registry
 from helpers.errors import HelpersError
+from helpers.board.records import load_result
+from helpers.board.text import md_table
 from helpers.board.files import DATA_DIR, NOTEBOOK_DIR, REPO_ROOT, atomic_write_text, rel_to_repo
 
-RESULTS_DIR = DATA_DIR / "results"
 BEGIN = "<!-- BEGIN GENERATED: {name} -->"
 END = "<!-- END GENERATED: {name} -->"
 _MARK_RE = re.compile(r"<!-- (BEGIN|END) GENERATED: ([A-Za-z0-9_.-]+) -->")
@@ -88,74 +87,12 @@ def readmes(root: Optional[Path] = None) -> List[Readme]:
 # ------------------------------------------------------------------------------------------------
 # measured results
 # ------------------------------------------------------------------------------------------------
-def _machine() -> str:
-    return f"{platform.machine() or 'unknown CPU'}, {os.cpu_count()} CPU threads, {platform.system()}"
 
 
-def record_result(name: str, rows: Sequence[Dict[str, Any]], command: str,
-                  merge_on: Sequence[str] = ("key",), results_dir: Optional[Path] = None,
-                  **extra: Any) -> Path:
-    """Write (or update) ``data/results/<name>.json`` for the README tables.
-
-    ``rows`` replace earlier rows that have the same values in ``merge_on`` (so recording one model
-    keeps the others); ``command`` is the command line a reader can run to measure them again
-    (write it with placeholders, e.g. ``python -m helpers bench FILE --record``). ``extra`` goes
-    into the file as is (e.g. ``dataset="digits val split"``). Then run ``python -m helpers readme``.
-    """
-    if not re.fullmatch(r"[a-z0-9_]+", name or ""):
-        raise HelpersError(f"result name {name!r} must be lower-case letters, digits and '_'")
-    rows = [dict(r) for r in rows]
-    for r in rows:
-        if not isinstance(r, dict):
-            raise HelpersError(f"result rows must be dicts, got {type(r).__name__}")
-    path = Path(results_dir or RESULTS_DIR) / f"{name}.json"
-    old_rows: List[Dict[str, Any]] = []
-    if path.exists():
-        try:
-            old_rows = list(json.loads(path.read_text(encoding="utf-8")).get("rows", []))
-        except (ValueError, AttributeError):
-            old_rows = []  # unreadable: replaced by this run
-
-    def ident(r):
-        return tuple(json.dumps(r.get(k), sort_keys=True) for k in merge_on)
-
-    if merge_on:
-        new_ids = {ident(r) for r in rows}
-        rows = [r for r in old_rows if ident(r) not in new_ids] + rows
-        order = {k: i for i, k in enumerate(registry.MODELS)}
-        rows.sort(key=lambda r: order.get(r.get("key"), len(order)))
-    data = {"schema": 1, "name": name, "command": command, "machine": _machine(),
-            "date": _dt.date.today().isoformat(), **extra, "rows": rows}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(data, indent=1, ensure_ascii=False) + "\n", overwrite=True)
-    os.chmod(path, 0o644)
-    return path
 
 
-def record_and_report(name: str, rows: Sequence[Dict[str, Any]], command: str, log: Callable = print,
-                      **kwargs: Any) -> Path:
-    """:func:`record_result`, then tell the user where it went and what to run next (the CLIs' ``--record``)."""
-    path = record_result(name, rows, command, **kwargs)
-    log(f"recorded in {rel_to_repo(path)} (then: python -m helpers readme)")
-    return path
 
 
-def load_result(name: str, results_dir: Optional[Path] = None) -> Optional[Dict[str, Any]]:
-    """The result file ``name`` or ``None`` when it was never recorded; a broken file is an error."""
-    path = Path(results_dir or RESULTS_DIR) / f"{name}.json"
-    if not path.exists():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as e:
-        raise HelpersError(f"{rel_to_repo(path)} is not valid JSON ({e}); re-run the command that records "
-                           "it or delete the file") from None
-    if not isinstance(data, dict) or not isinstance(data.get("rows"), list) or not data.get("command"):
-        raise HelpersError(f"{rel_to_repo(path)} needs a 'command' and a list of 'rows' "
-                           "(write it with helpers.docs.readme.record_result)")
-    if not all(isinstance(r, dict) for r in data["rows"]):
-        raise HelpersError(f"{rel_to_repo(path)}: every row must be a JSON object")
-    return data
 
 
 @dataclass(frozen=True)
@@ -224,7 +161,9 @@ FIELDS: Tuple[Tuple[str, str, str, Callable[[Any], str]], ...] = (
     ("int8_top1", "INT8 top-1 (%)", "INT8 top-1 (%)", _fmt(2)),
     ("top1_agreement", "top-1 agreement (%)", "top-1 一致率 (%)", _fmt(2)),
     ("top5_overlap", "top-5 overlap (%)", "top-5 重合率 (%)", _fmt(2)),
-    ("max_logit_diff", "max logit difference", "最大 logit 差", _fmt_sci),
+    ("passed", "images passing", "通过的图像数", _fmt_int),
+    ("worst_contract_rel_err", "worst contract error", "最大契约误差", _fmt_sci),
+    ("min_logit_corr", "min logit correlation", "最小 logit 相关系数", _fmt(4)),
     ("latency_ms", "latency (ms)", "延迟 (ms)", _fmt(2)),
     ("latency_p90_ms", "latency p90 (ms)", "延迟 p90 (ms)", _fmt(2)),
     ("fps", "FPS", "FPS", _fmt(1)),
@@ -258,12 +197,6 @@ def _cell(field: str, value: Any) -> str:
     if isinstance(value, (list, dict)):
         value = json.dumps(value, ensure_ascii=False)
     return str(value).replace("|", "\\|").replace("\n", " ")
-
-
-def md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
-    return "\n".join(lines)
 
 
 def result_table(data: Dict[str, Any], rows: Sequence[Dict[str, Any]], lang: str) -> str:
@@ -551,7 +484,7 @@ def block_yaml(ctx: Ctx) -> str:
     for key in ctx.keys:
         s = registry.get(key)
         for b in s.boards:
-            path = mapper.yaml_path(key, b)
+            path = registry.get(key).yaml_path(b)
             rel = Path(os.path.relpath(path, here)).as_posix()
             link = f"[{path.name}]({rel})" if path.exists() else f"{path.name} ({t('not_generated', lang)})"
             rows.append([f"`{key}`", registry.BOARDS[b].name, f"`{registry.BOARDS[b].march}`", link,
@@ -568,7 +501,6 @@ def block_yaml(ctx: Ctx) -> str:
 
 def block_commands(ctx: Ctx) -> str:
     """Per architecture: the PC and board commands for its first variant, with real file names."""
-    from helpers.pc import mapper
 
     lang = ctx.lang
     key = ctx.keys[0]
@@ -576,7 +508,7 @@ def block_commands(ctx: Ctx) -> str:
     pub = s.published[0] if s.published else None
     board = pub.board if pub else s.boards[0]
     onnx = f"model/{s.arch}/{key}.onnx"
-    yml = rel_to_repo(mapper.yaml_path(key, board))
+    yml = rel_to_repo(registry.get(key).yaml_path(board))
     board_onnx = f"model/{s.arch}/{s.bin_stem}.onnx"
     c = (lambda en, cn: en if lang == "en" else cn)
     pc = ["```bash",
@@ -593,9 +525,9 @@ def block_commands(ctx: Ctx) -> str:
           f"python3 -m helpers bench model/{s.arch}/{bin_name} --key {key} --threads 1,2,4",
           f"hrt_model_exec perf --model_file model/{s.arch}/{bin_name} --thread_num 1 --frame_count 200",
           "```"]
-    note = c(f"`random` weights keep this offline; the predictions are then meaningless (and marked so). "
-             f"The other variants work the same way (`python -m helpers list`).",
-             f"`random` 权重无需联网；此时预测没有意义（输出中也会注明）。其他型号用法相同（`python -m helpers list`）。")
+    note = c("`random` weights keep this offline; the predictions are then meaningless (and marked so). "
+             "The other variants work the same way (`python -m helpers list`).",
+             "`random` 权重无需联网；此时预测没有意义（输出中也会注明）。其他型号用法相同（`python -m helpers list`）。")
     return "\n".join(pc) + "\n\n" + "\n".join(bd) + "\n\n" + note
 
 

@@ -22,8 +22,6 @@ as bare indices labelled meaningless.
 """
 from __future__ import annotations
 
-import html
-import importlib.util
 import os
 import platform
 import time
@@ -34,11 +32,13 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from helpers.board import nv12 as nv12mod
-from helpers.board import registry
+from helpers.board import agreement, registry
+from helpers.board.agreement import Agreement
+from helpers.board.text import Banner
 from helpers.board.classifier import Classifier, Prepared
 from helpers.errors import HelpersError
-from helpers.board.files import MODEL_DIR, REPO_ROOT, rel_to_repo
-from helpers.board.image import ImageLike, load_image, normalize_nchw
+from helpers.board.files import REPO_ROOT, rel_to_repo
+from helpers.board.image import ImageLike, sample_images, load_image
 from helpers.board.labels import Prediction, softmax, topk
 from helpers.board.runtime import BACKENDS, BOARD_BACKENDS, available_backends, module_available
 
@@ -52,9 +52,6 @@ HEADLESS_ENV = "RDK_HEADLESS"
 BENCH_SECONDS_ENV = "RDK_BENCH_SECONDS"
 DEFAULT_BENCH_SECONDS = 1.0
 #: the notebook's agreement criteria (see :meth:`InferenceDemo.compare_paths`)
-CONTRACT_TOL = 1e-3
-PSNR_MIN_DB = 30.0
-CORR_MIN = 0.9
 
 
 # ------------------------------------------------------------------------------------------------
@@ -78,9 +75,6 @@ def device_model() -> Optional[str]:
         return None
 
 
-def can_make_models() -> bool:
-    """True where the PC toolchain (torch, timm, onnx) is installed, i.e. missing ONNX files can be made."""
-    return all(importlib.util.find_spec(m) is not None for m in ("torch", "timm", "onnx"))
 
 
 def live_frontend() -> bool:
@@ -124,24 +118,6 @@ def show(obj) -> None:
         print(obj)
 
 
-class Banner:
-    """A coloured box in a notebook, a framed line in plain text."""
-
-    def __init__(self, title: str, text: str, colour: str = "#b00020"):
-        self.title, self.text, self.colour = title, text, colour
-
-    def _repr_html_(self) -> str:
-        return (f'<div style="border:3px solid {self.colour};background:#fff3f3;padding:8px 12px;'
-                f'margin:6px 0"><b style="color:{self.colour}">{html.escape(self.title)}</b><br>'
-                f"{html.escape(self.text)}</div>")
-
-    def __repr__(self) -> str:
-        bar = "!" * 78
-        return f"{bar}\n!! {self.title}\n!! {self.text}\n{bar}"
-
-    __str__ = __repr__
-
-
 def random_banner(from_file: bool = True) -> Banner:
     """The warning shown whenever the outputs come from random weights."""
     why = ("This model was exported with random weights (its metadata says rdk.weights = random; tests and CI "
@@ -157,13 +133,6 @@ def random_banner(from_file: bool = True) -> Banner:
 # ------------------------------------------------------------------------------------------------
 # files
 # ------------------------------------------------------------------------------------------------
-def sample_images() -> List[Path]:
-    """The photographs shipped in ``data/`` (data/README.md says where they come from)."""
-    from helpers.pc.calib import sample_images as samples
-
-    return samples()
-
-
 def resolve_image(image: Optional[ImageLike]) -> ImageLike:
     """A path as given (relative: the current folder first, then the repository root); None: the first sample."""
     if image is None:
@@ -181,32 +150,15 @@ def resolve_image(image: Optional[ImageLike]) -> ImageLike:
                        f"give an existing photo, e.g. data/{sample_images()[0].name}")
 
 
-def float_onnx_path(key: str) -> Path:
-    from helpers.pc.mapper import float_onnx_path as path
-
-    return path(key)
 
 
-def board_onnx_path(key: str) -> Path:
-    from helpers.pc.board_model import default_board_model_path
-
-    return default_board_model_path(key)
 
 
-def bin_candidates(key: str, board: str) -> List[Path]:
-    """Where a ``.bin`` of ``key`` for ``board`` may be: the one we build, then the published one."""
-    spec = registry.get(key)
-    registry.board(board)
-    names = [f"{spec.bin_stem}.bin"]
-    pub = spec.published_for(board)
-    if pub is not None:
-        names.append(pub.bin_name)
-    return [MODEL_DIR / spec.arch / n for n in dict.fromkeys(names)]
 
 
 def missing_bin_message(key: str, board: str) -> str:
     spec = registry.get(key)
-    looked = ", ".join(rel_to_repo(p) for p in bin_candidates(key, board))
+    looked = ", ".join(rel_to_repo(p) for p in registry.get(key).bin_candidates(board))
     pub = spec.published_for(board)
     how = (f"download the published one with `bash model/{spec.arch}/download.sh --board {board}`, or build "
            if pub is not None else f"the model zoo publishes none for {registry.board(board).name}; build ")
@@ -215,19 +167,6 @@ def missing_bin_message(key: str, board: str) -> str:
             f"build/{key}_{board}) and copy it to model/{spec.arch}/")
 
 
-def _weights_of(path: Path) -> Optional[str]:
-    """``rdk.weights`` of an ONNX file (None when unreadable or absent)."""
-    if not module_available("onnxruntime"):
-        return None
-    import onnxruntime as ort
-
-    try:
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        s = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
-    except Exception:
-        return None
-    return s.get_modelmeta().custom_metadata_map.get("rdk.weights")
 
 
 @dataclass
@@ -248,78 +187,14 @@ class ModelChoice:
         return "\n".join(lines)
 
 
-def _make_hint(key: str, board: str) -> str:
-    return (f"on a PC run `python -m helpers export {key}` then `python -m helpers board-model "
-            f"model/{registry.get(key).arch}/{key}.onnx yaml/{registry.get(key).arch}/{key}_{board}.yaml`")
 
 
-def ensure_float_onnx(key: str, weights: str, made: List[str], notes: List[str]) -> Path:
-    """The float ONNX of ``key``; exported (PC only) when missing."""
-    path = float_onnx_path(key)
-    if path.exists():
-        _note_weights(path, weights, notes, key)
-        return path
-    if not can_make_models():
-        raise HelpersError(f"{rel_to_repo(path)} is missing and this machine cannot export it (no torch/timm/onnx); "
-                           + _make_hint(key, "x5"))
-    from helpers.pc.export import export_onnx
-
-    t0 = time.perf_counter()
-    result = export_onnx(key, weights=weights, out=path)
-    made.append(f"exported {key} with {weights} weights -> {rel_to_repo(result.path)} "
-                f"({time.perf_counter() - t0:.1f} s, helpers.pc.export.export_onnx)")
-    return Path(result.path)
 
 
-def ensure_board_onnx(key: str, board: str, weights: str, made: List[str], notes: List[str]) -> Path:
-    """The NV12 board-model ONNX of ``key`` (yaml of ``board``); built (PC only) when missing."""
-    path = board_onnx_path(key)
-    if path.exists():
-        _note_weights(path, weights, notes, key)
-        reason = stale_reason(key, board)
-        if reason:
-            notes.append(reason)
-        return path
-    if not can_make_models():
-        raise HelpersError(f"{rel_to_repo(path)} is missing and this machine cannot build it (no torch/timm/onnx); "
-                           + _make_hint(key, board))
-    from helpers.pc.board_model import build_board_model
-    from helpers.pc.mapper import yaml_path
-
-    src = ensure_float_onnx(key, weights, made, notes)
-    yml = yaml_path(key, board)
-    t0 = time.perf_counter()
-    out = build_board_model(src, yml, out=path)
-    made.append(f"built the NV12 board model from {rel_to_repo(src)} + {rel_to_repo(yml)} -> {rel_to_repo(out)} "
-                f"({time.perf_counter() - t0:.1f} s, helpers.pc.board_model.build_board_model)")
-    return Path(out)
 
 
-def stale_reason(key: str, board: str) -> Optional[str]:
-    """Why the board model may not match its sources (float ONNX or yaml changed after it was built), or None.
-
-    We do not rebuild it silently (it may be a file you made on purpose); we say so and how to rebuild.
-    """
-    from helpers.pc.mapper import yaml_path
-
-    path = board_onnx_path(key)
-    if not path.exists():
-        return None
-    built = path.stat().st_mtime
-    newer = [p for p in (float_onnx_path(key), yaml_path(key, board)) if p.exists() and p.stat().st_mtime > built]
-    if not newer:
-        return None
-    return (f"{rel_to_repo(path)} is older than {' and '.join(rel_to_repo(p) for p in newer)}, so it may not match "
-            f"them; rebuild it: python -m helpers board-model {rel_to_repo(float_onnx_path(key))} "
-            f"{rel_to_repo(yaml_path(key, board))} --overwrite")
 
 
-def _note_weights(path: Path, wanted: str, notes: List[str], key: str) -> None:
-    have = _weights_of(path)
-    if have is not None and have != wanted:
-        notes.append(f"{rel_to_repo(path)} already exists with {have} weights (you asked for {wanted}); using it. "
-                     f"To replace it: python -m helpers export {key} --weights {wanted} --overwrite, then rebuild "
-                     "the board model with --overwrite")
 
 
 def check_backend(backend: str) -> str:
@@ -354,7 +229,7 @@ def resolve_model(key: str, board: str = "x5", backend: str = "auto", kind: str 
             raise HelpersError(f"model file not found: {path}")
         meta_kind = "bin" if path.suffix.lower() == ".bin" else None
         if meta_kind is None:
-            meta_kind = "board-onnx" if path.name == board_onnx_path(key).name else "float-onnx"
+            meta_kind = "board-onnx" if path.name == registry.get(key).board_onnx_path.name else "float-onnx"
         return ModelChoice(key, board, meta_kind, path, notes=[f"model file given: {path}"])
     if kind == "auto":
         kind = "bin" if (backend in BOARD_BACKENDS or (backend == "auto" and on_board())) else "board-onnx"
@@ -365,18 +240,20 @@ def resolve_model(key: str, board: str = "x5", backend: str = "auto", kind: str 
         if not on_board():
             raise HelpersError(f"{spec.bin_stem}.bin needs an RDK board (neither hobot_dnn nor bpu_infer_lib is "
                                "installed here); on a PC use MODEL_KIND = 'auto' (the NV12 board-model ONNX)")
-        for p in bin_candidates(key, board):
+        for p in registry.get(key).bin_candidates(board):
             if p.exists():
                 return ModelChoice(key, board, "bin", p)
         raise HelpersError(missing_bin_message(key, board))
     if backend in BOARD_BACKENDS:
         raise HelpersError(f"backend {backend!r} runs .bin files; {kind} files run on onnxruntime")
+    from helpers.pc.make import ensure_board_onnx, ensure_float_onnx  # board-safe until a file must be made
+
     made: List[str] = []
     notes: List[str] = []
     if kind == "board-onnx":
-        path = ensure_board_onnx(key, board, weights, made, notes) if make else board_onnx_path(key)
+        path = ensure_board_onnx(key, board, weights, made, notes) if make else registry.get(key).board_onnx_path
     else:
-        path = ensure_float_onnx(key, weights, made, notes) if make else float_onnx_path(key)
+        path = ensure_float_onnx(key, weights, made, notes) if make else registry.get(key).float_onnx_path
     return ModelChoice(key, board, kind, path, made, notes)
 
 
@@ -406,79 +283,12 @@ class Result:
         return "\n".join([f"{self.source}:"] + self.lines())
 
 
-@dataclass
-class Agreement:
-    """Board (NV12) path vs float RGB path on one image; see :meth:`InferenceDemo.compare_paths`."""
-
-    skipped: Optional[str] = None
-    contract_rel_err: float = float("nan")   # board model(NV12) vs float model(NV12 decoded in NumPy)
-    psnr_db: float = float("nan")            # NV12 decoded in NumPy vs the original RGB pixels
-    logit_corr: float = float("nan")         # Pearson r of board model(NV12) and float model(original RGB)
-    colour_rel_err: float = float("nan")     # relative L2 of the same two logit vectors (reported only)
-    top1_nv12: int = -1
-    top1_rgb: int = -1
-    top5_overlap: float = float("nan")
-    hint: Optional[str] = None               # what to do when the contract check fails
-
-    @property
-    def contract_ok(self) -> bool:
-        return self.contract_rel_err <= CONTRACT_TOL
-
-    @property
-    def pixels_ok(self) -> bool:
-        return self.psnr_db >= PSNR_MIN_DB
-
-    @property
-    def logits_ok(self) -> bool:
-        return self.top1_nv12 == self.top1_rgb or self.logit_corr >= CORR_MIN
-
-    @property
-    def ok(self) -> bool:
-        return self.skipped is not None or (self.contract_ok and self.pixels_ok and self.logits_ok)
-
-    @property
-    def verdict(self) -> str:
-        if self.skipped:
-            return "NV12-vs-RGB check skipped here (board)"
-        return "NV12 path agrees with RGB path" if self.ok else "NV12 path DISAGREES with RGB path"
-
-    def __str__(self) -> str:
-        if self.skipped:
-            return f"NV12 path vs RGB path: skipped ({self.skipped})"
-        flag = lambda ok: "ok" if ok else "FAILED"  # noqa: E731
-        return "\n".join([
-            f"1. board model on NV12 vs float model on the same NV12 decoded in NumPy: relative L2 error "
-            f"{self.contract_rel_err:.1e} (<= {CONTRACT_TOL:g}: {flag(self.contract_ok)})",
-            f"2. NV12 decoded vs the original RGB pixels: PSNR {min(self.psnr_db, 99.0):.1f} dB "
-            f"(>= {PSNR_MIN_DB:g} dB: {flag(self.pixels_ok)})",
-            f"3. board model on NV12 vs float model on the original RGB: top-1 {self.top1_nv12} vs {self.top1_rgb}, "
-            f"logit correlation {self.logit_corr:.4f} (top-1 equal or >= {CORR_MIN:g}: {flag(self.logits_ok)}); "
-            f"relative L2 {self.colour_rel_err:.1%}, top-5 overlap {self.top5_overlap:.0%}",
-            f"=> {self.verdict}",
-        ] + ([f"   check 1: {self.hint}"] if self.hint and not self.contract_ok else [])
-          + (["   check 2: the NV12 encoder does not invert the decoder (helpers.board.nv12)"] if not self.pixels_ok else []))
-
-    __repr__ = __str__
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """Peak signal-to-noise ratio of two 0..255 images, in dB (inf when identical)."""
-    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10.0 * np.log10(255.0 ** 2 / mse)
 
 
-def pearson(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
-    a, b = a - a.mean(), b - b.mean()
-    den = float(np.linalg.norm(a) * np.linalg.norm(b))
-    return float(a @ b / den) if den > 0 else (1.0 if np.allclose(a, b) else 0.0)
 
 
-def rel_l2(a: np.ndarray, b: np.ndarray) -> float:
-    """``||a - b|| / ||b||`` in float64: scale-free (random MobileOne logits reach 1e14)."""
-    a, b = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
-    den = float(np.linalg.norm(b))
-    return float(np.linalg.norm(a - b) / den) if den > 0 else float(np.linalg.norm(a - b))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -711,27 +521,13 @@ class InferenceDemo:
     def compare_paths(self, image: Optional[ImageLike] = None) -> Agreement:
         """Board (NV12) path vs float RGB path, on a PC; skipped on a board (no float ONNX there).
 
-        The criterion has to hold for trained *and* random weights (tests and CI use random ones).
-        Random-weight logits make "top-1 equal" a poor test: they are nearly flat, so chroma rounding
-        can swap the top class, and their scale ranges from ~1e-2 to ~1e14 (MobileOne without trained
-        BatchNorm statistics), so absolute tolerances are meaningless. Three scale-free checks:
-
-        1. *contract*: board model on the NV12 bytes vs float model on the same bytes decoded in NumPy
-           (:func:`helpers.board.nv12.nv12_to_rgb_float`). The same maths, so the relative L2 error is float
-           noise: must be <= ``CONTRACT_TOL`` (1e-3). Catches a wrong range, mean, scale or channel
-           order inside the board model.
-        2. *pixels*: the NV12 decoded in NumPy vs the original RGB, PSNR >= ``PSNR_MIN_DB`` (30 dB).
-           Independent of the weights; catches an encoder that does not match the decoder.
-        3. *logits*: top-1 equal (the natural test with trained weights) or Pearson correlation of the
-           two logit vectors >= ``CORR_MIN`` (0.9).
-
-        How the thresholds were chosen: we ran this method on the five photos in data/ with the
-        random-weight exports of mobileone_s0, mobilenetv1_100, mobilenetv3_large_100 and
-        mobilenetv4_conv_small. Correct paths gave contract errors of 8e-7 to 2e-5 (feeding
-        limited-range NV12 to a full-range model moves the logits by 20-90 % relative L2), PSNR
-        39-47 dB (grayscale photos: identical) and logit correlations 0.967-1.0 (relative L2 up to
-        26 %, top-1 different in 7 of 20 cases: hence not used as the criterion). Swapping U and V
-        gave 8-17 dB on the colourful photos and correlations down to 0.44.
+        The checks and why they are scale-free: :mod:`helpers.board.agreement`. How the thresholds were
+        chosen: we ran them on the five photos in data/ with the random-weight exports of mobileone_s0,
+        mobilenetv1_100, mobilenetv3_large_100 and mobilenetv4_conv_small. Correct paths gave contract
+        errors of 8e-7 to 2e-5 (feeding limited-range NV12 to a full-range model moves the logits by
+        20-90 % relative L2), PSNR 39-47 dB (grayscale photos: identical) and logit correlations
+        0.967-1.0 (relative L2 up to 26 %, top-1 different in 7 of 20 cases: hence not the criterion).
+        Swapping U and V gave 8-17 dB on the colourful photos and correlations down to 0.44.
         """
         clf = self._need()
         if self.choice is not None and self.choice.kind == "bin":
@@ -739,6 +535,8 @@ class InferenceDemo:
                                      "the NV12 contract; the accuracy of the quantised .bin is the evaluation's job")
         if clf.kind not in ("nv12", "float"):
             return Agreement(skipped=f"model input is {clf.kind}, not NV12")
+        from helpers.pc.make import ensure_board_onnx, ensure_float_onnx, stale_reason
+
         made: List[str] = []
         notes: List[str] = []
         if clf.kind == "nv12":
@@ -750,19 +548,9 @@ class InferenceDemo:
         for m in made:
             print(f"made       : {m}")
         rgb = b.prepare(self.image if image is None else resolve_image(image)).rgb
-        h, w = b.size
-        n = nv12mod.rgb_to_nv12(rgb, b.yuv_range)
-        decoded = nv12mod.nv12_to_rgb_float(n, h, w, b.yuv_range)
-        l_nv12 = b.run(n)
-        l_dec = f.run(normalize_nchw(decoded, f.mean, f.std))
-        l_rgb = f.run(f.prepare(rgb).feed)
-        t_n, t_r = np.argsort(-l_nv12)[:5], np.argsort(-l_rgb)[:5]
-        stale = stale_reason(self.key, self.board) if b.runtime.path == board_onnx_path(self.key) else None
-        hint = stale or (f"the board model {b.runtime.path.name} and the float model {f.runtime.path.name} do not "
-                         "compute the same thing: were they built from the same export and yaml?")
-        return Agreement(None, rel_l2(l_nv12, l_dec), psnr(decoded, rgb), pearson(l_nv12, l_rgb),
-                         rel_l2(l_nv12, l_rgb), int(t_n[0]), int(t_r[0]),
-                         len(set(t_n.tolist()) & set(t_r.tolist())) / 5, hint)
+        spec = registry.get(self.key)
+        stale = stale_reason(self.key, self.board) if b.runtime.path == spec.board_onnx_path else None
+        return agreement.compare(b, f, rgb, hint=stale)
 
     # ---- 6. latency and FPS
     def benchmark(self, threads: Optional[Sequence[int]] = None, seconds: Optional[float] = None):

@@ -24,23 +24,15 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 
 from helpers.pc import mapper
-from helpers.board import nv12, registry
-from helpers.errors import HelpersError
-from helpers.board.files import MODEL_DIR, atomic_output
-from helpers.board.runtime import META_INPUT_TYPE, META_KEY, META_YUV_RANGE
+from helpers.board import agreement, nv12, registry
+from helpers.errors import HelpersError, first_line
+from helpers.board.meta import META_INPUT_SIZE, META_INPUT_TYPE, META_KEY, META_MEAN_VALUE, META_SCALE_VALUE, META_YAML, META_YUV_RANGE
+from helpers.board.files import atomic_output
 
 SUPPORTED_RT = ("nv12", "rgb", "bgr")
 PREFIX = "rdk_board/"   # names of the nodes and tensors we add
-META_YAML = "rdk.board_yaml"
-META_MEAN_VALUE = "rdk.mean_value"
-META_SCALE_VALUE = "rdk.scale_value"
-META_INPUT_SIZE = "rdk.input_size"
 
 
-def default_board_model_path(key: str) -> Path:
-    """``model/<Arch>/<bin_stem>.onnx``: the PC stand-in for the ``.bin`` of the same stem."""
-    spec = registry.get(key)
-    return MODEL_DIR / spec.arch / f"{spec.bin_stem}.onnx"
 
 
 def _check_supported(pre: mapper.Preprocess) -> None:
@@ -226,7 +218,7 @@ def board_model_proto(onnx_path, yaml_path):
     try:
         onnx.checker.check_model(model)
     except Exception as e:
-        raise HelpersError(f"the merged board model does not pass onnx.checker ({str(e).splitlines()[0][:160]})") from None
+        raise HelpersError(f"the merged board model does not pass onnx.checker ({first_line(e, 160)})") from None
     return model
 
 
@@ -242,7 +234,7 @@ def build_board_model(onnx_path, yaml_path, out=None, overwrite: bool = False) -
         key = {p.key: p.value for p in model.metadata_props}.get(META_KEY)
         if not key:
             raise HelpersError(f"{Path(onnx_path).name} carries no {META_KEY} metadata; give --out FILE")
-        out = default_board_model_path(key)
+        out = registry.get(key).board_onnx_path
     with atomic_output(out, overwrite=overwrite, suffix=".onnx") as tmp:
         onnx.save(model, str(tmp))
     return Path(out)
@@ -275,74 +267,46 @@ def reference_input(board_input: np.ndarray, pre: mapper.Preprocess, height: int
     return np.ascontiguousarray(x[None] if pre.input_layout_train == "NHWC" else x.transpose(2, 0, 1)[None])
 
 
-def board_input_from_rgb(rgb: np.ndarray, input_type_rt: str, yuv_range: str = nv12.DEFAULT_RANGE) -> np.ndarray:
-    """The board model's feed for an RGB uint8 HxWx3 image already at the model size."""
-    if input_type_rt == "nv12":
-        h, w = rgb.shape[:2]
-        return nv12.rgb_to_nv12(rgb, yuv_range).reshape(1, h * 3 // 2, w)
-    if input_type_rt == "rgb":
-        return np.ascontiguousarray(rgb[None])
-    if input_type_rt == "bgr":
-        return np.ascontiguousarray(rgb[None, :, :, ::-1])
-    raise HelpersError(f"input_type_rt {input_type_rt!r} is not supported; use nv12, rgb or bgr")
+def compare_paths(float_onnx, board_onnx, images: Sequence) -> Dict[str, object]:
+    """Each image through the float RGB path and the board (NV12) path: :func:`helpers.board.agreement.compare`.
 
-
-def compare_paths(float_onnx, board_onnx, images: Sequence, k: int = 5) -> Dict[str, object]:
-    """Run each image through the float RGB path and the board (NV12) path; compare the logits.
-
-    RGB path: ``board_resize`` -> ``normalize_nchw`` with the registry mean/std -> float ONNX.
-    Board path: ``board_resize`` -> NV12 (or rgb/bgr) in the board model's range -> board ONNX.
-    Returns per-image rows and a summary (top-1 agreement, mean top-5 overlap, max logit diffs).
+    Both paths start from the same ``board_resize`` frame. Returns the model facts, one
+    :class:`~helpers.board.agreement.Agreement` per image (``rows``) and their
+    :func:`~helpers.board.agreement.summarise` (``summary``).
     """
-    from helpers.board.image import board_resize, load_image, normalize_nchw
-    from helpers.board.runtime import open_model
+    from helpers.board.classifier import Classifier
+    from helpers.board.image import board_resize, load_image
 
-    f = open_model(float_onnx)
-    b = open_model(board_onnx)
-    key = b.metadata.get(META_KEY) or f.metadata.get(META_KEY)
+    b = Classifier(board_onnx)
+    key = b.spec.key if b.spec is not None else None
     if not key:
         raise HelpersError(f"{Path(board_onnx).name} carries no {META_KEY}; cannot find the model's mean/std")
-    spec = registry.get(key)
-    kind = b.metadata.get(META_INPUT_TYPE)
-    if kind is None:
+    if b.runtime.metadata.get(META_INPUT_TYPE) is None:
         raise HelpersError(f"{Path(board_onnx).name} is not a board model (no {META_INPUT_TYPE} metadata)")
-    yuv_range = b.metadata.get(META_YUV_RANGE, nv12.DEFAULT_RANGE)
-    h, w = b.input.hw
+    if b.kind != "nv12":
+        raise HelpersError(f"{Path(board_onnx).name} takes {b.kind} input; the comparison checks NV12 board models")
+    f = Classifier(float_onnx, key=key)
     rows = []
     for img in images:
-        rgb = board_resize(load_image(img), (h, w))
-        lf = np.asarray(f.run(normalize_nchw(rgb, spec.mean, spec.std))[0], np.float64).reshape(-1)
-        lb = np.asarray(b.run(board_input_from_rgb(rgb, kind, yuv_range))[0], np.float64).reshape(-1)
-        tf, tb = np.argsort(-lf)[:k], np.argsort(-lb)[:k]
-        diff = float(np.abs(lf - lb).max())
-        rows.append({"image": Path(str(img)).name if not isinstance(img, np.ndarray) else "<array>",
-                     "top1_rgb": int(tf[0]), "top1_board": int(tb[0]), "top1_agree": bool(tf[0] == tb[0]),
-                     "topk_overlap": len(set(tf) & set(tb)) / k, "max_abs_diff": diff,
-                     "max_rel_diff": diff / max(float(np.abs(lf).max()), 1e-12)})
-    n = len(rows)
-    return {
-        "key": key, "input_type_rt": kind, "yuv_range": yuv_range if kind == "nv12" else None,
-        "weights": f.metadata.get("rdk.weights", "unknown"), "rows": rows,
-        "top1_agreement": sum(r["top1_agree"] for r in rows) / n if n else float("nan"),
-        "topk_overlap": sum(r["topk_overlap"] for r in rows) / n if n else float("nan"),
-        "max_abs_diff": max((r["max_abs_diff"] for r in rows), default=float("nan")),
-        "max_rel_diff": max((r["max_rel_diff"] for r in rows), default=float("nan")),
-        "k": k,
-    }
+        rgb = board_resize(load_image(img), b.size)
+        a = agreement.compare(b, f, rgb)
+        rows.append((Path(str(img)).name if not isinstance(img, np.ndarray) else "<array>", a))
+    return {"key": key, "yuv_range": b.yuv_range, "weights": f.weights, "rows": rows,
+            "summary": agreement.summarise([a for _, a in rows])}
 
 
 def format_comparison(c: Dict[str, object]) -> str:
-    lines = [f"{c['key']}: RGB float path vs board path ({c['input_type_rt']}"
-             + (f", {c['yuv_range']} range" if c["yuv_range"] else "") + f"), weights {c['weights']}"]
+    s = c["summary"]
+    lines = [f"{c['key']}: RGB float path vs board path (NV12, {c['yuv_range']} range), weights {c['weights']}"]
     if c["weights"] != "imagenet":
         lines.append("  (weights are not the pretrained ImageNet ones: the classes mean nothing; "
                      "only the agreement between the two paths does)")
-    for r in c["rows"]:
-        lines.append(f"  {r['image']:24s} top-1 {'same' if r['top1_agree'] else 'DIFFERENT':9s} "
-                     f"top-{c['k']} overlap {r['topk_overlap']:.0%}  max |logit diff| {r['max_abs_diff']:.3g} "
-                     f"({r['max_rel_diff']:.2%} of max |logit|)")
-    lines.append(f"  top-1 agreement {c['top1_agreement']:.0%}, mean top-{c['k']} overlap {c['topk_overlap']:.0%}, "
-                 f"max |logit diff| {c['max_abs_diff']:.3g} ({c['max_rel_diff']:.2%} of max |logit|)")
+    for name, a in c["rows"]:
+        lines.append(f"  {name:24s} {'ok' if a.ok else 'FAILED':6s} contract {a.contract_rel_err:.1e}  "
+                     f"PSNR {min(a.psnr_db, 99.0):4.1f} dB  logit r {a.logit_corr:.4f}  "
+                     f"top-1 {'same' if a.top1_nv12 == a.top1_rgb else 'different'}  top-5 overlap {a.top5_overlap:.0%}")
+    lines.append(f"  {s['passed']}/{s['images']} images pass ({agreement.RULE}); top-1 agreement "
+                 f"{s['top1_agreement']:.0%}, mean top-5 overlap {s['top5_overlap']:.0%}")
     return "\n".join(lines)
 
 
@@ -359,17 +323,18 @@ def cmd_board_model(args) -> int:
     print(f"wrote {rel_to_repo(out)}")
     print(m.describe())
     if args.compare is not None:
-        from helpers.pc.calib import find_images, sample_images
+        from helpers.board.image import find_images, sample_images
 
         images = find_images(args.compare) if args.compare else sample_images()
         c = compare_paths(args.onnx, out, images)
         print(format_comparison(c))
         if args.record:
-            from helpers.docs.readme import record_and_report
+            from helpers.board.records import record_and_report
 
-            row = {"key": c["key"], "weights": c["weights"], "images": len(c["rows"]),
-                   "top1_agreement": 100.0 * c["top1_agreement"], "top5_overlap": 100.0 * c["topk_overlap"],
-                   "max_logit_diff": c["max_abs_diff"]}
+            s = c["summary"]
+            row = {"key": c["key"], "weights": c["weights"], "images": s["images"], "passed": s["passed"],
+                   "top1_agreement": 100.0 * s["top1_agreement"], "top5_overlap": 100.0 * s["top5_overlap"],
+                   "worst_contract_rel_err": s["worst_contract_rel_err"], "min_logit_corr": s["min_logit_corr"]}
             record_and_report("nv12", [row], "python -m helpers board-model ONNX YAML --compare --record")
     elif args.record:
         raise HelpersError("--record needs --compare: it stores the RGB-vs-board comparison")

@@ -22,6 +22,7 @@ from helpers.pc import mapper
 from helpers.board import nv12, registry
 from helpers.pc.calib import DEFAULT_COUNT, write_calibration
 from helpers.errors import HelpersError
+from helpers.board.meta import META_INPUT_TYPE, META_KEY, META_WEIGHTS
 from helpers.board.files import atomic_output_dir
 from helpers.board.files import rel_to_repo
 
@@ -51,13 +52,14 @@ def _source_onnx(key: str, weights: Optional[str], onnx_path, workdir: Path) -> 
         if not p.is_file():
             raise HelpersError(f"ONNX not found: {p}")
         return p
-    from helpers.pc.export import export_onnx, weights_label
+    from helpers.pc.export import export_onnx
+    from helpers.pc.models import weights_label
 
-    existing = mapper.float_onnx_path(key)
+    existing = registry.get(key).float_onnx_path
     want = weights or os.environ.get("RDK_WEIGHTS", "imagenet")
     if existing.is_file():
         meta, _ = _onnx_info(existing)
-        if meta.get("rdk.weights") == weights_label(want):
+        if meta.get(META_WEIGHTS) == weights_label(want):
             return existing
 
     return Path(export_onnx(key, weights=want, out=workdir / f"{key}.onnx").path)
@@ -139,9 +141,9 @@ def make_bundle(key: str, board: str, images, out, weights: Optional[str] = None
     with atomic_output_dir(out) as tmp:
         src = _source_onnx(key, weights, onnx_path, tmp)
         meta, opset = _onnx_info(src)
-        if meta.get("rdk.model_key") not in (None, key):
+        if meta.get(META_KEY) not in (None, key):
             raise HelpersError(f"{src.name} is a {meta['rdk.model_key']} model, not {key}")
-        if meta.get("rdk.input_type_rt"):
+        if meta.get(META_INPUT_TYPE):
             raise HelpersError(f"{src.name} is a PC board model; the mapper needs the float ONNX")
         if board == "x3" and opset not in X3_OPSETS:
             raise HelpersError(f"{src.name} uses opset {opset}; the RDK X3 toolchain takes opset 10 or 11 - "
@@ -161,7 +163,7 @@ def make_bundle(key: str, board: str, images, out, weights: Optional[str] = None
         script = tmp / "build.sh"
         script.write_text(build_script(key, board), encoding="utf-8")
         script.chmod(0o755)
-        used = meta.get("rdk.weights", weights or "unknown")
+        used = meta.get(META_WEIGHTS, weights or "unknown")
         (tmp / "README.txt").write_text(readme(key, board, used, n, yuv_range), encoding="utf-8")
         problems = [f for f in mapper.check_config(tmp / yaml_name, strict=True) if f.level == "error"]
         if problems:

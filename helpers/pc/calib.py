@@ -20,54 +20,25 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-from helpers.pc import mapper
 from helpers.board import registry
 from helpers.errors import HelpersError
 from helpers.board.files import atomic_output_dir
-from helpers.board.files import DATA_DIR, rel_to_repo
-from helpers.board.image import board_resize, load_image, to_nchw_float
+from helpers.board.files import rel_to_repo
+from helpers.board.image import board_resize, find_images, load_image, to_nchw_float
 
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 SAMPLE_SUFFIX = ".rgb"
 DEFAULT_COUNT = 100
 GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
 
 
-#: the photographs shipped in data/ (source and licence: data/README.md); camera.jpg is 1-channel
-SAMPLE_IMAGES = ("chelsea.jpg", "coffee.jpg", "rocket.jpg", "camera.jpg", "hubble_deep_field.jpg")
 
 
-def sample_images() -> List[Path]:
-    """Paths of the sample photographs in ``data/`` (see ``data/README.md``)."""
-    paths = [DATA_DIR / n for n in SAMPLE_IMAGES]
-    missing = [p.name for p in paths if not p.is_file()]
-    if missing:
-        raise HelpersError(f"sample image(s) missing from {rel_to_repo(DATA_DIR)}: {', '.join(missing)}; "
-                           "restore them with git checkout data/")
-    return paths
 
 
 class GrayscaleImageWarning(UserWarning):
     """A 1-channel image was converted to RGB for calibration."""
 
 
-def find_images(folder) -> List[Path]:
-    """Image files under ``folder`` (recursive), sorted by relative path: a deterministic order."""
-    folder = Path(folder)
-    if not folder.exists():
-        raise HelpersError(f"image folder not found: {folder}")
-    if not folder.is_dir():
-        raise HelpersError(f"{folder} is not a folder; give a folder of images (jpg, png, ...)")
-    try:
-        files = sorted((p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTS
-                        and not any(part.startswith(".") for part in p.relative_to(folder).parts)),
-                       key=lambda p: p.relative_to(folder).as_posix())
-    except PermissionError as e:
-        raise HelpersError(f"cannot read {folder}: {e.strerror}; check its permissions") from None
-    if not files:
-        raise HelpersError(f"no images ({', '.join(IMAGE_EXTS)}) in {folder}; give a folder of "
-                           "representative photos (about 100)")
-    return files
 
 
 def pick(files: List[Path], count: Optional[int]) -> List[Path]:
@@ -121,7 +92,7 @@ def write_calibration(key: str, images, out=None, count: Optional[int] = DEFAULT
 
     spec = registry.get(key)
     size = tuple(size) if size is not None else spec.input_size
-    out = Path(out) if out is not None else mapper.default_calib_dir(key)
+    out = Path(out) if out is not None else registry.get(key).calib_dir
     _check_out(out, overwrite)
     files = pick(find_images(images), count)
     written, skipped, gray = 0, [], []

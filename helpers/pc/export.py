@@ -11,26 +11,23 @@ from __future__ import annotations
 
 import copy
 import json
-import re
-import socket
 import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
-from urllib.parse import urlparse
 
 import numpy as np
 
 from helpers.board import registry
-from helpers.errors import HelpersError
-from helpers.board.files import MODEL_DIR, atomic_output, check_writable_target, rel_to_repo
-from helpers.board.runtime import META_KEY, META_LABELS, META_MEAN, META_STD, META_WEIGHTS
+from helpers.errors import HelpersError, first_line
+from helpers.board.meta import META_INPUT_SIZE, META_KEY, META_LABELS, META_MEAN, META_NUM_CLASSES, META_OPSET, META_STD, META_TIMM_ID, META_WEIGHTS
+from helpers.board.files import atomic_output, check_writable_target, rel_to_repo
+from helpers.pc.models import IMAGENET, RANDOM, ParityError, check_reparameterization, count_torch_params, create_model, multi_branch_modules, parity_input, relative_error, reparameterize, torch_forward, weights_label
 
 #: Default ONNX opset. The X3 toolchain (march bernoulli2) takes ONNX opset 10 or 11 only, with
 #: ir_version <= 7 (D-Robotics rdk_doc, ptq_process.md, and the hb_mapper error "only model with
-#: opset_version 10/11 is supported" in rdk_doc 08_FAQ/05_toolchain.md; see
-#: /tmp/research/vendor_facts.md Q4). No source states a higher limit for the X5 (bayes-e); every
+#: opset_version 10/11 is supported" in rdk_doc 08_FAQ/05_toolchain.md). No source states a higher limit for the X5 (bayes-e); every
 #: D-Robotics X5 example exports with opset 11. So 11 serves both boards.
 DEFAULT_OPSET = 11
 X3_OPSETS = (10, 11)
@@ -40,51 +37,23 @@ MAX_IR_VERSION_X3 = 7
 INPUT_NAME = "data"
 OUTPUT_NAME = "output"
 
-# Metadata keys beyond the shared ones in helpers.board.runtime.
-META_INPUT_SIZE = "rdk.input_size"      # JSON [H, W]
-META_OPSET = "rdk.opset"
-META_NUM_CLASSES = "rdk.num_classes"
-META_TIMM_ID = "rdk.timm_id"
 
 #: Parity tolerance: max |onnxruntime - torch| / max |torch| on the same input.
 PARITY_RTOL = 1e-4
-#: Re-parameterisation tolerance: fused vs unfused MobileOne, same measure, settled weights.
-REPARAM_RTOL = 1e-4
-
-#: BatchNorm settling for random weights: train-mode passes of random batches, cumulative average.
-SETTLE_PASSES = 2
-SETTLE_BATCH = 4
-
-RANDOM = "random"
-IMAGENET = "imagenet"
-CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".pt", ".pth.tar", ".bin")
-
-RANDOM_BANNER = ("RANDOM WEIGHTS: this model was not trained. Its outputs are noise and any class "
-                 "it predicts means nothing. Use weights='imagenet' (needs the Hugging Face hub once) "
-                 "or a checkpoint file for real predictions.")
 
 
-class RandomWeightsWarning(UserWarning):
-    """Emitted whenever a model is built with random weights."""
 
 
-class ParityError(HelpersError):
-    """Two computations that must agree (onnxruntime vs torch, fused vs unfused) do not."""
+
+
+
 
 
 # ------------------------------------------------------------------------------------------------
 # small utilities
 # ------------------------------------------------------------------------------------------------
-def default_onnx_path(key: str) -> Path:
-    """``model/<Arch>/<key>.onnx``: where the float ONNX of ``key`` goes."""
-    spec = registry.get(key)
-    return MODEL_DIR / spec.arch / f"{key}.onnx"
 
 
-def weights_label(weights: Union[str, Path]) -> str:
-    """What ``rdk.weights`` records: ``imagenet``, ``random`` or the checkpoint's file name."""
-    w = str(weights)
-    return w if w in (IMAGENET, RANDOM) else Path(w).name
 
 
 def check_opset(opset: int) -> int:
@@ -103,408 +72,71 @@ def check_opset(opset: int) -> int:
     return opset
 
 
-def random_banner(weights: Union[str, Path], file=None) -> bool:
-    """Print a loud banner when ``weights`` is random; returns True if it printed one."""
-    if weights_label(weights) != RANDOM:
-        return False
-    line = "!" * 78
-    print(f"{line}\n{RANDOM_BANNER}\n{line}", file=file, flush=True)
-    return True
 
 
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return (text.splitlines()[0] if text else type(e).__name__)[:200]
 
 
 # ------------------------------------------------------------------------------------------------
 # creating the PyTorch model
 # ------------------------------------------------------------------------------------------------
-def create_model(key: str, weights: Union[str, Path] = IMAGENET, num_classes: Optional[int] = None,
-                 seed: int = 0):
-    """The timm model of ``key`` in eval mode.
-
-    ``weights``: ``"imagenet"`` (timm's pretrained weights from the Hugging Face hub, or its local
-    cache), ``"random"`` (seeded; BatchNorm statistics settled; predictions mean nothing) or the
-    path of a checkpoint (``.safetensors``, or ``.pth``/``.pt``/``.pth.tar`` read with
-    ``torch.load(weights_only=True)``). ``num_classes`` defaults to the checkpoint's head size
-    (1000 for ImageNet).
-    """
-    spec = registry.get(key)
-    w = str(weights)
-    if w == IMAGENET:
-        return _create_pretrained(spec, num_classes)
-    if w == RANDOM:
-        return _create_random(spec, num_classes, seed)
-    if w.strip() == "" or (not Path(w).exists() and not _looks_like_path(w)):
-        raise HelpersError(f"weights {w!r} is not understood: give 'imagenet', 'random' or the path of "
-                           f"a checkpoint file ({', '.join(CHECKPOINT_SUFFIXES)})")
-    return _create_from_checkpoint(spec, Path(w), num_classes)
 
 
-def _looks_like_path(w: str) -> bool:
-    return "/" in w or "\\" in w or w.lower().endswith(CHECKPOINT_SUFFIXES)
 
 
-def _timm_create(name: str, **kwargs):
-    import timm
-
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=FutureWarning)
-        return timm.create_model(name, **kwargs)
 
 
-def _offline_message(spec: registry.ModelSpec, why: str) -> str:
-    return (f"cannot get the ImageNet weights of {spec.key} ({spec.hf_hub_id}): {why}. "
-            f"Offline, use one of: --weights PATH (a local .safetensors/.pth checkpoint, e.g. the hub's "
-            f"model.safetensors copied here) or --weights random (untrained; predictions mean nothing)")
 
 
-def _cached_hub_file(spec: registry.ModelSpec) -> Optional[str]:
-    """The weights file of ``spec`` in the local Hugging Face cache, if it is there."""
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:
-        return None
-    for name in ("model.safetensors", "pytorch_model.bin"):
-        hit = try_to_load_from_cache(spec.hf_hub_id, name)
-        if isinstance(hit, str) and Path(hit).is_file():
-            return hit
-    return None
 
 
-def _hub_offline_reason() -> Optional[str]:
-    """Why the hub cannot be reached (None when it probably can). Fast: no retries."""
-    import os
-
-    from huggingface_hub import constants
-
-    if constants.HF_HUB_OFFLINE:
-        return "HF_HUB_OFFLINE is set and the weights are not in the local cache"
-    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
-        return None  # behind a proxy a direct probe says nothing; let the download try
-    url = urlparse(constants.ENDPOINT)
-    host, port = url.hostname or "huggingface.co", url.port or (443 if url.scheme == "https" else 80)
-    try:
-        socket.create_connection((host, port), timeout=5).close()
-    except OSError as e:
-        return f"the hub ({host}) is unreachable: {_first_line(e)}"
-    return None
 
 
-def _create_pretrained(spec: registry.ModelSpec, num_classes: Optional[int]):
-    kwargs = {} if num_classes is None else {"num_classes": int(num_classes)}
-    cached = _cached_hub_file(spec)
-    if cached:
-        # Load the cached file directly: with the network down, the hub client would otherwise
-        # spend about a minute retrying before it falls back to its cache.
-        kwargs["pretrained_cfg_overlay"] = {"file": cached}
-    else:
-        reason = _hub_offline_reason()
-        if reason:
-            raise HelpersError(_offline_message(spec, reason))
-    try:
-        model = _timm_create(spec.timm_id, pretrained=True, **kwargs)
-    except (OSError, RuntimeError, ValueError) as e:  # hub errors subclass OSError/ValueError
-        raise HelpersError(_offline_message(spec, _first_line(e))) from None
-    return model.eval()
 
 
-def _create_random(spec: registry.ModelSpec, num_classes: Optional[int], seed: int):
-    import torch
-
-    msg = f"{spec.key}: {RANDOM_BANNER}"
-    warnings.warn(msg, RandomWeightsWarning, stacklevel=3)
-    random_banner(RANDOM)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seed))
-        model = _timm_create(spec.timm_name, pretrained=False,
-                             **({} if num_classes is None else {"num_classes": int(num_classes)}))
-    settle_batchnorm(model, spec.input_size, spec.mean, spec.std, seed=seed)
-    return model.eval()
 
 
-def settle_batchnorm(model, input_size: Sequence[int], mean: Sequence[float], std: Sequence[float],
-                     passes: int = SETTLE_PASSES, batch: int = SETTLE_BATCH, seed: int = 0):
-    """Give random-init BatchNorm layers running statistics that match their inputs.
-
-    Freshly initialised BatchNorm has mean 0 / var 1, and a random MobileOne (no residuals) then
-    grows activations to ~1e8 in eval mode. A few train-mode passes over random normal batches with
-    ``momentum=None`` (cumulative average) make eval-mode outputs well scaled, so comparisons
-    (fused vs unfused, onnxruntime vs torch) are meaningful. The batches are random images
-    normalised like real ones (``random_images``), the same kind of input the parity checks use:
-    statistics settled on zero-mean noise do not fit normalised images (whose channel means are
-    not 0), and a random MobileOne-S4 then amplifies float32 rounding by ~1e6.
-    """
-    import torch
-
-    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    if not bns:
-        return model.eval()
-    momenta = [m.momentum for m in bns]
-    for m in bns:
-        m.reset_running_stats()
-        m.momentum = None
-    gen = torch.Generator().manual_seed(int(seed))
-    model.train()
-    with torch.no_grad():
-        for _ in range(passes):
-            model(random_images(batch, input_size, mean, std, gen))
-    for m, mom in zip(bns, momenta):
-        m.momentum = mom
-    return model.eval()
 
 
 # ---- checkpoints --------------------------------------------------------------------------------
-def load_checkpoint_state(path: Union[str, Path]) -> Dict[str, "object"]:
-    """Read a checkpoint safely into a flat ``{name: tensor}`` dict (nested 'state_dict'/'model')."""
-    import torch
-
-    path = Path(path)
-    if not path.exists():
-        raise HelpersError(f"checkpoint not found: {path}; give an existing file, 'imagenet' or 'random'")
-    if path.is_dir():
-        raise HelpersError(f"{path} is a directory; give the checkpoint file inside it")
-    name = path.name.lower()
-    if not name.endswith(CHECKPOINT_SUFFIXES):
-        raise HelpersError(f"{path.name}: unknown checkpoint type; use a .safetensors file or a PyTorch "
-                           f"checkpoint ({', '.join(s for s in CHECKPOINT_SUFFIXES if s != '.safetensors')})")
-    if path.stat().st_size == 0:
-        raise HelpersError(f"checkpoint {path} is empty (0 bytes); re-save or re-download it")
-    if name.endswith(".safetensors"):
-        from safetensors.torch import load_file
-
-        try:
-            state = load_file(str(path), device="cpu")
-        except Exception as e:  # safetensors raises its own SafetensorError
-            raise HelpersError(f"checkpoint {path.name} is not a readable safetensors file "
-                               f"({_first_line(e)}); re-save or re-download it") from None
-    else:
-        try:
-            state = torch.load(str(path), map_location="cpu", weights_only=True)
-        except Exception as e:  # pickle/zip/EOF errors from a corrupt file
-            inner = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", str(e))  # the cause, not the advice
-            text = inner.group(1).strip()[:160] if inner else _first_line(e)
-            if "Unsupported global" in str(e):  # a real pickle with objects beyond tensors
-                raise HelpersError(f"checkpoint {path.name} holds Python objects that weights_only=True "
-                                   "refuses to unpickle; re-save just the weights: "
-                                   "torch.save(model.state_dict(), 'file.pth')") from None
-            raise HelpersError(f"checkpoint {path.name} is corrupt or not a PyTorch checkpoint ({text}); "
-                               "re-save or re-download it") from None
-    for nested in ("state_dict", "model"):
-        if isinstance(state, dict) and isinstance(state.get(nested), dict):
-            state = state[nested]
-            break
-    if not isinstance(state, dict) or not state or not all(torch.is_tensor(v) for v in state.values()):
-        raise HelpersError(f"checkpoint {path.name} holds no state dict of tensors (top level: "
-                           f"{type(state).__name__}); save model.state_dict()")
-    from timm.models import clean_state_dict  # strips DDP 'module.' / torch.compile prefixes
-
-    return clean_state_dict(state)
 
 
-_APPLE_KEY = re.compile(r"(^|\.)(rbr_conv|rbr_skip|rbr_scale)\.")
 
 
-def is_apple_mobileone_layout(state: Dict[str, "object"]) -> bool:
-    """True for a checkpoint in apple/ml-mobileone's unfused layout (``stage0.rbr_conv...``)."""
-    return any(_APPLE_KEY.search(k) for k in state)
 
 
-def _apple_to_timm(state: Dict[str, "object"], model, path: Path) -> Dict[str, "object"]:
-    """Map Apple's unfused MobileOne checkpoint onto timm's model with timm's own tool.
-
-    timm's byobnet ``checkpoint_filter_fn`` only converts OpenAI-CLIP checkpoints; it does not know
-    Apple's names. But timm's ``remap_state_dict`` maps by registration order, and Apple's
-    MobileOneBlock registers its tensors in timm's order (skip BN, conv branches, scale branch;
-    stem ``stage0``, stages, ``linear`` head) with one exception: Apple registers a block's SE
-    module first, timm (``attn``) last. We move each block's SE entries behind the block's other
-    entries (a stable reorder, names untouched), then remap with shapes checked exactly.
-    """
-    from timm.models import remap_state_dict
-
-    def block(k: str) -> str:
-        return k.split(".se.")[0] if ".se." in k else re.sub(r"\.(rbr_conv|rbr_skip|rbr_scale)\..*$", "", k)
-
-    first: Dict[str, int] = {}
-    for i, k in enumerate(state):
-        first.setdefault(block(k), i)
-    order = sorted(enumerate(state), key=lambda ik: (first[block(ik[1])], ".se." in ik[1], ik[0]))
-    ordered = {k: state[k] for _, k in order}
-    target = model.state_dict()
-    if len(ordered) != len(target):
-        raise HelpersError(f"{path.name} is in Apple's MobileOne layout but has {len(ordered)} tensors where "
-                           f"timm's {model.default_cfg.get('architecture', 'model')} has {len(target)}: "
-                           "it is a checkpoint of another MobileOne variant (or a fused one); use the matching key")
-    try:
-        return remap_state_dict(ordered, model, allow_reshape=False)
-    except AssertionError as e:
-        raise HelpersError(f"{path.name} is in Apple's MobileOne layout but does not fit this variant "
-                           f"({_first_line(e)}); use the registry key of the variant it was trained as") from None
 
 
-def _classifier_key(model) -> Optional[str]:
-    name = getattr(model, "pretrained_cfg", {}).get("classifier")
-    return f"{name}.weight" if name else None
 
 
-def _create_from_checkpoint(spec: registry.ModelSpec, path: Path, num_classes: Optional[int]):
-    state = load_checkpoint_state(path)
-    apple = spec.reparameterizable and is_apple_mobileone_layout(state)
-    probe = _timm_create(spec.timm_name, pretrained=False)
-    head_key = "linear.weight" if apple else _classifier_key(probe)
-    ckpt_classes = int(state[head_key].shape[0]) if head_key in state and state[head_key].ndim >= 1 else None
-    if num_classes is None:
-        num_classes = ckpt_classes or spec.num_classes
-    elif ckpt_classes is not None and ckpt_classes != int(num_classes):
-        raise HelpersError(f"{path.name} has a {ckpt_classes}-class head but num_classes={num_classes} was "
-                           "asked; drop num_classes (it is read from the checkpoint) or use another checkpoint")
-    model = probe if int(num_classes) == probe.num_classes else \
-        _timm_create(spec.timm_name, pretrained=False, num_classes=int(num_classes))
-    if apple:
-        state = _apple_to_timm(state, model, path)
-    elif spec.reparameterizable and any(".reparam_conv." in k for k in state):
-        model = reparameterize(model)  # a checkpoint saved after fusing
-    elif spec.reparameterizable:  # unfused: trained with as many k x k branches as it carries
-        k = checkpoint_conv_branches(state)
-        if k and k != checkpoint_conv_branches(model.state_dict()):
-            from helpers.training.train import create_unfused
-
-            model = create_unfused(spec.key, int(num_classes), conv_branches=k)
-    _load_exact(model, state, spec, path)
-    return model.eval()
 
 
-_KXK_RE = re.compile(r"\.conv_kxk\.(\d+)\.")
 
 
-def checkpoint_conv_branches(state) -> Optional[int]:
-    """The number of k x k branches per MobileOne block in an unfused state dict (None if none)."""
-    idx = [int(m.group(1)) for m in map(_KXK_RE.search, state) if m]
-    return max(idx) + 1 if idx else None
 
 
-def _load_exact(model, state, spec: registry.ModelSpec, path: Path) -> None:
-    target = model.state_dict()
-    missing = [k for k in target if k not in state]
-    unexpected = [k for k in state if k not in target]
-    wrong = [k for k in target if k in state and tuple(state[k].shape) != tuple(target[k].shape)]
-    if missing or unexpected or wrong:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} of the model's {len(target)} tensors missing (e.g. {missing[0]})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unknown tensors (e.g. {unexpected[0]})")
-        if wrong:
-            k = wrong[0]
-            parts.append(f"{len(wrong)} of other shape (e.g. {k}: {list(state[k].shape)} vs {list(target[k].shape)})")
-        raise HelpersError(f"{path.name} is not a {spec.key} checkpoint: {'; '.join(parts)}. "
-                           "Is it a checkpoint of another model? Use its registry key (python -m helpers list)")
-    model.load_state_dict(state, strict=True)
 
 
 # ------------------------------------------------------------------------------------------------
 # re-parameterisation, parity, counting
 # ------------------------------------------------------------------------------------------------
-def multi_branch_modules(model) -> List[str]:
-    """Names of modules that still carry train-time branches (MobileOne/RepVGG style)."""
-    left = []
-    for name, m in model.named_modules():
-        if hasattr(m, "reparameterize") or hasattr(m, "switch_to_deploy"):
-            branches = [a for a in ("conv_kxk", "conv_scale", "identity", "rbr_conv", "rbr_scale", "rbr_skip")
-                        if getattr(m, a, None) is not None]
-            if branches or getattr(m, "reparam_conv", 1) is None:
-                left.append(name)
-    return left
 
 
-#: a BatchNorm channel whose running variance is at most this saw a constant input while training
-DEAD_VAR = 1e-12
 
 
-def zero_dead_batchnorm(model, threshold: float = DEAD_VAR) -> int:
-    """Set gamma to 0 on BatchNorm channels that never varied in training; returns how many.
-
-    Such a channel (typically fed by a ReLU that never fires) outputs its constant beta whatever
-    gamma is: ``gamma * (x - mean) / sqrt(var + eps) + beta`` with ``x == mean``. Fusing
-    (re-parameterisation) still folds ``gamma / sqrt(eps)``, up to ~316 x gamma, into the weights,
-    and in a 1x1 convolution that one huge weight then sets the int8 scale of its whole output
-    channel, so every real weight of that channel rounds to zero. With gamma = 0 the float model
-    computes the same on its training distribution and the fused weights stay in range.
-    """
-    import torch
-
-    n = 0
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.affine and m.running_var is not None:
-                dead = m.running_var <= threshold
-                n += int(dead.sum())
-                m.weight[dead] = 0.0
-    return n
 
 
-def reparameterize(model):
-    """Fuse MobileOne's branches into single convolutions (timm's ``reparameterize_model``).
-
-    Returns a new model (the input is left untouched); asserts that no branch module remains.
-    """
-    from timm.utils.model import reparameterize_model
-
-    fused = reparameterize_model(model, inplace=False).eval()
-    left = multi_branch_modules(fused)
-    assert not left, f"re-parameterisation left {len(left)} multi-branch modules, e.g. {left[0]}"
-    return fused
 
 
-def relative_error(ref: np.ndarray, got: np.ndarray) -> Tuple[float, float]:
-    """(max |got - ref|, that divided by max |ref|)."""
-    ref = np.asarray(ref, dtype=np.float64)
-    got = np.asarray(got, dtype=np.float64)
-    if ref.shape != got.shape:
-        raise ParityError(f"output shapes differ: {ref.shape} vs {got.shape}")
-    max_abs = float(np.max(np.abs(got - ref))) if ref.size else 0.0
-    scale = float(np.max(np.abs(ref))) if ref.size else 0.0
-    return max_abs, (max_abs / scale if scale > 0 else max_abs)
 
 
-def random_images(batch: int, input_size: Sequence[int], mean: Sequence[float], std: Sequence[float],
-                  generator=None):
-    """(batch, 3, H, W) float32 noise images normalised like real ones: (U[0,1) - mean) / std."""
-    import torch
-
-    h, w = (int(v) for v in input_size)
-    x = torch.rand(batch, 3, h, w, generator=generator)
-    return ((x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)).float()
 
 
-def parity_input(key: str, input_size: Optional[Sequence[int]] = None, seed: int = 0):
-    """The seeded (1, 3, H, W) input on which torch, the fused model and onnxruntime are compared."""
-    import torch
-
-    spec = registry.get(key)
-    gen = torch.Generator().manual_seed(int(seed) + 1)
-    return random_images(1, input_size or spec.input_size, spec.mean, spec.std, gen)
 
 
-def torch_forward(model, x) -> np.ndarray:
-    import torch
-
-    with torch.no_grad():
-        return model(x).detach().cpu().numpy()
 
 
-def check_reparameterization(unfused, fused, x, rtol: float = REPARAM_RTOL) -> Tuple[float, float]:
-    """(max abs, relative) error of fused vs unfused outputs; ParityError above ``rtol``."""
-    max_abs, rel = relative_error(torch_forward(unfused, x), torch_forward(fused, x))
-    if not rel <= rtol:
-        raise ParityError(f"re-parameterised model differs from the unfused one: max abs {max_abs:.3g}, "
-                          f"relative {rel:.3g} > {rtol:g}")
-    return max_abs, rel
 
 
-def count_torch_params(model) -> int:
-    return int(sum(p.numel() for p in model.parameters()))
 
 
 def onnx_param_counts(model_proto) -> Tuple[int, int]:
@@ -558,7 +190,7 @@ def inspect_onnx(path: Union[str, Path]) -> OnnxInfo:
     try:
         proto = onnx.load(str(path))
     except Exception as e:
-        raise HelpersError(f"{path} is not a readable ONNX file ({_first_line(e)}); re-export it") from None
+        raise HelpersError(f"{path} is not a readable ONNX file ({first_line(e)}); re-export it") from None
 
     def io(values):
         out = []
@@ -709,11 +341,9 @@ RESULT_HEADER = ["key", "params torch", "params ONNX", "ONNX per use", "max abs 
 
 
 def results_table(results: Sequence[ExportResult]) -> str:
-    rows = [r.row() for r in results]
-    widths = [max(len(x) for x in col) for col in zip(RESULT_HEADER, *rows)]
-    fmt = "  ".join(f"{{:>{w}}}" if i else f"{{:<{w}}}" for i, w in enumerate(widths))
-    return "\n".join([fmt.format(*RESULT_HEADER), fmt.format(*("-" * w for w in widths))] +
-                     [fmt.format(*r) for r in rows])
+    from helpers.board.text import table
+
+    return table(RESULT_HEADER, [r.row() for r in results], "l" + "r" * (len(RESULT_HEADER) - 1))
 
 
 def export_onnx(key: str, weights: Union[str, Path] = IMAGENET, out: Optional[Union[str, Path]] = None,
@@ -728,11 +358,10 @@ def export_onnx(key: str, weights: Union[str, Path] = IMAGENET, out: Optional[Un
     ``overwrite``; nothing is written when a check fails.
     """
     import onnx
-    import torch
 
     spec = registry.get(key)
     opset = check_opset(opset)
-    out = Path(out) if out is not None else default_onnx_path(key)
+    out = Path(out) if out is not None else registry.get(key).float_onnx_path
     check_writable_target(out, overwrite)  # fail before the slow part
     h, w = (int(v) for v in (input_size or spec.input_size))
     started = time.perf_counter()
@@ -798,62 +427,12 @@ def onnx_forward(path: Union[str, Path], x) -> np.ndarray:
 # ------------------------------------------------------------------------------------------------
 # notebooks: the report texts, and where to write without clobbering someone else's file
 # ------------------------------------------------------------------------------------------------
-def introduce(key: str, weights: Union[str, Path], arch: Optional[str] = None) -> registry.ModelSpec:
-    """Print what will be exported (and the random-weights banner); check ``key`` fits ``arch``."""
-    spec = registry.get(key)
-    if arch is not None and spec.arch != arch:
-        raise HelpersError(f"{key} is a {spec.arch} model; this is the {arch} notebook "
-                           f"(use notebooks/{spec.arch}/export_{spec.arch}.ipynb or one of: "
-                           f"{', '.join(registry.keys(arch))})")
-    h, w = spec.input_size
-    label = weights_label(weights)
-    origin = {IMAGENET: f"ImageNet-1k, timm {spec.timm_id} from the Hugging Face hub ({spec.hf_hub_id})",
-              RANDOM: "random, seeded, BatchNorm statistics settled (untrained)"}.get(label, f"checkpoint {weights}")
-    print(f"model   : {spec.key} ({spec.paper})\n"
-          f"weights : {origin}\n"
-          f"input   : {w}x{h} RGB, normalised with mean {list(spec.mean)}, std {list(spec.std)}\n"
-          f"re-param: {'yes, branches fused before export' if spec.reparameterizable else 'no branches to fuse'}")
-    random_banner(weights)
-    return spec
 
 
-def reparam_report(unfused, fused, max_abs: float, rel: float) -> str:
-    return (f"branch modules : {len(multi_branch_modules(unfused))} -> {len(multi_branch_modules(fused))}\n"
-            f"parameters     : {count_torch_params(unfused):,} -> {count_torch_params(fused):,}\n"
-            f"fused vs unfused on the same input: max abs {max_abs:.2e}, relative {rel:.2e} "
-            f"(limit {REPARAM_RTOL:g})")
 
 
-def param_report(result: ExportResult) -> str:
-    """Parameter counts of the export, and the published figure of this key when there is one."""
-    spec = registry.get(result.key)
-    lines = [f"PyTorch model (as exported)  : {result.params_torch:,}",
-             f"ONNX initialisers            : {result.params_onnx:,}"]
-    if result.params_onnx_per_use != result.params_onnx:
-        lines.append(f"  counted once per use       : {result.params_onnx_per_use:,}  (the exporter merged "
-                     "initialisers with identical values, as untrained weights have)")
-    if result.params_torch != result.params_onnx_per_use:
-        lines.append(f"  difference to PyTorch      : {result.params_torch - result.params_onnx_per_use:,} "
-                     "(each BatchNorm's weight+bias folds into a bias of the conv before it)")
-    for p in spec.published:
-        lines.append(f"published ({registry.BOARDS[p.board].name} .bin): {p.params_m} M  [{p.source}]")
-        if p.note:
-            lines.append(f"  note: {p.note}")
-    return "\n".join(lines)
 
 
-def next_steps(result: ExportResult) -> str:
-    spec = registry.get(result.key)
-    default = default_onnx_path(result.key)
-    lines = [f"wrote {rel_to_repo(result.path)}  (metadata: {', '.join(sorted(result.metadata))})"]
-    if Path(result.path).resolve() != default.resolve():
-        lines.append(f"note: the yamls and the other notebooks read {rel_to_repo(default)}, not this file")
-    lines += [f"mapper yaml : python -m helpers yaml {spec.key} --board x5   (or --board x3)",
-              f"PC stand-in : python -m helpers board-model {rel_to_repo(default)} "
-              f"yaml/{spec.arch}/{spec.key}_x5.yaml",
-              f"for the toolchain: python -m helpers bundle {spec.key} --board x5 --images DIR --out DIR",
-              f"then run notebooks/{spec.arch}/test_{spec.arch}.ipynb"]
-    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -876,7 +455,7 @@ def choose_output(key: str, weights: Union[str, Path], overwrite: bool = False) 
       random weights (CI) -> keep it and write ``<key>.random.onnx`` beside it;
     * otherwise stop, unless ``overwrite``.
     """
-    default = default_onnx_path(key)
+    default = registry.get(key).float_onnx_path
     label = weights_label(weights)
     if not default.exists():
         return OutputChoice(default, False, f"new file {rel_to_repo(default)}")
@@ -906,7 +485,7 @@ def cmd_export(args) -> int:
                          overwrite=args.overwrite, seed=args.seed, num_classes=args.num_classes)
     print(result.summary())
     if args.record:
-        from helpers.docs.readme import record_and_report
+        from helpers.board.records import record_and_report
 
         row = {k: getattr(result, k) for k in ("key", "weights", "opset", "params_torch", "params_onnx",
                                                "max_abs_err", "rel_err", "seconds")}

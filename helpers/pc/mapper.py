@@ -34,7 +34,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from helpers.board import nv12, registry
 from helpers.errors import HelpersError
-from helpers.board.files import DATA_DIR, MODEL_DIR, REPO_ROOT, YAML_DIR, atomic_write_text, rel_to_repo
+from helpers.board.files import atomic_write_text, rel_to_repo
 
 SECTIONS = ("model_parameters", "input_parameters", "calibration_parameters", "compiler_parameters")
 #: sections every consumer (board model, calibration, bundle) needs; check-yaml reports the rest
@@ -95,28 +95,12 @@ BUNDLE_CAL_DIR = "calibration_data_rgb_f32"
 # ------------------------------------------------------------------------------------------------
 # paths
 # ------------------------------------------------------------------------------------------------
-def yaml_path(key: str, board: str) -> Path:
-    """``yaml/<Arch>/<key>_<board>.yaml`` (the committed, generated config)."""
-    spec = registry.get(key)
-    registry.board(board)
-    return YAML_DIR / spec.arch / f"{key}_{board}.yaml"
 
 
-def float_onnx_path(key: str) -> Path:
-    """Where ``python -m helpers export KEY`` writes the float ONNX: ``model/<Arch>/<key>.onnx``."""
-    spec = registry.get(key)
-    return MODEL_DIR / spec.arch / f"{key}.onnx"
 
 
-def default_calib_dir(key: str) -> Path:
-    """Calibration data the committed yamls point at: ``data/calib/<key>_f32`` (git-ignored)."""
-    registry.get(key)
-    return DATA_DIR / "calib" / f"{key}_f32"
 
 
-def default_working_dir(key: str, board: str) -> Path:
-    """The mapper's output folder for the committed yamls: ``build/<Arch>/<key>_<board>`` (git-ignored)."""
-    return REPO_ROOT / "build" / registry.get(key).arch / f"{key}_{board}"
 
 
 def _rel(target: Path, start: Path) -> str:
@@ -158,10 +142,10 @@ def generate_yaml(key: str, board: str, yuv_range: str = nv12.DEFAULT_RANGE,
     nv12.check_range(yuv_range)
     if board not in spec.boards:
         raise HelpersError(f"{key} is not deployed on {b.name}; its boards are: {', '.join(spec.boards)}")
-    here = yaml_path(key, board).parent
-    onnx_model = onnx_model or _rel(float_onnx_path(key), here)
-    cal_data_dir = cal_data_dir or _rel(default_calib_dir(key), here)
-    working_dir = working_dir or _rel(default_working_dir(key, board), here)
+    here = registry.get(key).yaml_path(board).parent
+    onnx_model = onnx_model or _rel(registry.get(key).float_onnx_path, here)
+    cal_data_dir = cal_data_dir or _rel(registry.get(key).calib_dir, here)
+    working_dir = working_dir or _rel(registry.get(key).working_dir(board), here)
     h, w = spec.input_size
     nv12.check_even(h, w)
     space = nv12.YAML_SPACE_AND_RANGE[yuv_range]
@@ -227,14 +211,14 @@ def generate_yaml(key: str, board: str, yuv_range: str = nv12.DEFAULT_RANGE,
 def write_yaml(key: str, board: str, out=None, overwrite: bool = False,
                yuv_range: str = nv12.DEFAULT_RANGE) -> Path:
     """Generate and write atomically; ``out`` defaults to :func:`yaml_path` (paths stay relative to it)."""
-    default = yaml_path(key, board)
+    default = registry.get(key).yaml_path(board)
     out = Path(out) if out is not None else default
     if out.resolve() != default.resolve():
         here = out.resolve().parent
         text = generate_yaml(key, board, yuv_range,
-                             onnx_model=_rel(float_onnx_path(key), here),
-                             cal_data_dir=_rel(default_calib_dir(key), here),
-                             working_dir=_rel(default_working_dir(key, board), here),
+                             onnx_model=_rel(registry.get(key).float_onnx_path, here),
+                             cal_data_dir=_rel(registry.get(key).calib_dir, here),
+                             working_dir=_rel(registry.get(key).working_dir(board), here),
                              run_from=f"cd {rel_to_repo(here)}")
     else:
         text = generate_yaml(key, board, yuv_range)
@@ -636,7 +620,7 @@ def check_config(path, strict: bool = False) -> List[Finding]:
             hint = "python -m helpers export KEY --out FILE"
             if len(keys) == 1:
                 hint = f"python -m helpers export {keys[0]}" + (
-                    "" if p == float_onnx_path(keys[0]).resolve() else f" --out {rel_to_repo(p)}")
+                    "" if p == registry.get(keys[0]).float_onnx_path.resolve() else f" --out {rel_to_repo(p)}")
             warn(f"onnx_model {onnx_model} not found (looked for {rel_to_repo(p)}); create it: {hint}")
     cal_dir = cp.get("cal_data_dir")
     if calib_type != "skip" and "calibration_parameters" in cfg:
@@ -647,7 +631,7 @@ def check_config(path, strict: bool = False) -> List[Finding]:
             hint = "python -m helpers calib KEY --images DIR --out DIR"
             if len(keys) == 1:
                 hint = f"python -m helpers calib {keys[0]} --images DIR" + (
-                    "" if p == default_calib_dir(keys[0]).resolve() else f" --out {rel_to_repo(p)}")
+                    "" if p == registry.get(keys[0]).calib_dir.resolve() else f" --out {rel_to_repo(p)}")
             if not p.is_dir():
                 warn(f"cal_data_dir {cal_dir} not found (looked for {rel_to_repo(p)}); create it: {hint}")
             else:
@@ -683,7 +667,7 @@ def regenerate(key: str, board: str, out=None, overwrite: bool = False,
 
     Returns ``(path, status)`` with status "written", "updated" or "unchanged".
     """
-    target = Path(out) if out is not None else yaml_path(key, board)
+    target = Path(out) if out is not None else registry.get(key).yaml_path(board)
     existed = target.exists()
     if existed and not overwrite and not _is_ours(target):
         raise HelpersError(f"{target} exists and was not generated by this command; pass --overwrite to replace it")

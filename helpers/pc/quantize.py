@@ -28,16 +28,16 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from helpers.errors import HelpersError
+from helpers.board.meta import META_INPUT_TYPE, META_MEAN, META_QUANT, META_STD
 from helpers.board.files import atomic_output, check_writable_target, rel_to_repo
 
-META_QUANT = "rdk.quantization"
 #: opset of the INT8 file: per-channel Q/DQ (an ``axis`` attribute) needs 13. The INT8 model is a
 #: PC-only preview; the board toolchain takes the float opset-11 ONNX, never this file.
 QDQ_OPSET = 13
@@ -124,7 +124,7 @@ class QuantizeResult:
 
 
 def _float_io(path: Path):
-    from helpers.board.runtime import META_INPUT_TYPE, META_MEAN, META_STD, open_model
+    from helpers.board.runtime import open_model
 
     be = open_model(path)
     meta = be.metadata
@@ -254,7 +254,7 @@ def cmd_quantize(args) -> int:
         print(f"  drop  : {f.top1 - q.top1:+.2f} pt top-1 (float - int8) on {f.images} images; "
               f"latency int8/float {q.latency_ms / f.latency_ms:.2f}")
         if args.record:
-            from helpers.docs.readme import record_and_report
+            from helpers.board.records import record_and_report
 
             record_and_report("quantize", [record_row(res, f, q)],
                               "python -m helpers quantize ONNX --calib DIR --out FILE --data DIR --record",

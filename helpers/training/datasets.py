@@ -34,9 +34,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from helpers.errors import HelpersError
+from helpers.board.image import IMAGE_EXTS
 from helpers.board.files import DATA_DIR, atomic_output_dir, rel_to_repo
 
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".jpe")
 
 #: the bundled dataset's folder, resolution and split
 DIGITS_DIR = DATA_DIR / "digits"

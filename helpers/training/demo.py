@@ -24,6 +24,7 @@ from typing import Dict, List, Optional
 
 from helpers.board import registry
 from helpers.errors import HelpersError
+from helpers.board.text import table
 from helpers.board.files import REPO_ROOT, atomic_write_text, rel_to_repo
 
 DEFAULT_KEY = "mobileone_s0"
@@ -64,13 +65,6 @@ def default_epochs() -> int:
     return value
 
 
-def _table(rows: List[List[str]], header: List[str]) -> str:
-    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
-    fmt = "  ".join(f"{{:<{w}}}" if i < 2 else f"{{:>{w}}}" for i, w in enumerate(widths))
-    return "\n".join([fmt.format(*header), fmt.format(*["-" * w for w in widths])] +
-                     [fmt.format(*map(str, r)) for r in rows])
-
-
 @dataclass
 class PipelineResults:
     key: str
@@ -102,7 +96,7 @@ class PipelineResults:
     def table(self) -> str:
         rows = [[s.stage, s.model, f"{s.top1:.2f}", f"{s.top5:.2f}", f"{s.images_per_s:.1f}", f"{s.latency_ms:.3f}"]
                 for s in self.stages]
-        return _table(rows, HEADER)
+        return table(HEADER, rows, "ll" + "r" * (len(HEADER) - 2))
 
     def targets(self) -> Dict[str, object]:
         f = self.stage(STAGE_FLOAT)
@@ -387,7 +381,7 @@ class Pipeline:
                                  overwrite=True)
         plt.close(self.results.plot(self._path("demo.png")))
         if record:
-            from helpers.docs.readme import record_and_report
+            from helpers.board.records import record_and_report
 
             r = self.results
             record_and_report("demo", r.rows(), "python -m helpers demo --record", log=self.log, merge_on=(),

@@ -34,9 +34,9 @@ import numpy as np
 
 from helpers.board import registry
 from helpers.errors import HelpersError
+from helpers.board.meta import META_QUANT, labels_from_metadata
 from helpers.board.files import atomic_write_text, rel_to_repo
 
-META_QUANT = "rdk.quantization"   # written by helpers.pc.quantize on its INT8 models
 
 KIND_TORCH = "PyTorch checkpoint"
 KIND_FLOAT = "ONNX float"
@@ -83,7 +83,6 @@ class ClassifierRunner(Runner):
     def __init__(self, path: Path, key: Optional[str] = None, backend: str = "auto",
                  threads: Optional[int] = None, labels: Optional[Sequence[str]] = None):
         from helpers.board.classifier import Classifier
-        from helpers.board.runtime import labels_from_metadata
 
         self.clf = Classifier(path, key=key, backend=backend, threads=threads, labels=labels)
         meta = self.clf.runtime.metadata
@@ -175,7 +174,8 @@ def labels_from_file(path) -> List[str]:
 
         return read_checkpoint_info(path).classes
     if path.suffix.lower() == ".onnx":
-        from helpers.board.runtime import labels_from_metadata, open_model
+        from helpers.board.runtime import open_model
+        from helpers.board.meta import labels_from_metadata
 
         names = labels_from_metadata(open_model(path).metadata)
         if not names:

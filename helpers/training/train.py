@@ -29,7 +29,6 @@ printed by :func:`published_reference`.
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from contextlib import nullcontext
@@ -40,7 +39,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from helpers.board import registry
-from helpers.errors import HelpersError
+from helpers.errors import HelpersError, first_line
+from helpers.board.meta import META_CLASSES, META_CONV_BRANCHES, META_EPOCH, META_EPOCHS, META_IMG_SIZE, META_INIT_WEIGHTS, META_KEY, META_REPARAMETERIZED
+from helpers.pc.models import create_model, create_unfused
 from helpers.board.files import REPO_ROOT, atomic_output, atomic_write_text, rel_to_repo
 
 LAST = "last.safetensors"
@@ -48,16 +49,7 @@ STATE = "last_state.pt"
 FINAL = "model.safetensors"
 HISTORY = "train.json"
 
-# safetensors metadata keys (strings only)
-M_KEY = "rdk.model_key"
-M_CLASSES = "rdk.classes"
-M_SIZE = "rdk.img_size"
-M_EPOCH = "rdk.epoch"
-M_EPOCHS = "rdk.epochs"
-M_REPARAM = "rdk.reparameterized"
-M_TOP1 = "rdk.val_top1"
-M_WEIGHTS = "rdk.init_weights"
-M_BRANCHES = "rdk.conv_branches"
+META_VAL_TOP1 = "rdk.val_top1"
 
 #: defaults (AdamW; learning rate for a global batch of 256, scaled linearly)
 LR_BASE = 4e-3
@@ -107,14 +99,14 @@ def read_checkpoint_info(path) -> CheckpointInfo:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
     except Exception as e:  # safetensors raises its own error types for bad headers
-        raise HelpersError(f"{path.name} is not a readable safetensors file ({str(e).splitlines()[0][:120]})") from None
-    if M_KEY not in meta:
-        raise HelpersError(f"{path.name} carries no {M_KEY} metadata: not a checkpoint written by "
+        raise HelpersError(f"{path.name} is not a readable safetensors file ({first_line(e, 120)})") from None
+    if META_KEY not in meta:
+        raise HelpersError(f"{path.name} carries no {META_KEY} metadata: not a checkpoint written by "
                            "`python -m helpers train` (export other checkpoints with: python -m helpers export KEY --weights PATH)")
-    return CheckpointInfo(path, meta[M_KEY], json.loads(meta.get(M_CLASSES, "[]")), int(meta.get(M_SIZE, 0)),
-                          int(meta.get(M_EPOCH, 0)), int(meta.get(M_EPOCHS, 0)), meta.get(M_REPARAM) == "true",
-                          float(meta[M_TOP1]) if meta.get(M_TOP1) else None, meta.get(M_WEIGHTS, ""),
-                          int(meta[M_BRANCHES]) if meta.get(M_BRANCHES) else None)
+    return CheckpointInfo(path, meta[META_KEY], json.loads(meta.get(META_CLASSES, "[]")), int(meta.get(META_IMG_SIZE, 0)),
+                          int(meta.get(META_EPOCH, 0)), int(meta.get(META_EPOCHS, 0)), meta.get(META_REPARAMETERIZED) == "true",
+                          float(meta[META_VAL_TOP1]) if meta.get(META_VAL_TOP1) else None, meta.get(META_INIT_WEIGHTS, ""),
+                          int(meta[META_CONV_BRANCHES]) if meta.get(META_CONV_BRANCHES) else None)
 
 
 def _save_weights(model, path: Path, meta: Dict[str, str]) -> None:
@@ -127,14 +119,13 @@ def _save_weights(model, path: Path, meta: Dict[str, str]) -> None:
 
 def load_trained_model(path, expect_key: Optional[str] = None):
     """(model in eval mode, CheckpointInfo) from a ``train`` checkpoint (fused or not)."""
-    from helpers.pc import export
 
     info = read_checkpoint_info(path)
     if expect_key is not None and info.key != expect_key:
         raise HelpersError(f"{Path(path).name} is a checkpoint of {info.key}, not {expect_key}; "
                            f"use KEY {info.key} or another checkpoint")
     spec = registry.get(info.key)
-    model = export.create_model(spec.key, str(path), num_classes=len(info.classes) or None)
+    model = create_model(spec.key, str(path), num_classes=len(info.classes) or None)
     return model.eval(), info
 
 
@@ -287,44 +278,11 @@ def _check_out(out: Path, resume: bool, overwrite: bool) -> None:
                            "it, --overwrite to start again, or give another --out")
 
 
-def _with_conv_branches(cfg, branches: int):
-    """A timm ByobNet config with ``num_conv_branches`` set on every MobileOne block."""
-    import dataclasses
-
-    def fix(b):
-        if isinstance(b, (list, tuple)):
-            return type(b)(fix(x) for x in b)
-        if b.type != "one":
-            return b
-        return dataclasses.replace(b, block_kwargs={**(b.block_kwargs or {}), "num_conv_branches": int(branches)})
-
-    return dataclasses.replace(cfg, blocks=tuple(fix(b) for b in cfg.blocks))
 
 
-def create_unfused(key: str, num_classes: int, conv_branches: Optional[int] = None, seed: int = 0):
-    """The randomly initialised (training-form) timm model; ``conv_branches`` overrides MobileOne's k."""
-    import timm
-    import torch
-
-    spec = registry.get(key)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seed))
-        if conv_branches is None:
-            return timm.create_model(spec.timm_name, pretrained=False, num_classes=num_classes)
-        from timm.models import byobnet
-
-        if not spec.reparameterizable or spec.timm_name not in byobnet.model_cfgs:
-            raise HelpersError(f"--conv-branches applies to MobileOne only, not {key}")
-        if conv_branches < 1:
-            raise HelpersError(f"--conv-branches must be at least 1, got {conv_branches}")
-        cfg = _with_conv_branches(byobnet.model_cfgs[spec.timm_name], conv_branches)
-        model = byobnet.ByobNet(cfg, num_classes=num_classes)
-        model.pretrained_cfg = timm.models.get_pretrained_cfg(spec.timm_name).to_dict()
-        return model
 
 
 def _init_model(key: str, weights: str, num_classes: int, seed: int, conv_branches: Optional[int] = None):
-    from helpers.pc import export
 
     w = str(weights)
     if w == "random":
@@ -333,7 +291,7 @@ def _init_model(key: str, weights: str, num_classes: int, seed: int, conv_branch
         raise HelpersError("--conv-branches changes the training-time branches, so it starts from random weights "
                            "only; drop it to fine-tune pretrained weights")
     if w == "imagenet":
-        return export.create_model(key, "imagenet", num_classes=num_classes)
+        return create_model(key, "imagenet", num_classes=num_classes)
     path = Path(w)
     if path.suffix == ".safetensors" and path.is_file():
         try:
@@ -347,7 +305,7 @@ def _init_model(key: str, weights: str, num_classes: int, seed: int, conv_branch
             if info.reparameterized:
                 raise HelpersError(f"{path.name} is re-parameterised (fused, for deployment); start from the "
                                    f"unfused {LAST} of that run instead")
-    model = export.create_model(key, w)
+    model = create_model(key, w)
     if model.num_classes != num_classes:
         model.reset_classifier(num_classes)
     return model
@@ -376,20 +334,58 @@ def default_workers() -> int:
     return max(0, min(8, (os.cpu_count() or 1) - 1))
 
 
-def train(key: str, data, epochs: int = 10, img_size: Optional[int] = None, weights: str = "imagenet",
-          out=None, resume: bool = False, overwrite: bool = False, batch_size: Optional[int] = None,
-          lr: Optional[float] = None, weight_decay: Optional[float] = None, opt: Optional[str] = None,
-          sched: str = "cosine", warmup_epochs: Optional[int] = None, smoothing: float = SMOOTHING,
-          ema_decay: float = 0.0, hflip: Optional[float] = None, scale: Optional[Tuple[float, float]] = None,
-          color_jitter=None, conv_branches: Optional[int] = None, workers: Optional[int] = None, seed: int = 0,
-          progress: bool = True, log=print) -> TrainResult:
-    """Train ``key`` on ``data`` (``data/train`` and ``data/val`` ImageFolders); see the module doc.
+@dataclass(frozen=True)
+class TrainConfig:
+    """The recipe of one training run. ``None`` means: the dataset's ``dataset.json`` hint, else timm's default.
 
     ``hflip``/``scale``/``color_jitter``/``batch_size``/``opt``/``lr``/``weight_decay`` default to the
-    dataset's ``dataset.json`` hints (the digits: no flips, crops keeping most of the digit, a
-    from-scratch SGD recipe), else timm's ImageNet defaults (0.5, (0.08, 1)), AdamW and
-    :data:`LR_BASE` scaled by the batch. ``conv_branches`` sets MobileOne's k while training.
+    dataset's hints (the digits: no flips, crops keeping most of the digit, a from-scratch SGD
+    recipe), else timm's ImageNet defaults (0.5, (0.08, 1)), AdamW and :data:`LR_BASE` scaled by the
+    batch. ``conv_branches`` sets MobileOne's k while training (random weights only).
     """
+
+    epochs: int = 10
+    img_size: Optional[int] = None
+    weights: str = "imagenet"
+    batch_size: Optional[int] = None
+    lr: Optional[float] = None
+    weight_decay: Optional[float] = None
+    opt: Optional[str] = None
+    sched: str = "cosine"
+    warmup_epochs: Optional[int] = None
+    smoothing: float = SMOOTHING
+    ema_decay: float = 0.0
+    hflip: Optional[float] = None
+    scale: Optional[Tuple[float, float]] = None
+    color_jitter: object = None
+    conv_branches: Optional[int] = None
+    workers: Optional[int] = None
+    seed: int = 0
+
+    def with_options(self, **options) -> "TrainConfig":
+        """A copy with ``options`` replaced; an unknown option names the known ones."""
+        import dataclasses
+
+        known = {f.name for f in dataclasses.fields(self)}
+        bad = sorted(set(options) - known)
+        if bad:
+            raise HelpersError(f"unknown training option(s) {', '.join(bad)}; known: {', '.join(sorted(known))}")
+        return dataclasses.replace(self, **options)
+
+
+def train(key: str, data, config: Optional[TrainConfig] = None, *, out=None, resume: bool = False,
+          overwrite: bool = False, progress: bool = True, log=print, **options) -> TrainResult:
+    """Train ``key`` on ``data`` (``data/train`` and ``data/val`` ImageFolders); see the module doc.
+
+    ``config`` is the recipe (:class:`TrainConfig`); ``options`` override single fields of it, e.g.
+    ``train(key, data, epochs=3, lr=0.1)``. ``out``: the run folder (default ``runs/train/<key>``);
+    ``resume`` continues the run in it, ``overwrite`` starts it again.
+    """
+    cfg = (config or TrainConfig()).with_options(**options)
+    epochs, img_size, weights, batch_size = cfg.epochs, cfg.img_size, cfg.weights, cfg.batch_size
+    lr, weight_decay, opt, sched, warmup_epochs = cfg.lr, cfg.weight_decay, cfg.opt, cfg.sched, cfg.warmup_epochs
+    smoothing, ema_decay, hflip, scale, color_jitter = cfg.smoothing, cfg.ema_decay, cfg.hflip, cfg.scale, cfg.color_jitter
+    conv_branches, workers, seed = cfg.conv_branches, cfg.workers, cfg.seed
     import torch
     from timm.data import create_transform
     from timm.loss import LabelSmoothingCrossEntropy
@@ -515,17 +511,17 @@ def train(key: str, data, epochs: int = 10, img_size: Optional[int] = None, weig
     loss_fn = LabelSmoothingCrossEntropy(smoothing) if smoothing > 0 else torch.nn.CrossEntropyLoss()
     loss_fn = loss_fn.to(d.device)
 
-    meta = {M_KEY: key, M_CLASSES: json.dumps(classes, ensure_ascii=False), M_SIZE: str(size),
-            M_EPOCHS: str(epochs), M_REPARAM: "false", M_WEIGHTS: str(weights) if str(weights) in
+    meta = {META_KEY: key, META_CLASSES: json.dumps(classes, ensure_ascii=False), META_IMG_SIZE: str(size),
+            META_EPOCHS: str(epochs), META_REPARAMETERIZED: "false", META_INIT_WEIGHTS: str(weights) if str(weights) in
             ("imagenet", "random") else Path(str(weights)).name}
     if resume:
-        meta[M_WEIGHTS] = info.init_weights
-    from helpers.pc.export import checkpoint_conv_branches
+        meta[META_INIT_WEIGHTS] = info.init_weights
+    from helpers.pc.models import checkpoint_conv_branches
 
     branches = checkpoint_conv_branches(model.state_dict())  # from the tensors: the stem always has one
     if branches is not None:
-        meta[M_BRANCHES] = str(branches)
-    log(f"training {key} ({'resuming at epoch ' + str(start_epoch) if resume else 'weights ' + meta[M_WEIGHTS]}) on "
+        meta[META_CONV_BRANCHES] = str(branches)
+    log(f"training {key} ({'resuming at epoch ' + str(start_epoch) if resume else 'weights ' + meta[META_INIT_WEIGHTS]}) on "
         f"{len(train_set)} train / {len(val_set)} val images, {len(classes)} classes, {size}x{size}, "
         f"{epochs} epochs, {opt} batch {batch_size} x {d.world}, lr {lr:.2e}, weight decay {weight_decay:g}, {d.device}")
     flush = torch.set_flush_denormal(True) if not cuda else False  # denormals make CPU convs crawl
@@ -572,7 +568,7 @@ def train(key: str, data, epochs: int = 10, img_size: Optional[int] = None, weig
             log(f"epoch {epoch}/{epochs}: loss {rec.train_loss:.4f}, val top-1 {top1:.2f} %, top-5 {top5:.2f} %"
                 + (f", EMA top-1 {ema_top1:.2f} %" if ema_top1 is not None else "") + f" ({rec.seconds:.0f} s)")
             if d.main:  # checkpoint every epoch: weights (safetensors) + state (weights_only-loadable)
-                meta.update({M_EPOCH: str(epoch), M_TOP1: f"{top1:.4f}"})
+                meta.update({META_EPOCH: str(epoch), META_VAL_TOP1: f"{top1:.4f}"})
                 _save_weights(model, out / LAST, meta)
                 st = {"optimizer": optimizer.state_dict(), "rng": torch.get_rng_state(),
                       "history": [asdict(h) for h in history], "epoch": epoch,
@@ -587,7 +583,7 @@ def train(key: str, data, epochs: int = 10, img_size: Optional[int] = None, weig
     final = final.cpu().eval()
     reparam = False
     if spec.reparameterizable:
-        from helpers.pc.export import reparameterize, zero_dead_batchnorm
+        from helpers.pc.models import reparameterize, zero_dead_batchnorm
 
         dead = zero_dead_batchnorm(final)  # keeps the float function, keeps fused weights quantisable
         if dead:
@@ -598,12 +594,12 @@ def train(key: str, data, epochs: int = 10, img_size: Optional[int] = None, weig
     if d.main:
         if reparam:  # the fused model must score what the unfused one scored
             final_top1 = _evaluate(final, torch.utils.data.DataLoader(ds_val, batch_size=128), Dist(), nullcontext)[0]
-        meta.update({M_EPOCH: str(epochs), M_REPARAM: "true" if reparam else "false", M_TOP1: f"{final_top1:.4f}"})
+        meta.update({META_EPOCH: str(epochs), META_REPARAMETERIZED: "true" if reparam else "false", META_VAL_TOP1: f"{final_top1:.4f}"})
         _save_weights(final, out / FINAL, meta)
     result = TrainResult(key=key, out=out, checkpoint=out / FINAL, last=out / LAST, classes=classes, img_size=size,
                          epochs=epochs, epochs_run=epochs - start_epoch + 1, start_epoch=start_epoch,
                          history=history, final_top1=final_top1, reparameterized=reparam,
-                         seconds=time.perf_counter() - started, init_weights=meta[M_WEIGHTS], device=d.device,
+                         seconds=time.perf_counter() - started, init_weights=meta[META_INIT_WEIGHTS], device=d.device,
                          world_size=d.world, train_images=len(train_set), val_images=len(val_set))
     if d.main:
         doc = {k: v for k, v in asdict(result).items() if k not in ("out", "checkpoint", "last")}
@@ -625,11 +621,11 @@ def cmd_train(args) -> int:
     scale = tuple(float(v) for v in args.scale.split(",")) if args.scale else None
     if scale is not None and len(scale) != 2:
         raise HelpersError("--scale takes two numbers, e.g. 0.75,1.0")
-    res = train(args.key, args.data or DIGITS_DIR, epochs=args.epochs, img_size=args.img_size,
-                weights=args.weights, out=args.out, resume=args.resume, overwrite=args.overwrite,
-                batch_size=args.batch_size, lr=args.lr, opt=args.opt, warmup_epochs=args.warmup_epochs,
-                ema_decay=args.ema_decay, hflip=args.hflip, conv_branches=args.conv_branches,
-                scale=scale, workers=args.workers, seed=args.seed)
+    cfg = TrainConfig(epochs=args.epochs, img_size=args.img_size, weights=args.weights, batch_size=args.batch_size,
+                      lr=args.lr, opt=args.opt, warmup_epochs=args.warmup_epochs, ema_decay=args.ema_decay,
+                      hflip=args.hflip, conv_branches=args.conv_branches, scale=scale, workers=args.workers,
+                      seed=args.seed)
+    res = train(args.key, args.data or DIGITS_DIR, cfg, out=args.out, resume=args.resume, overwrite=args.overwrite)
     print(res.summary())
     print(f"next: python -m helpers eval {rel_to_repo(res.checkpoint)} --data {args.data or rel_to_repo(DIGITS_DIR)}")
     if res.key.startswith("mobileone"):

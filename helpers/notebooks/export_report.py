@@ -1,0 +1,77 @@
+"""What the export notebooks print: the plan, the re-parameterisation, the parameter counts, the next steps.
+
+Presentation only; the work is done by :mod:`helpers.pc.models` and :mod:`helpers.pc.export`, whose
+calls stay visible in the notebook cells.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Union
+
+from helpers.board import registry
+from helpers.board.files import rel_to_repo
+from helpers.errors import HelpersError
+from helpers.pc.export import ExportResult
+from helpers.pc.models import (IMAGENET, RANDOM, REPARAM_RTOL, count_torch_params, multi_branch_modules,
+                               random_banner, weights_label)
+
+
+def introduce(key: str, weights: Union[str, Path], arch: Optional[str] = None) -> registry.ModelSpec:
+    """Print what will be exported (and the random-weights banner); check ``key`` fits ``arch``."""
+    spec = registry.get(key)
+    if arch is not None and spec.arch != arch:
+        raise HelpersError(f"{key} is a {spec.arch} model; this is the {arch} notebook "
+                           f"(use notebooks/{spec.arch}/export_{spec.arch}.ipynb or one of: "
+                           f"{', '.join(registry.keys(arch))})")
+    h, w = spec.input_size
+    label = weights_label(weights)
+    origin = {IMAGENET: f"ImageNet-1k, timm {spec.timm_id} from the Hugging Face hub ({spec.hf_hub_id})",
+              RANDOM: "random, seeded, BatchNorm statistics settled (untrained)"}.get(label, f"checkpoint {weights}")
+    print(f"model   : {spec.key} ({spec.paper})\n"
+          f"weights : {origin}\n"
+          f"input   : {w}x{h} RGB, normalised with mean {list(spec.mean)}, std {list(spec.std)}\n"
+          f"re-param: {'yes, branches fused before export' if spec.reparameterizable else 'no branches to fuse'}")
+    random_banner(weights)
+    return spec
+
+
+
+def reparam_report(unfused, fused, max_abs: float, rel: float) -> str:
+    return (f"branch modules : {len(multi_branch_modules(unfused))} -> {len(multi_branch_modules(fused))}\n"
+            f"parameters     : {count_torch_params(unfused):,} -> {count_torch_params(fused):,}\n"
+            f"fused vs unfused on the same input: max abs {max_abs:.2e}, relative {rel:.2e} "
+            f"(limit {REPARAM_RTOL:g})")
+
+
+
+def param_report(result: ExportResult) -> str:
+    """Parameter counts of the export, and the published figure of this key when there is one."""
+    spec = registry.get(result.key)
+    lines = [f"PyTorch model (as exported)  : {result.params_torch:,}",
+             f"ONNX initialisers            : {result.params_onnx:,}"]
+    if result.params_onnx_per_use != result.params_onnx:
+        lines.append(f"  counted once per use       : {result.params_onnx_per_use:,}  (the exporter merged "
+                     "initialisers with identical values, as untrained weights have)")
+    if result.params_torch != result.params_onnx_per_use:
+        lines.append(f"  difference to PyTorch      : {result.params_torch - result.params_onnx_per_use:,} "
+                     "(each BatchNorm's weight+bias folds into a bias of the conv before it)")
+    for p in spec.published:
+        lines.append(f"published ({registry.BOARDS[p.board].name} .bin): {p.params_m} M  [{p.source}]")
+        if p.note:
+            lines.append(f"  note: {p.note}")
+    return "\n".join(lines)
+
+
+
+def next_steps(result: ExportResult) -> str:
+    spec = registry.get(result.key)
+    default = registry.get(result.key).float_onnx_path
+    lines = [f"wrote {rel_to_repo(result.path)}  (metadata: {', '.join(sorted(result.metadata))})"]
+    if Path(result.path).resolve() != default.resolve():
+        lines.append(f"note: the yamls and the other notebooks read {rel_to_repo(default)}, not this file")
+    lines += [f"mapper yaml : python -m helpers yaml {spec.key} --board x5   (or --board x3)",
+              f"PC stand-in : python -m helpers board-model {rel_to_repo(default)} "
+              f"yaml/{spec.arch}/{spec.key}_x5.yaml",
+              f"for the toolchain: python -m helpers bundle {spec.key} --board x5 --images DIR --out DIR",
+              f"then run notebooks/{spec.arch}/test_{spec.arch}.ipynb"]
+    return "\n".join(lines)
