@@ -11,7 +11,7 @@ between markers::
 figures, links, weights, download URLs, yaml values) and from the measured results in
 ``data/results/*.json``, then rewrites the files that changed (each atomically, after every block
 of every file rendered without error). ``python -m helpers readme --check`` rewrites nothing and
-exits 1 listing the stale blocks; ``tests/test_readme.py`` runs the same check.
+exits 1 listing the stale blocks; ``tests/docs/test_readme.py`` runs the same check.
 
 Every number in a block is either **published** (from the registry, with its source link) or
 **measured** (from a result file, captioned with the command that measured it, the machine and the

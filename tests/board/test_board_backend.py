@@ -22,7 +22,7 @@ from helpers.board.files import REPO_ROOT
 from helpers.board.image import board_resize, load_image
 from helpers.board.runtime import BpuInferLibBackend, HobotDnnBackend, OrtBackend, available_backends, open_model
 
-FAKE_DIR = Path(__file__).resolve().parent / "fake_board"
+FAKE_DIR = Path(__file__).resolve().parents[1] / "fake_board"
 sys.path.insert(0, str(FAKE_DIR))  # fake_models only (PC side); the fake runtimes are added by the fixture
 import fake_models  # noqa: E402
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.board import registry
 from helpers.board.files import REPO_ROOT
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").rglob("*.ipynb"))
@@ -22,7 +23,7 @@ def _src(cell) -> str:
 
 def test_every_architecture_has_its_notebooks():
     names = {p.name for p in NOTEBOOKS}
-    for arch in ("MobileOne", "MobileNetV1", "MobileNetV3", "MobileNetV4"):
+    for arch in registry.ARCHS:
         assert {f"export_{arch}.ipynb", f"test_{arch}.ipynb"} <= names
     assert "train_MobileOne.ipynb" in names
 

@@ -19,7 +19,7 @@ from helpers.errors import HelpersError
 from helpers.board.labels import imagenet_labels
 from helpers.board.runtime import available_backends
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "fake_board"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fake_board"))
 import fake_models  # noqa: E402
 
 sys.path.pop(0)

@@ -12,7 +12,7 @@ from helpers.board import bench, registry
 from helpers.errors import HelpersError
 from helpers.board.runtime import Backend, TensorInfo
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "fake_board"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fake_board"))
 import fake_models  # noqa: E402
 
 sys.path.pop(0)

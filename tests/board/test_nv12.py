@@ -1,0 +1,85 @@
+"""helpers.board.nv12 against OpenCV and Pillow: both ranges, round trips, bad sizes."""
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+from testkit import smooth_image
+
+from helpers.board import nv12
+from helpers.errors import HelpersError
+
+
+def test_limited_range_matches_opencv_i420_levels():
+    """OpenCV's I420 is BT.601 limited range: black -> Y=16, white -> Y=235 (the fact our yaml relies on)."""
+    for value, y_expected in ((0, 16), (255, 235)):
+        img = np.full((4, 4, 3), value, np.uint8)
+        buf = nv12.rgb_to_nv12(img, "limited")
+        assert set(buf[:16]) == {y_expected}
+        assert set(buf[16:]) == {128}
+        i420 = cv2.cvtColor(img, cv2.COLOR_RGB2YUV_I420)
+        assert set(i420.reshape(-1)[:16]) == {y_expected}
+
+
+def test_full_range_levels_and_primary_colours():
+    black, white = np.zeros((2, 2, 3), np.uint8), np.full((2, 2, 3), 255, np.uint8)
+    assert list(nv12.rgb_to_nv12(black, "full")) == [0, 0, 0, 0, 128, 128]
+    assert list(nv12.rgb_to_nv12(white, "full")) == [255, 255, 255, 255, 128, 128]
+    red = np.zeros((2, 2, 3), np.uint8)
+    red[..., 0] = 255
+    # JFIF: Y = 0.299*255, Cb = 128 - 0.168736*255, Cr = 128 + 0.5*255 (clipped)
+    assert list(nv12.rgb_to_nv12(red, "full")) == [76] * 4 + [85, 255]
+
+
+def test_full_range_matches_pillow_jpeg_ycbcr():
+    rgb = smooth_image(32, 32)
+    ycc = np.asarray(Image.fromarray(rgb).convert("YCbCr"), np.int16)  # JFIF full range, 4:4:4
+    buf = nv12.rgb_to_nv12(rgb, "full")
+    y, uv = nv12.split_nv12(buf, 32, 32)
+    assert np.abs(y.astype(np.int16) - ycc[:, :, 0]).max() <= 1
+    cb = ycc[:, :, 1].reshape(16, 2, 16, 2).mean((1, 3))
+    assert np.abs(uv[:, :, 0] - cb).max() <= 1.5
+
+
+@pytest.mark.parametrize("yuv_range", ["full", "limited"])
+def test_nv12_round_trip(yuv_range):
+    rgb = smooth_image()
+    back = nv12.nv12_to_rgb(nv12.rgb_to_nv12(rgb, yuv_range), 64, 96, yuv_range)
+    err = np.abs(back.astype(int) - rgb.astype(int))
+    # OpenCV's I420 (limited) has fewer levels and its own chroma siting: a little more error
+    mean_tol, max_tol = (2.0, 12) if yuv_range == "full" else (2.5, 16)
+    assert err.mean() < mean_tol and err.max() <= max_tol
+
+
+def test_limited_decode_matches_opencv():
+    rgb = smooth_image()
+    buf = nv12.rgb_to_nv12(rgb, "limited")
+    ours = nv12.nv12_to_rgb(buf, 64, 96, "limited").astype(int)
+    cv = cv2.cvtColor(buf.reshape(96, 96), cv2.COLOR_YUV2RGB_NV12).astype(int)
+    assert np.abs(ours - cv).max() <= 3
+
+
+def test_range_mismatch_is_visible():
+    """Feeding limited-range NV12 to a model told 'full' (regular) loses contrast: black is not black."""
+    black = np.zeros((2, 2, 3), np.uint8)
+    wrong = nv12.nv12_to_rgb_float(nv12.rgb_to_nv12(black, "limited"), 2, 2, "full")
+    right = nv12.nv12_to_rgb_float(nv12.rgb_to_nv12(black, "limited"), 2, 2, "limited")
+    assert wrong.min() >= 15 and right.max() < 1
+
+
+def test_bgr_to_nv12_is_rgb_reversed():
+    rgb = smooth_image()
+    assert np.array_equal(nv12.bgr_to_nv12(rgb[:, :, ::-1]), nv12.rgb_to_nv12(rgb))
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (4, 5), (1, 2)])
+def test_nv12_odd_or_tiny_size_refused(shape):
+    with pytest.raises(HelpersError, match="even"):
+        nv12.rgb_to_nv12(np.zeros((*shape, 3), np.uint8))
+
+
+def test_nv12_wrong_buffer_length():
+    with pytest.raises(HelpersError, match="needs 24"):
+        nv12.split_nv12(np.zeros(23, np.uint8), 4, 4)
+    with pytest.raises(HelpersError, match="unknown YUV range"):
+        nv12.rgb_to_nv12(np.zeros((2, 2, 3), np.uint8), "studio")
