@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "helpers.pc.quantize",
     "helpers.training.demo",
     "helpers.docs.readme",
+    "helpers.docs.notebooks",
 ]
 
 

@@ -1,0 +1,345 @@
+"""The two templates of the per-architecture notebooks: ``test_<Arch>.ipynb`` and ``export_<Arch>.ipynb``.
+
+A template is a list of :class:`Cell`. Each cell has a ``name`` (it becomes the notebook's cell id,
+so keep it stable: renaming a cell changes every notebook's diff), markdown or code text with
+``{{fact}}`` placeholders, and optionally ``when`` (the cell exists only where that fact is true).
+To add a cell, insert a ``md(...)`` / ``code(...)`` where it belongs and run
+``python -m helpers notebooks``. The facts are made in :func:`helpers.docs.notebooks.facts`: from
+:mod:`helpers.board.registry` and from the architecture's ``notebooks/<Arch>/notebook_text.md``.
+
+A code cell whose first line is ``# NBVAL_CHECK_OUTPUT`` is compared by nbval with the output stored
+in the notebook; that output is stated here (``output=``), from the same facts, so the generator
+never runs a notebook. Every other cell is written without outputs.
+
+Text that differs only by a fact (re-parameterised or not) is a :data:`CHOICES` entry.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, Optional, Tuple
+
+CHECK = "# NBVAL_CHECK_OUTPUT"
+
+
+@dataclass(frozen=True)
+class Cell:
+    name: str                       # the cell id: unique in its template, [A-Za-z0-9_-]
+    kind: str                       # "markdown" or "code"
+    source: str                     # text with {{fact}} placeholders
+    when: Optional[str] = None      # name of a boolean fact; the cell exists only where it is true
+    tags: Tuple[str, ...] = ()      # cell metadata tags (papermill's "parameters")
+    output: Optional[str] = None    # the stdout nbval checks, for a cell starting with CHECK
+
+
+def md(name: str, source: str, **kw) -> Cell:
+    return Cell(name, "markdown", source.strip("\n"), **kw)
+
+
+def code(name: str, source: str, **kw) -> Cell:
+    return Cell(name, "code", source.strip("\n"), **kw)
+
+
+#: name -> (boolean fact, text where it is true, text where it is false)
+CHOICES: Dict[str, Tuple[str, str, str]] = {
+    "export_model": ("reparameterizable", "fused", "model"),
+    "params_note": ("reparameterizable", " (train-time, branches unfused)", ""),
+    "reparam_step": ("reparameterizable",
+                     "**re-parameterise**: fuse the branches, and check the fused model computes the same thing",
+                     "(no re-parameterisation: nothing to fuse in this architecture)"),
+}
+
+TEST = (
+    md("intro", """
+# {{arch}}: classify a photo on an RDK board, or on your PC
+
+{{test_intro}}
+
+**One notebook, two places.** The cells below are the same on an RDK board and on a PC:
+
+| | on an RDK board | on a PC (and in CI) |
+|---|---|---|
+| model file | the `.bin` in `model/{{arch}}/` (BPU, int8) | the NV12 **board model** `model/{{arch}}/*_nv12.onnx`: the float network plus the `.bin`'s input contract (NV12 in, normalisation inside), built from the same mapper yaml |
+| runtime | `hobot_dnn.pyeasy_dnn` (in the system image) or `bpu_infer_lib` | `onnxruntime` |
+| needs | `requirements-board.txt` and the board's system runtime | `requirements.txt` |
+
+On a PC a missing model file is made for you (export from timm, then the board model) and the
+notebook says what it did. On a board a missing `.bin` is explained (download or build it).
+The steps: what runs where, load the model, look at the NV12 input, run, check, measure, play.
+"""),
+    code("imports", """
+import os
+
+from helpers.notebooks import inference as nb
+"""),
+    md("parameters-text", """
+## Parameters
+
+Change these, or set the environment variables before starting Jupyter. `KEY` is any registry key of
+this architecture (step 1 lists them; `python -m helpers list` shows all).{{key_hint}}
+`BACKEND` forces a runtime (`onnxruntime`, `hobot_dnn`, `bpu_infer_lib`); `MODEL_KIND` picks the
+file (`bin`, `board-onnx`, or `float-onnx` for the plain float ONNX with normalisation on the CPU);
+`MODEL_FILE` runs a file of your own. `WEIGHTS = "random"` is what tests and CI use (no download):
+then every output is flagged as meaningless.
+"""),
+    code("parameters", """
+KEY = "{{key}}"
+BOARD = "{{board}}"  # x3 (bernoulli2) or x5 (bayes-e): which yaml, which published figures
+IMAGE = "{{sample_image}}"  # relative paths: this folder first, then the repository root
+BACKEND = os.environ.get("RDK_BACKEND", "auto")
+MODEL_KIND = os.environ.get("RDK_MODEL_KIND", "auto")
+MODEL_FILE = os.environ.get("RDK_MODEL_FILE")
+TOPK = 5
+WEIGHTS = os.environ.get("RDK_WEIGHTS", "imagenet")
+""", tags=("parameters",)),
+    md("where-text", """
+## 1. What runs where
+
+The backend is detected from what can be imported: a board runtime means we are on a board.
+"""),
+    code("where", """
+demo = nb.InferenceDemo(KEY, board=BOARD, image=IMAGE, backend=BACKEND, model_kind=MODEL_KIND,
+                        weights=WEIGHTS, topk=TOPK, model_file=MODEL_FILE)
+demo.where()
+demo.about()
+"""),
+    md("load-text", """
+## 2. Load the model and look at its inputs and outputs
+
+A `.bin` reports its NV12 input as `(1, 3, H, W)` in `NCHW`; our board-model ONNX stores the bytes
+as `(1, H*3/2, W)` but `helpers.board.runtime` reports it the same way, so the rest of the notebook cannot
+tell the two apart. If the file had to be made, the lines starting with `made` say how.
+"""),
+    code("load", """
+clf = demo.load()
+"""),
+    md("nv12-text", """
+## 3. The image, and the NV12 the board sees
+
+The board pipeline stretches the photo to the model's input size and converts it to NV12: a
+full-resolution luma (Y) plane followed by one interleaved (U, V) pair per 2x2 pixels. The colour
+range must match the yaml's `input_space_and_range`. The right-most picture is the NV12 decoded
+back to RGB: that, not the original, is what the network gets.
+"""),
+    code("nv12-summary", """
+# NBVAL_CHECK_OUTPUT
+print(demo.nv12_summary())
+""", output="""
+board input : {{w}}x{{h}} NV12, {{nv12_bytes}} bytes = W*H*3/2, uint8, flat
+Y plane     : {{w}}x{{h}} = {{y_bytes}} bytes (luma, one byte per pixel)
+UV plane    : {{uv_w}}x{{uv_h}} pairs = {{uv_bytes}} bytes (U,V interleaved, one pair per 2x2 pixels)
+range       : full (yaml input_space_and_range: regular), BT.601
+"""),
+    code("nv12-show", """
+demo.show_nv12()
+"""),
+    md("predict-text", """
+## 4. Run
+
+The top-k classes (k = `TOPK`) with their probabilities (softmax of the model's logits). With random
+weights the class names are withheld: the indices only show that the pipeline runs.
+"""),
+    code("predict", """
+result = demo.predict()
+demo.show_prediction(result)
+"""),
+    md("compare-text", """
+## 5. Check: does the board path agree with the float RGB path?
+
+On a PC the same photo goes through the board model as NV12 and through the float ONNX as RGB.
+Three checks, chosen to hold for trained and for random weights alike (details and the measured
+values behind the thresholds: `helpers.notebooks.inference.InferenceDemo.compare_paths`):
+
+1. on the *same* pixels the board model must match the float model to float precision: this
+   checks the colour range, mean and scale folded into the board model;
+2. the NV12 decoded back must be close to the original photo (PSNR): this checks our NV12 encoder;
+3. against the original RGB, the top-1 must be equal or the logits strongly correlated. NV12 keeps
+   one colour sample per 2x2 pixels, so the logits move a little. With random weights the logits
+   are nearly flat and their top-1 is not stable, hence the correlation.
+
+On a board this check is skipped: there the question is the accuracy of the quantised `.bin`,
+which is the evaluation's job, not this notebook's.
+"""),
+    code("compare", """
+agreement = demo.compare_paths()
+agreement
+"""),
+    code("checks", """
+# NBVAL_CHECK_OUTPUT
+assert result.logits.shape == (demo.spec.num_classes,), result.logits.shape
+assert abs(result.probs.sum() - 1.0) < 1e-6, result.probs.sum()
+assert demo.backend in nb.BACKENDS[1:], demo.backend
+assert agreement.ok, agreement
+print(f"checks passed: {demo.spec.num_classes} outputs, probabilities sum to 1, backend reported, "
+      f"{agreement.verdict}")
+""", output="""
+checks passed: {{num_classes}} outputs, probabilities sum to 1, backend reported, NV12 path agrees with RGB path
+"""),
+    md("bench-text", """
+## 6. Latency and FPS
+
+The two figures of the RDK Model Zoo tables: **single-thread latency** (one thread calling the
+runtime back to back) and **multi-thread latency and throughput** (several threads, each with its
+own runtime instance, calling it at once). Measured now by `helpers.board.bench`, only the runtime call
+timed; the published row, when the zoo has one for this model and board, is labelled as such.
+On a PC these are CPU numbers, not BPU ones. On the board, the vendor's reference tool is
+`hrt_model_exec perf --model_file X.bin --thread_num N --frame_count 1000`; the command line here
+is `python -m helpers bench MODEL_FILE --threads 1,2,4 --seconds S`.
+"""),
+    code("bench", """
+demo.benchmark()
+"""),
+    md("interactive-text", """
+## 7. Try other models and your own photos
+
+Pick a model variant or a sample photo, or upload an image: the prediction re-runs (a variant
+whose file is missing is made first, on a PC). A kernel cannot tell whether a browser is watching,
+so headless runs are recognised from the environment: `RDK_HEADLESS=1`, `MPLBACKEND=Agg` (set by
+the tests for nbval) or `CI`; there the widgets are built and run once but not displayed.
+`RDK_HEADLESS=0` forces the display.
+"""),
+    code("interactive", """
+demo.interactive();
+"""),
+    md("next", """
+## What next
+
+* Real predictions on a PC: `WEIGHTS = "imagenet"` (needs access to the Hugging Face hub once).
+* On the board: download the published `.bin` with `bash model/{{arch}}/download.sh`, or build your
+  own from the yaml in `yaml/{{arch}}/` with the vendor toolchain (`python -m helpers bundle --help`
+  prepares everything it needs), copy it to `model/{{arch}}/` and re-run this notebook there.
+* Measure another file: `python -m helpers bench model/{{arch}}/<file> --threads 1,2,4`.
+* All commands: `python -m helpers --help`.
+"""),
+)
+
+EXPORT = (
+    md("intro", """
+# {{arch}}: export to ONNX for the RDK toolchain
+
+{{export_intro}}
+
+This notebook takes a model from timm to the float ONNX file that the D-Robotics mapper (`hb_mapper`) quantises into a board `.bin`:
+
+1. **create** the PyTorch model with the chosen weights;
+2. {{reparam_step}};
+3. **export** with `torch.onnx.export`, **check** with `onnx.checker`, **simplify** with onnxsim;
+4. **check the file**: opset, input and output names and shapes;
+5. **parity**: onnxruntime against PyTorch on the same input;
+6. **parameter count** of both, next to the published figure;
+7. where the file went and what to do with it next.
+
+One notebook serves every {{arch}} variant: change `KEY` below. The same steps are available on the command line: `python -m helpers export KEY --weights imagenet|random|PATH`.
+"""),
+    code("imports", """
+import os
+
+from helpers.pc import export, models
+from helpers.notebooks import export_report as report
+"""),
+    md("parameters-text", """
+## Parameters
+
+* `KEY`: which variant of this architecture (`python -m helpers list` shows them all).
+* `WEIGHTS`: `"imagenet"` (timm's trained weights; needs the Hugging Face hub once, then its cache),
+  the path of a checkpoint (`.safetensors`, or `.pth`/`.pt`/`.pth.tar`), or `"random"`. Tests and CI
+  set the environment variable `RDK_WEIGHTS=random` because they have no network: the model is then
+  **untrained**, a banner below says so, and nothing it predicts means anything. The export steps and
+  every check in this notebook still apply.
+* `OPSET`: 11 by default. The RDK X3 toolchain accepts only ONNX opset 10 or 11; the X5 examples all use 11.
+* `OVERWRITE`: replace an existing `model/<Arch>/<KEY>.onnx` that another run made with other weights.
+"""),
+    code("parameters", """
+KEY = "{{key}}"
+WEIGHTS = os.environ.get("RDK_WEIGHTS", "imagenet")
+OPSET = export.DEFAULT_OPSET
+OVERWRITE = False
+""", tags=("parameters",)),
+    code("introduce", """
+spec = report.introduce(KEY, WEIGHTS, arch="{{arch}}")
+"""),
+    md("create-text", """
+## 1. Create the PyTorch model
+
+`helpers.pc.models.create_model` builds the timm model in eval mode. With `imagenet` it loads timm's pretrained weights (if the hub cannot be reached it stops and names the two offline choices). A checkpoint is read with `torch.load(weights_only=True)` or safetensors; its head size sets the number of classes. With `random` the weights are seeded, and the BatchNorm statistics are settled by a few training-mode passes over random images, so that outputs stay well scaled and the comparisons below are meaningful (an untrained network with fresh statistics can blow up to ~1e8).
+"""),
+    code("create", """
+model = models.create_model(KEY, WEIGHTS)
+print(f"{KEY}: {models.count_torch_params(model):,} parameters in PyTorch{{params_note}}")
+"""),
+    md("reparam-text", """
+## 2. Re-parameterise
+
+{{reparameterize}}
+""", when="reparameterizable"),
+    code("reparam", """
+fused = models.reparameterize(model)
+max_abs, rel = models.check_reparameterization(model, fused, models.parity_input(KEY))
+print(report.reparam_report(model, fused, max_abs, rel))
+""", when="reparameterizable"),
+    code("reparam-checks", """
+assert models.multi_branch_modules(fused) == []
+assert rel <= models.REPARAM_RTOL, rel
+""", when="reparameterizable"),
+    md("export-text", """
+## 3. Export, check, simplify
+
+`export_onnx` runs `torch.onnx.export` with batch 1, NCHW float32, input `data`, output `output` and opset `OPSET`. It uses the TorchScript exporter (`dynamo=False`): torch's newer exporter always builds opset 18 and cannot convert these models down to 11 (the reason is in `helpers/pc/export.py`). Then `onnx.checker` validates the graph, onnxsim simplifies it (folding constants, removing identities) and checks the simplified graph against the original, the registry's facts (key, mean/std, input size, weights origin, opset) go into the ONNX metadata, and onnxruntime must reproduce PyTorch's logits. Only then is the file moved into place, so a failed check never leaves a file behind.
+
+**Where it goes.** `model/<Arch>/<KEY>.onnx`, which the yamls and the other notebooks read. A re-run replaces its own earlier output (same weights choice) or a random-weights placeholder. It never replaces an export made with other weights: a random-weights run (CI) then writes `<KEY>.random.onnx` beside it, and any other run stops and asks for `OVERWRITE = True`.
+"""),
+    code("export", """
+target = export.choose_output(KEY, WEIGHTS, overwrite=OVERWRITE)
+print(target.reason)
+result = export.export_onnx(KEY, weights=WEIGHTS, model={{export_model}}, out=target.path, overwrite=target.overwrite, opset=OPSET)
+"""),
+    code("export-summary", """
+print(result.summary())
+"""),
+    md("inspect-text", """
+## 4. Check the file
+
+What the mapper yaml and the board code rely on, read back from the written file: the opset (the X3 toolchain also needs `ir_version` <= 7), one input `data` of shape (1, 3, H, W) float32 and one output `output` with the class logits.
+"""),
+    code("inspect", """
+# NBVAL_CHECK_OUTPUT
+info = export.inspect_onnx(result.path)
+print(info.signature())
+assert info.opset == OPSET and info.ir_version <= export.MAX_IR_VERSION_X3
+assert info.inputs == [("data", "float32", (1, 3, *spec.input_size))]
+assert [name for name, _, _ in info.outputs] == ["output"]
+""", output="""
+opset 11, ir_version 6
+input  data: float32 [1, 3, {{h}}, {{w}}]
+output output: float32 [1, {{num_classes}}]
+"""),
+    md("parity-text", """
+## 5. Parity: onnxruntime vs PyTorch
+
+The export already refused to write a file whose onnxruntime output differs from PyTorch's. Here the check is repeated independently on a different input: the largest absolute difference of the logits, and that divided by the largest logit (relative error).
+"""),
+    code("parity", """
+x = models.parity_input(KEY, seed=1)
+max_abs, rel = models.relative_error(models.torch_forward({{export_model}}, x), export.onnx_forward(result.path, x))
+print(f"max abs {max_abs:.2e}, relative {rel:.2e} (limit {export.PARITY_RTOL:g})")
+assert rel <= export.PARITY_RTOL, rel
+"""),
+    md("params-text", """
+## 6. Parameter count
+
+PyTorch counts every parameter of the exported module. The ONNX count sums the initialisers, as the RDK Model Zoo's export script does. The two differ by the folded BatchNorms; with random weights the exporter also merges initialisers that happen to be identical (zero biases), so the count per use is the one comparable to a trained model. Published figures come from the model zoo and are labelled with their source.
+"""),
+    code("params", """
+print(report.param_report(result))
+"""),
+    md("next-text", """
+## 7. Where the file went, and what next
+
+The mapper yaml (`python -m helpers yaml KEY --board x5`, or `x3`) points at this file; `python -m helpers bundle` packs it with the yaml and calibration data for the vendor toolchain; `python -m helpers board-model` builds the NV12 PC stand-in of the `.bin` for `test_{{arch}}.ipynb`.
+"""),
+    code("next", """
+print(report.next_steps(result))
+"""),
+)
+
+#: notebook file stem prefix -> template; ``notebooks/<Arch>/<prefix>_<Arch>.ipynb``
+TEMPLATES: Dict[str, Tuple[Cell, ...]] = {"test": TEST, "export": EXPORT}
