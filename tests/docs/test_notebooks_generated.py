@@ -1,0 +1,192 @@
+"""The per-architecture notebooks are generated (``python -m helpers notebooks``): the committed ones are
+current, generation is deterministic, and a template, registry or text change reaches exactly the
+notebooks it should. Nothing here executes a notebook (nbval does)."""
+import dataclasses
+import difflib
+import json
+import shutil
+
+import pytest
+
+from helpers import cli
+from helpers.board import registry
+from helpers.board.files import REPO_ROOT
+from helpers.docs import notebook_templates as tpl
+from helpers.docs import notebooks
+from helpers.errors import HelpersError
+
+GENERATED = [(arch, kind) for arch in registry.ARCHS for kind in ("test", "export")]
+
+
+def _cells(path):
+    return json.loads(path.read_text(encoding="utf-8"))["cells"]
+
+
+def _src(cell):
+    return "".join(cell["source"])
+
+
+@pytest.fixture
+def root(tmp_path):
+    """A copy of what the generator reads and writes: the notebooks, their text files, the sample photos."""
+    for arch in registry.ARCHS:
+        src, dst = REPO_ROOT / "notebooks" / arch, tmp_path / "notebooks" / arch
+        dst.mkdir(parents=True)
+        for p in list(src.glob("*.ipynb")) + [src / notebooks.TEXT_FILE]:
+            shutil.copy2(p, dst / p.name)
+        image = notebooks.read_sections(src / notebooks.TEXT_FILE)["sample_image"]
+        (tmp_path / image).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO_ROOT / image, tmp_path / image)
+    return tmp_path
+
+
+def _bytes(root):
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*.ipynb"))}
+
+
+def test_committed_notebooks_are_current(capsys):
+    assert notebooks.check() == [], f"run `{notebooks.NOTEBOOKS_COMMAND}`"
+    assert cli.main(["notebooks", "--check"]) == 0
+    assert "8 generated notebooks are up to date" in capsys.readouterr().out
+
+
+def test_generation_is_deterministic(root):
+    """Twice in one process; the committed files (another process, another hash seed) are compared above."""
+    texts = [notebooks.render(a, k, root) for a, k in GENERATED]
+    assert texts == [notebooks.render(a, k, root) for a, k in GENERATED]
+    assert notebooks.write(root) == []  # the copy is current: nothing is rewritten
+
+
+def test_a_hand_edit_is_stale_and_regenerated(root, capsys):
+    path = root / "notebooks" / "MobileNetV3" / "test_MobileNetV3.ipynb"
+    original = path.read_bytes()
+    path.write_text(original.decode().replace('TOPK = 5', 'TOPK = 3'), encoding="utf-8")
+    (root / "notebooks" / "MobileNetV1" / "export_MobileNetV1.ipynb").unlink()
+    assert notebooks.check(root) == ["notebooks/MobileNetV1/export_MobileNetV1.ipynb (missing)",
+                                     "notebooks/MobileNetV3/test_MobileNetV3.ipynb"]
+    written = notebooks.write(root)
+    assert sorted(p.name for p in written) == ["export_MobileNetV1.ipynb", "test_MobileNetV3.ipynb"]
+    assert path.read_bytes() == original
+    assert notebooks.check(root) == []
+
+
+def test_a_new_template_cell_reaches_every_test_notebook_only(root):
+    """How issue #12 adds its vendor-call cell: one entry in the template's cell list."""
+    before = _bytes(root)
+    i = [c.name for c in tpl.TEST].index("load")
+    extra = tpl.code("vendor-call", 'print("{{arch}} on {{board}}")')
+    templates = {**tpl.TEMPLATES, "test": tpl.TEST[:i + 1] + (extra,) + tpl.TEST[i + 1:]}
+    stale = notebooks.check(root, templates=templates)
+    assert stale == [f"notebooks/{a}/test_{a}.ipynb" for a in registry.ARCHS]
+    notebooks.write(root, templates=templates)
+    after = _bytes(root)
+    for name in before:
+        assert (before[name] != after[name]) == name.split("/")[-1].startswith("test_"), name
+    cells = _cells(root / "notebooks" / "MobileOne" / "test_MobileOne.ipynb")
+    ids = [c["id"] for c in cells]
+    assert ids[ids.index("load") + 1] == "vendor-call"
+    assert _src(cells[ids.index("vendor-call")]) == 'print("MobileOne on x3")'
+    # the diff is small: one cell added, the checked cells after it renumbered, nothing else
+    old = before["notebooks/MobileOne/test_MobileOne.ipynb"].decode().splitlines()
+    new = after["notebooks/MobileOne/test_MobileOne.ipynb"].decode().splitlines()
+    diff = [d for d in difflib.unified_diff(old, new, n=0, lineterm="") if d[:1] in "+-" and d[:3] not in ("+++", "---")]
+    removed = [d for d in diff if d.startswith("-")]
+    assert removed == ['-   "execution_count": 5,', '-   "execution_count": 9,'], diff  # renumbered after it
+    assert len(diff) == 10 + 2 * len(removed), diff
+
+
+def test_a_registry_change_reaches_that_architecture_only(root, monkeypatch):
+    models = dict(registry.MODELS)
+    medium = models.pop("mobilenetv4_conv_medium")
+    monkeypatch.setattr(registry, "MODELS", {medium.key: medium, **models})  # medium becomes the default
+    assert notebooks.check(root) == ["notebooks/MobileNetV4/test_MobileNetV4.ipynb",
+                                     "notebooks/MobileNetV4/export_MobileNetV4.ipynb"]
+    notebooks.write(root)
+    for kind in ("test", "export"):
+        params = [c for c in _cells(root / "notebooks" / "MobileNetV4" / f"{kind}_MobileNetV4.ipynb")
+                  if c["id"] == "parameters"]
+        assert _src(params[0]).startswith('KEY = "mobilenetv4_conv_medium"\n')
+
+
+def test_input_size_reaches_the_checked_outputs(root, monkeypatch):
+    spec = dataclasses.replace(registry.MODELS["mobilenetv1_100"], input_size=(256, 192))
+    monkeypatch.setattr(registry, "MODELS", {**registry.MODELS, spec.key: spec})
+    notebooks.write(root)
+    outputs = ["".join(o["text"]) for c in _cells(root / "notebooks" / "MobileNetV1" / "test_MobileNetV1.ipynb")
+               for o in c.get("outputs", [])]
+    assert outputs[0].startswith("board input : 192x256 NV12, 73728 bytes")
+    assert "UV plane    : 96x128 pairs = 24576 bytes" in outputs[0]
+    export_out = ["".join(o["text"]) for c in _cells(root / "notebooks" / "MobileNetV1" / "export_MobileNetV1.ipynb")
+                  for o in c.get("outputs", [])]
+    assert export_out == ["opset 11, ir_version 6\ninput  data: float32 [1, 3, 256, 192]\n"
+                          "output output: float32 [1, 1000]\n"]
+
+
+def test_architecture_text_comes_from_its_file(root):
+    text = root / "notebooks" / "MobileNetV3" / notebooks.TEXT_FILE
+    text.write_text(text.read_text(encoding="utf-8").replace(
+        "MobileNetV3 was found by architecture search", "MobileNetV3 came out of a search"), encoding="utf-8")
+    assert notebooks.check(root) == ["notebooks/MobileNetV3/test_MobileNetV3.ipynb"]
+    notebooks.write(root)
+    intro = _src(_cells(root / "notebooks" / "MobileNetV3" / "test_MobileNetV3.ipynb")[0])
+    assert "MobileNetV3 came out of a search: inverted-residual" in intro
+
+
+def test_reparameterisation_cells_follow_the_registry(root, monkeypatch):
+    for arch in registry.ARCHS:
+        reparam = any(m.reparameterizable for m in registry.MODELS.values() if m.arch == arch)
+        cells = _cells(REPO_ROOT / "notebooks" / arch / f"export_{arch}.ipynb")
+        ids = [c["id"] for c in cells]
+        assert ("reparam" in ids) == reparam, arch
+        export_cell = _src(cells[ids.index("export")])
+        assert ("model=fused," if reparam else "model=model,") in export_cell, arch
+    # a registry fact switches them on; the architecture's text file must then explain it
+    monkeypatch.setattr(registry, "MODELS", {k: dataclasses.replace(m, reparameterizable=True)
+                                             if m.arch == "MobileNetV1" else m for k, m in registry.MODELS.items()})
+    with pytest.raises(HelpersError, match="reparameterize' must be present"):
+        notebooks.check(root)
+    text = root / "notebooks" / "MobileNetV1" / notebooks.TEXT_FILE
+    text.write_text(text.read_text(encoding="utf-8") + "\n## reparameterize\n\nFuse the V1 branches.\n",
+                    encoding="utf-8")
+    assert notebooks.check(root) == ["notebooks/MobileNetV1/export_MobileNetV1.ipynb"]
+    notebooks.write(root)
+    cells = _cells(root / "notebooks" / "MobileNetV1" / "export_MobileNetV1.ipynb")
+    ids = [c["id"] for c in cells]
+    assert ids[ids.index("create") + 1:ids.index("create") + 4] == ["reparam-text", "reparam", "reparam-checks"]
+    assert _src(cells[ids.index("reparam-text")]) == "## 2. Re-parameterise\n\nFuse the V1 branches."
+
+
+def test_code_cells_are_short_and_only_checked_cells_have_outputs():
+    for arch, kind in GENERATED:
+        for cell in _cells(notebooks.notebook_path(arch, kind)):
+            if cell["cell_type"] != "code":
+                continue
+            assert len(_src(cell).splitlines()) < 25, (arch, kind, cell["id"])
+            assert bool(cell["outputs"]) == _src(cell).startswith(tpl.CHECK), (arch, kind, cell["id"])
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda s: s.replace("## test_intro", "## test_intr"), "unknown section '## test_intr'"),
+    (lambda s: s + "\n## sample_image\n\ndata/coffee.jpg\n", "appears twice"),
+    (lambda s: s.replace("data/coffee.jpg", "data/nope.jpg"), "sample_image 'data/nope.jpg'"),
+    (lambda s: s.split("## export_intro")[0], "missing section"),
+])
+def test_bad_text_file_is_one_actionable_error(root, edit, message):
+    text = root / "notebooks" / "MobileNetV1" / notebooks.TEXT_FILE
+    text.write_text(edit(text.read_text(encoding="utf-8")), encoding="utf-8")
+    before = _bytes(root)
+    with pytest.raises(HelpersError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        notebooks.write(root)
+    assert _bytes(root) == before  # all or nothing
+
+
+def test_bad_template_is_an_error(root):
+    bad = {**tpl.TEMPLATES, "test": tpl.TEST + (tpl.md("typo", "{{archh}}"),)}
+    with pytest.raises(HelpersError, match=r"cell 'typo': unknown placeholder \{\{archh\}\}"):
+        notebooks.check(root, templates=bad)
+    bad = {**tpl.TEMPLATES, "test": tpl.TEST + (tpl.code("x", tpl.CHECK + "\nprint(1)"),)}
+    with pytest.raises(HelpersError, match="needs output="):
+        notebooks.check(root, templates=bad)
+    bad = {**tpl.TEMPLATES, "test": tpl.TEST + (tpl.md("load", "again"),)}
+    with pytest.raises(HelpersError, match="must be unique"):
+        notebooks.check(root, templates=bad)
