@@ -9,11 +9,12 @@ import argparse
 import importlib
 import sys
 import traceback
+import warnings
 from typing import List, Optional
 
 from helpers.board import registry
-from helpers.board.text import table
-from helpers.errors import HelpersError, first_line
+from helpers.board.text import Banner, table
+from helpers.errors import HelpersError, RandomWeightsWarning, first_line
 
 #: modules that add subcommands (see their ``register``); listed here so ``--help`` shows them all
 COMMAND_MODULES = [
@@ -103,12 +104,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_random_once():
+    """A warnings.showwarning that prints RandomWeightsWarning once, as one banner on stdout."""
+    shown = []
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if not issubclass(category, RandomWeightsWarning):
+            return default(message, category, filename, lineno, file, line)
+        if not shown:
+            shown.append(True)
+            key, _, rest = str(message).partition(": ")
+            title, _, text = rest.partition(": ")
+            print(Banner(f"{title} ({key})" if text else "RANDOM WEIGHTS", text or str(message)), flush=True)
+
+    return show
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
         args = build_parser().parse_args(argv)
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", RandomWeightsWarning)
+            warnings.showwarning = _show_random_once()
+            return int(args.func(args) or 0)
     except HelpersError as e:
         if debug:
             traceback.print_exc()

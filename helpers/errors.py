@@ -8,6 +8,14 @@ class HelpersError(Exception):
     """
 
 
+class RandomWeightsWarning(UserWarning):
+    """A model was built with random weights: its outputs mean nothing.
+
+    Issued once where the model is made; whoever presents results shows it once, as one box
+    (the CLI on stdout, the notebooks as a coloured box), instead of a stack of repeats.
+    """
+
+
 def first_line(e: BaseException, limit: int = 200) -> str:
     """The first line of an exception's message (its type name if empty), cut to ``limit`` characters."""
     text = str(e).strip()

@@ -41,7 +41,9 @@ class TensorInfo:
         return (self.shape[1], self.shape[2]) if self.layout == "NHWC" else (self.shape[2], self.shape[3])
 
     def __str__(self) -> str:
-        return f"{self.name}: {self.dtype} {list(self.shape)} {self.layout}"
+        # "NONE" is the runtimes' word for a tensor that is not an image (e.g. 1x1000 scores): say that
+        layout = self.layout if self.layout != "NONE" else "(not an image: no layout)"
+        return f"{self.name}: {self.dtype} {list(self.shape)} {layout}"
 
 
 def module_available(name: str) -> bool:

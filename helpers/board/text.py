@@ -44,7 +44,7 @@ class Banner:
         self.title, self.text, self.colour = title, text, colour
 
     def _repr_html_(self) -> str:
-        return (f'<div style="border:3px solid {self.colour};background:#fff3f3;padding:8px 12px;'
+        return (f'<div class="rdk-banner" style="border:3px solid {self.colour};background:#fff3f3;padding:8px 12px;'
                 f'margin:6px 0"><b style="color:{self.colour}">{html.escape(self.title)}</b><br>'
                 f"{html.escape(self.text)}</div>")
 

@@ -5,15 +5,18 @@ calls stay visible in the notebook cells.
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Optional, Union
 
 from helpers.board import registry
 from helpers.board.files import rel_to_repo
-from helpers.errors import HelpersError
+from helpers.board.text import Banner
+from helpers.errors import HelpersError, RandomWeightsWarning
+from helpers.notebooks.inference import show
 from helpers.pc.export import ExportResult
 from helpers.pc.models import (IMAGENET, RANDOM, REPARAM_RTOL, count_torch_params, multi_branch_modules,
-                               random_banner, weights_label)
+                               RANDOM_BANNER, weights_label)
 
 
 def introduce(key: str, weights: Union[str, Path], arch: Optional[str] = None) -> registry.ModelSpec:
@@ -31,7 +34,11 @@ def introduce(key: str, weights: Union[str, Path], arch: Optional[str] = None) -
           f"weights : {origin}\n"
           f"input   : {w}x{h} RGB, normalised with mean {list(spec.mean)}, std {list(spec.std)}\n"
           f"re-param: {'yes, branches fused before export' if spec.reparameterizable else 'no branches to fuse'}")
-    random_banner(weights)
+    if label == RANDOM:
+        title, _, text = RANDOM_BANNER.partition(": ")
+        show(Banner(title, text + " This box stands for every cell below: they do not repeat it."))
+        # one box per notebook: the RandomWeightsWarning of each later model creation is not shown again
+        warnings.filterwarnings("ignore", category=RandomWeightsWarning)
     return spec
 
 

@@ -118,6 +118,11 @@ def show(obj) -> None:
         print(obj)
 
 
+def fmt_prob(p: float) -> str:
+    """A probability with three significant digits: 0.00152 and 0.00148 stay apart (``.3f`` made both 0.001)."""
+    return f"{p:.3g}"
+
+
 def random_banner(from_file: bool = True) -> Banner:
     """The warning shown whenever the outputs come from random weights."""
     why = ("This model was exported with random weights (its metadata says rdk.weights = random; tests and CI "
@@ -212,8 +217,8 @@ def check_backend(backend: str) -> str:
 
 
 def resolve_model(key: str, board: str = "x5", backend: str = "auto", kind: str = "auto",
-                  weights: str = "imagenet", model_file=None, make: bool = True) -> ModelChoice:
-    """Decide which file to run and make it if needed (PC).
+                  weights: str = "imagenet", model_file=None, make: bool = True, on_step=None) -> ModelChoice:
+    """Decide which file to run and make it if needed (PC); ``on_step(text)`` is told as each file is made.
 
     ``kind``: ``auto`` (``bin`` when a board runtime is importable or ``backend`` names one, else
     ``board-onnx``), ``bin``, ``board-onnx`` or ``float-onnx``. ``model_file`` overrides the search.
@@ -246,9 +251,9 @@ def resolve_model(key: str, board: str = "x5", backend: str = "auto", kind: str 
         raise HelpersError(missing_bin_message(key, board))
     if backend in BOARD_BACKENDS:
         raise HelpersError(f"backend {backend!r} runs .bin files; {kind} files run on onnxruntime")
-    from helpers.pc.make import ensure_board_onnx, ensure_float_onnx  # board-safe until a file must be made
+    from helpers.pc.make import Steps, ensure_board_onnx, ensure_float_onnx  # board-safe until a file is made
 
-    made: List[str] = []
+    made: List[str] = Steps(on_step)
     notes: List[str] = []
     if kind == "board-onnx":
         path = ensure_board_onnx(key, board, weights, made, notes) if make else registry.get(key).board_onnx_path
@@ -276,7 +281,7 @@ class Result:
     def lines(self) -> List[str]:
         if self.random:
             head = ["top classes by probability (RANDOM WEIGHTS: indices only, they mean nothing)"]
-            return head + [f"  class {p.index:4d}   p = {p.prob:.4f}" for p in self.top]
+            return head + [f"  class {p.index:4d}   p = {fmt_prob(p.prob)}" for p in self.top]
         return [f"  {p.prob * 100:6.2f}%  {p.label}  (class {p.index})" for p in self.top]
 
     def __str__(self) -> str:
@@ -359,17 +364,21 @@ class InferenceDemo:
         return "\n".join(lines)
 
     # ---- 2. load
-    def load(self) -> Classifier:
-        """Resolve (and on a PC make) the model file, load it, print what was done and its I/O."""
+    def load(self, announce: bool = True, on_step=None) -> Classifier:
+        """Resolve (and on a PC make) the model file, load it, print what was done and its I/O.
+
+        ``announce``: show the random-weights box here (False where the caller shows one for its output);
+        ``on_step(text)``: told as each missing file is made (the widget's progress bar).
+        """
         self.choice = resolve_model(self.key, self.board, self.backend_request, self.model_kind, self.weights,
-                                    model_file=self.model_file)
+                                    model_file=self.model_file, on_step=on_step)
         self.clf = Classifier(self.choice.path, key=self.key, backend=self.backend_request)
         if self.choice.path.suffix.lower() == ".onnx":  # a given file: its input decides what it is
             self.choice.kind = "board-onnx" if self.clf.kind == "nv12" else "float-onnx"
         self._prepared = None
         print(self.choice)
         print(self.io_text())
-        if self.random:
+        if announce and self.random:
             show(self.banner())
         return self.clf
 
@@ -465,8 +474,11 @@ class InferenceDemo:
         show(self.nv12_figure())
 
     # ---- 4. run
-    def predict(self, image: Optional[ImageLike] = None) -> Result:
-        """Top-k for ``image`` (default: the IMAGE parameter); paths, bytes, PIL images or arrays."""
+    def predict(self, image: Optional[ImageLike] = None, name: Optional[str] = None) -> Result:
+        """Top-k for ``image`` (default: the IMAGE parameter); paths, bytes, PIL images or arrays.
+
+        ``name``: what the result is called (default: the file name; give it for bytes, e.g. an upload).
+        """
         clf = self._need()
         src = self.image if image is None else resolve_image(image)
         t0 = time.perf_counter()
@@ -476,7 +488,8 @@ class InferenceDemo:
         seconds = time.perf_counter() - t0
         if image is None:
             self._prepared = prep
-        name = Path(src).name if isinstance(src, (str, os.PathLike)) else f"<{type(src).__name__}>"
+        if name is None:
+            name = Path(src).name if isinstance(src, (str, os.PathLike)) else f"<{type(src).__name__}>"
         return Result(name, rgb, prep, logits, softmax(logits), topk(logits, self.topk, clf.labels),
                       self.random, seconds)
 
@@ -499,10 +512,10 @@ class InferenceDemo:
         ax_bar.barh(range(len(top)), probs, color=colour)
         ax_bar.set_yticks(range(len(top)))
         ax_bar.set_yticklabels(names, fontsize=9)
-        ax_bar.set_xlim(0, max(1e-9, max(probs)) * 1.15)
+        ax_bar.set_xlim(0, max(1e-9, max(probs)) * 1.3)  # room for the value labels inside the axes
         ax_bar.set_xlabel(xlabel)
         for i, v in enumerate(probs):
-            ax_bar.text(v, i, f" {v:.3f}", va="center", fontsize=8)
+            ax_bar.text(v, i, f" {fmt_prob(v)}", va="center", fontsize=8, clip_on=True)
         title = f"{self.spec.display} on {self._need().backend}, top-{len(top)}"
         if result.random:
             title = "RANDOM WEIGHTS - not a prediction. " + title
@@ -511,11 +524,27 @@ class InferenceDemo:
         plt.close(fig)
         return fig
 
-    def show_prediction(self, result: Result) -> None:
+    def show_prediction(self, result: Result, as_png: bool = False) -> None:
+        """The random-weights box (once), the top-k text and the figure.
+
+        ``as_png``: show the figure as a PNG rendered here at a fixed size and DPI, not by the inline
+        backend: inside a widget callback the inline renderer re-crops each redraw ("tight" bbox), which
+        cut labels off in some renders; a fixed PNG is the same every time.
+        """
         if result.random:
             show(self.banner())
         print(result)
-        show(self.prediction_figure(result))
+        fig = self.prediction_figure(result)
+        if as_png and _in_ipython():
+            import io
+
+            from IPython.display import Image
+
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=90)
+            show(Image(data=buf.getvalue()))
+        else:
+            show(fig)
 
     # ---- 5. NV12 path vs RGB path
     def compare_paths(self, image: Optional[ImageLike] = None) -> Agreement:
@@ -566,11 +595,30 @@ class InferenceDemo:
                                  feed=self.prepared().feed, key=self.key)
         return BenchReport(result, self.spec.published_for(self.board))
 
-    def switch_model(self, key: str) -> Classifier:
+    def switch_model(self, key: str, announce: bool = True, on_step=None) -> Classifier:
         """Load another registry key (same board, backend, kind, weights); the file is made if needed."""
         self.spec, self.model_file = registry.get(key), None  # a given MODEL_FILE belongs to the old key
         self.choice, self.clf, self._prepared = None, None, None
-        return self.load()
+        return self.load(announce=announce, on_step=on_step)
+
+    def _switch_with_progress(self, key: str) -> None:
+        """:meth:`switch_model` for the widget: say what will be made before it starts, with a progress bar."""
+        steps = []
+        if self.model_kind in ("auto", "board-onnx", "float-onnx") and not on_board() and not self.model_file:
+            from helpers.pc.make import missing_steps
+
+            kind = "float-onnx" if self.model_kind == "float-onnx" else "board-onnx"
+            steps = missing_steps(key, self.board, kind)
+        if not steps:
+            self.switch_model(key, announce=False)
+            return
+        from tqdm.auto import tqdm
+
+        print(f"{key}: making {len(steps)} missing file(s) first (typically 10-30 s on a PC):")
+        for s in steps:
+            print(f"  - {s}")
+        with tqdm(total=len(steps), desc=f"making {key}", unit="file") as bar:
+            self.switch_model(key, announce=False, on_step=lambda text: bar.update(1))
 
     # ---- 7. widgets
     def interactive(self):
@@ -594,34 +642,45 @@ class InferenceDemo:
                                 description="image")
         upload = w.FileUpload(accept="image/*", multiple=False, description="upload")
         out = w.Output()
-        state = {"source": "picker"}
+        uploads = {}  # dropdown value -> (name, bytes) of an uploaded photo
+        state = {"quiet": False}
 
         def run(_change=None):
+            if state["quiet"]:
+                return
             with out:
                 out.clear_output(wait=True)
                 try:
                     if model_pick.value != self.key:
-                        self.switch_model(model_pick.value)
-                    src = image_pick.value
-                    if state["source"] == "upload" and upload.value:
-                        src = bytes(upload.value[0]["content"])
-                    self.show_prediction(self.predict(src))
+                        self._switch_with_progress(model_pick.value)
+                    src, name = image_pick.value, None
+                    if src in uploads:
+                        name, src = uploads[src]
+                    self.show_prediction(self.predict(src, name=name), as_png=True)
                 except HelpersError as e:
                     print(f"error: {e}")
 
         def on_upload(change):
-            state["source"] = "upload" if upload.value else "picker"
-            run()
-
-        def on_pick(change):
-            state["source"] = "picker"
+            if not upload.value:
+                return
+            item = upload.value[0]
+            name = str(item.get("name") or "uploaded image")
+            tag = f"upload:{len(uploads)}:{name}"
+            uploads[tag] = (name, bytes(item["content"]))
+            state["quiet"] = True  # adding the option must not run the old choice first
+            try:
+                image_pick.options = list(image_pick.options) + [(f"{name} (uploaded)", tag)]
+                image_pick.value = tag
+            finally:
+                state["quiet"] = False
             run()
 
         model_pick.observe(run, names="value")
-        image_pick.observe(on_pick, names="value")
+        image_pick.observe(run, names="value")
         upload.observe(on_upload, names="value")
         box = w.VBox([w.HBox([model_pick, image_pick, upload]), out])
         box.run = run  # for tests and scripts
+        box.upload = on_upload
         if live_frontend():
             run()
             show(box)

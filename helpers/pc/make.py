@@ -9,14 +9,40 @@ from __future__ import annotations
 
 import importlib.util
 import time
+import warnings
 from pathlib import Path
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 from helpers.board import registry
 from helpers.board.files import rel_to_repo
 from helpers.board.meta import META_WEIGHTS
 from helpers.board.runtime import module_available
-from helpers.errors import HelpersError
+from helpers.errors import HelpersError, RandomWeightsWarning
+
+
+class Steps(list):
+    """The list of what was made; ``on_step(text)`` is called as each step finishes (a progress bar)."""
+
+    def __init__(self, on_step: Optional[Callable[[str], None]] = None):
+        super().__init__()
+        self.on_step = on_step
+
+    def append(self, text: str) -> None:
+        super().append(text)
+        if self.on_step is not None:
+            self.on_step(text)
+
+
+def missing_steps(key: str, board: str, kind: str = "board-onnx") -> List[str]:
+    """What :func:`ensure_board_onnx` (``kind`` board-onnx) or :func:`ensure_float_onnx` would make, in order."""
+    spec = registry.get(key)
+    steps = []
+    need_board = kind == "board-onnx" and not spec.board_onnx_path.exists()
+    if (need_board or kind == "float-onnx") and not spec.float_onnx_path.exists():
+        steps.append(f"export {rel_to_repo(spec.float_onnx_path)} (timm -> ONNX, simplify, parity check)")
+    if need_board:
+        steps.append(f"build {rel_to_repo(spec.board_onnx_path)} from {rel_to_repo(spec.yaml_path(board))}")
+    return steps
 
 
 def can_make_models() -> bool:
@@ -59,7 +85,9 @@ def ensure_float_onnx(key: str, weights: str, made: List[str], notes: List[str])
     from helpers.pc.export import export_onnx
 
     t0 = time.perf_counter()
-    result = export_onnx(key, weights=weights, out=path)
+    with warnings.catch_warnings():  # the notebook shows its own random-weights box, once
+        warnings.simplefilter("ignore", RandomWeightsWarning)
+        result = export_onnx(key, weights=weights, out=path)
     made.append(f"exported {key} with {weights} weights -> {rel_to_repo(result.path)} "
                 f"({time.perf_counter() - t0:.1f} s, helpers.pc.export.export_onnx)")
     return Path(result.path)

@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from helpers.board import registry
-from helpers.errors import HelpersError, first_line
+from helpers.errors import HelpersError, RandomWeightsWarning, first_line
 
 
 class ParityError(HelpersError):
@@ -58,27 +58,12 @@ RANDOM_BANNER = ("RANDOM WEIGHTS: this model was not trained. Its outputs are no
 
 
 
-class RandomWeightsWarning(UserWarning):
-    """Emitted whenever a model is built with random weights."""
-
-
 
 def weights_label(weights: Union[str, Path]) -> str:
     """What ``rdk.weights`` records: ``imagenet``, ``random`` or the checkpoint's file name."""
     w = str(weights)
     return w if w in (IMAGENET, RANDOM) else Path(w).name
 
-
-
-def random_banner(weights: Union[str, Path], file=None) -> bool:
-    """Print a loud banner when ``weights`` is random; returns True if it printed one."""
-    if weights_label(weights) != RANDOM:
-        return False
-    from helpers.board.text import Banner
-
-    title, _, text = RANDOM_BANNER.partition(": ")
-    print(Banner(title, text), file=file, flush=True)
-    return True
 
 
 
@@ -184,9 +169,7 @@ def _create_pretrained(spec: registry.ModelSpec, num_classes: Optional[int]):
 def _create_random(spec: registry.ModelSpec, num_classes: Optional[int], seed: int):
     import torch
 
-    msg = f"{spec.key}: {RANDOM_BANNER}"
-    warnings.warn(msg, RandomWeightsWarning, stacklevel=3)
-    random_banner(RANDOM)
+    warnings.warn(f"{spec.key}: {RANDOM_BANNER}", RandomWeightsWarning, stacklevel=3)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         model = _timm_create(spec.timm_name, pretrained=False,

@@ -309,12 +309,22 @@ def test_widgets_rerun_on_upload_and_pick(models, photo, monkeypatch, capsys):
     Image.fromarray(np.full((40, 50, 3), (200, 30, 30), np.uint8)).save(buf, format="PNG")
     upload.value = ({"name": "red.png", "type": "image/png", "size": buf.tell(),
                      "content": memoryview(buf.getvalue()), "last_modified": datetime.now(timezone.utc)},)
-    assert "<bytes>" in capsys.readouterr().out  # the upload was classified
+    out = capsys.readouterr().out
+    assert "red.png:" in out and "<bytes>" not in out  # the upload was classified, under its own name
+    assert image_pick.label == "red.png (uploaded)"    # and the picker says so
+    assert out.count("!! RANDOM WEIGHTS") == 1         # one box for the one output
     image_pick.value = str(nb.sample_images()[1])
     assert nb.sample_images()[1].name in capsys.readouterr().out
     model_pick.value = "mobileone_s1"
     out = capsys.readouterr().out
     assert d.key == "mobileone_s1" and "mobileone_s1" in out and models.calls[-1] == ("mobileone_s1", "random")
+    # it said what it would make before making it, and showed one box, not one per step
+    assert "making 2 missing file(s) first" in out and out.index("making 2") < out.index("made       :")
+    assert out.count("!! RANDOM WEIGHTS") == 1
+
+
+def test_probabilities_keep_three_significant_digits():
+    assert [nb.fmt_prob(p) for p in (0.00152, 0.00148, 0.5, 0.98765)] == ["0.00152", "0.00148", "0.5", "0.988"]
 
 
 def test_a_stale_board_model_is_reported_not_silently_replaced(models, photo, capsys):

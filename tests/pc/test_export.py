@@ -180,7 +180,16 @@ def test_cli_export_opset10_then_refuse_then_overwrite(tmp_path, capsys):
 def test_random_weights_warn_loudly(capsys):
     with pytest.warns(models.RandomWeightsWarning, match="means nothing"):
         models.create_model(CHEAP, "random")
-    assert "RANDOM WEIGHTS" in capsys.readouterr().out
+
+
+def test_cli_shows_the_random_weights_banner_once(tmp_path, capsys):
+    from helpers.cli import main
+
+    # the export makes the model twice (unfused and fused, MobileOne) and warns each time: one banner
+    assert main(["export", "mobileone_s0", "--weights", "random", "--out", str(tmp_path / "m.onnx")]) == 0
+    out, err = capsys.readouterr()
+    assert out.count("RANDOM WEIGHTS") == 1 and "(mobileone_s0)" in out
+    assert "RandomWeightsWarning" not in err
 
 
 # ------------------------------------------------------------------------------------------------
