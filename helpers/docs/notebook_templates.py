@@ -195,7 +195,8 @@ Pick a model variant or a sample photo, or upload an image: the prediction re-ru
 whose file is missing is made first, on a PC). A kernel cannot tell whether a browser is watching,
 so headless runs are recognised from the environment: `RDK_HEADLESS=1`, `MPLBACKEND=Agg` (set by
 the tests for nbval) or `CI`; there the widgets are built and run once but not displayed.
-`RDK_HEADLESS=0` forces the display.
+`RDK_HEADLESS=0` forces the display. Widgets live in the running kernel and are not saved with the
+notebook: reopened later, this cell shows "Error displaying widget: model not found" until you run it again.
 """),
     code("interactive", """
 demo.interactive();

@@ -156,6 +156,10 @@ def test_run_all_then_use_the_widgets(lab, browser):
     page.goto(f"{base}/lab/tree/notebooks/{ARCH}/{src.name}?token={token}")
     page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=90000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90000)
+    page.wait_for_timeout(3000)  # the kernel's language_info has arrived by now
+    accept_dialogs(page)
+    # unedited, it is not modified: the committed metadata is what JupyterLab writes (NOTEBOOK_METADATA)
+    assert page.locator(".lm-TabBar-tab.jp-mod-dirty").count() == 0, "the unedited notebook opened as modified"
     run_all(page)
     wait_done(page)
     page.screenshot(path=str(root / "after_run.png"))
