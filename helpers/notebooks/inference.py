@@ -40,7 +40,7 @@ from helpers.errors import HelpersError
 from helpers.board.files import REPO_ROOT, rel_to_repo
 from helpers.board.image import ImageLike, sample_images, load_image
 from helpers.board.labels import Prediction, softmax, topk
-from helpers.board.runtime import BACKENDS, BOARD_BACKENDS, available_backends, module_available
+from helpers.board.runtime import BACKENDS, BOARD_BACKENDS, available_backends, runtime_module
 
 #: which model file the notebook runs: auto = the .bin on a board, the NV12 board-model ONNX on a PC
 MODEL_KINDS = ("auto", "bin", "board-onnx", "float-onnx")
@@ -201,9 +201,7 @@ def check_backend(backend: str) -> str:
     if backend not in BACKENDS:
         raise HelpersError(f"unknown backend {backend!r}; use one of: {', '.join(BACKENDS)}")
     if backend != "auto":
-        from helpers.board.runtime import _MODULE_OF
-
-        if not module_available(_MODULE_OF[backend]):
+        if not runtime_module(backend):
             have = ", ".join(available_backends()) or "none"
             where = " (board runtimes exist only on an RDK board)" if backend in BOARD_BACKENDS else ""
             raise HelpersError(f"backend {backend!r} is not available here{where}; available: {have}; "

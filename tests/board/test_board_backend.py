@@ -27,9 +27,11 @@ sys.path.insert(0, str(FAKE_DIR))  # fake_models only (PC side); the fake runtim
 import fake_models  # noqa: E402
 
 sys.path.remove(str(FAKE_DIR))
-FAKE_MODULES = ("hobot_dnn", "hobot_dnn.pyeasy_dnn", "bpu_infer_lib", "_fake_common")
+FAKE_MODULES = ("hobot_dnn", "hobot_dnn.pyeasy_dnn", "hobot_dnn_rdkx5", "hobot_dnn_rdkx5.pyeasy_dnn",
+                "bpu_infer_lib", "_fake_common")
+RDKX5 = "hobot_dnn_rdkx5.pyeasy_dnn"
 KEY = "mobileone_s0"
-BLOCKED = ("torch", "timm", "onnx", "onnxsim", "torchvision")
+BLOCKED = ("torch", "timm", "onnx", "onnxsim", "torchvision", "onnxruntime")
 
 #: a sitecustomize that makes the blocked packages unimportable (for subprocesses and kernels)
 BLOCKER = textwrap.dedent(f"""
@@ -115,7 +117,8 @@ def test_board_logits_are_the_numpy_reference(fake_board, fake_bin, photo, backe
     expected = fake_models.tiny_nv12_reference(nv, size)
     np.testing.assert_allclose(clf.logits(photo), expected, rtol=1e-4, atol=1e-4)
     pc = Classifier(fake_bin.with_suffix(".onnx"))
-    np.testing.assert_allclose(clf.logits(photo), pc.logits(photo), rtol=1e-6, atol=1e-6)
+    # the fake computes in float64 NumPy, onnxruntime in float32
+    np.testing.assert_allclose(clf.logits(photo), pc.logits(photo), rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("backend", ["hobot_dnn", "bpu_infer_lib"])
@@ -129,12 +132,112 @@ def test_board_rejects_a_wrong_feed(fake_board, fake_bin, backend):
 
 
 @pytest.mark.parametrize("backend", ["hobot_dnn", "bpu_infer_lib"])
-def test_board_load_failure_is_one_line(fake_board, tmp_path, backend):
-    lonely = tmp_path / "lonely.bin"  # no sibling ONNX: the fake cannot "load" it
-    lonely.write_bytes(b"x" * 64)
+@pytest.mark.parametrize("case", ["corrupt", "other_board"])
+def test_board_load_failure_is_one_line(fake_board, tmp_path, backend, case):
+    bad = tmp_path / "bad.bin"
+    if case == "corrupt":
+        bad.write_bytes(b"\x7fELF" + b"x" * 64)  # not a model: the real runtime fails in hbDNNInitializeFromFiles
+    else:
+        fake_models.write_fake_bin(bad, board="x3")  # the fake board is an X5 (bayes-e)
     with pytest.raises(HelpersError) as e:
-        open_model(lonely, backend=backend)
-    assert "could not load" in str(e.value) and "\n" not in str(e.value)
+        open_model(bad, backend=backend)
+    msg = str(e.value)
+    assert "could not load bad.bin" in msg and "\n" not in msg
+    assert "re-download" in msg and "another BPU" in msg
+
+
+@pytest.mark.parametrize("backend", ["hobot_dnn", "bpu_infer_lib"])
+def test_a_bin_in_the_other_boards_folder_is_refused_before_loading(fake_board, tmp_path, backend, monkeypatch):
+    from helpers.board import runtime
+
+    monkeypatch.setattr(runtime, "board_key_here", lambda: "x5")
+    path = fake_models.write_fake_bin(tmp_path / "MobileOne" / "rdk_x3" / "MobileOne_224x224_nv12.bin", board="x3")
+    with pytest.raises(HelpersError) as e:
+        open_model(path, backend=backend)
+    msg = str(e.value)
+    assert "is the RDK X3 build (bernoulli2) but this is an RDK X5" in msg and "--board x5" in msg
+
+
+@pytest.mark.parametrize("backend", ["hobot_dnn", "bpu_infer_lib"])
+def test_a_bin_without_nv12_input_is_one_line(fake_board, tmp_path, backend):
+    path = fake_models.write_fake_bin(tmp_path / "rgb.bin", input_type="RGB")
+    b = open_model(path, backend=backend)
+    assert b.input.dtype == "rgb" and b.input.layout == "NHWC"
+    with pytest.raises(HelpersError) as e:
+        Classifier(path, key=KEY, backend=backend)
+    assert "takes rgb input, not NV12" in str(e.value) and "input_type_rt: 'nv12'" in str(e.value)
+
+
+def test_missing_runtime_names_the_fix(tmp_path):
+    path = fake_models.write_fake_bin(tmp_path / "m.bin")
+    for backend in ("auto", "bpu_infer_lib"):
+        with pytest.raises(HelpersError) as e:
+            open_model(path, backend=backend)
+        assert "pip install bpu_infer_lib_x5" in str(e.value) and "\n" not in str(e.value)
+
+
+def _photo_nv12(photo, clf):
+    size = registry.get(KEY).input_size
+    return nv12.rgb_to_nv12(board_resize(load_image(photo), size), clf.yuv_range)
+
+
+@pytest.mark.parametrize("backend,module", [("hobot_dnn", None), ("hobot_dnn", RDKX5), ("bpu_infer_lib", None)])
+@pytest.mark.parametrize("output,layout,align", [("F32", "NCHW", 0), ("S8", "NCHW", 0), ("S32", "NHWC", 0),
+                                                 ("S8", "NCHW", 4), ("F32", "NHWC", 16), ("S32", "NCHW", 8)])
+def test_quantised_padded_and_nhwc_outputs_become_the_logits(fake_board, tmp_path, photo, monkeypatch,
+                                                             backend, module, output, layout, align):
+    """Raw int8/int32 buffers are dequantised with the reported scales, padding is cut, NHWC read right."""
+    import _fake_common
+
+    from helpers.board import runtime
+
+    if module is None and backend == "hobot_dnn" and align:
+        pytest.skip("hobot_dnn 2.x reports no alignedShape (its buffer is validShape)")
+    if module:
+        monkeypatch.setitem(runtime.MODULES, "hobot_dnn", ("no_such_runtime.pyeasy_dnn", module))
+    path = fake_models.write_fake_bin(tmp_path / "q.bin", output=output, layout=layout, align=align)
+    clf = Classifier(path, key=KEY, backend=backend)
+    assert clf.runtime.module == module if module else True
+    out = clf.runtime.outputs[0]
+    want_shape = (1, 1000, 1, 1) if layout == "NCHW" else (1, 1, 1, 1000)
+    assert out.shape == want_shape and out.layout == layout
+    assert out.dtype == {"F32": "float32", "S8": "int8", "S32": "int32"}[output]
+    nv = _photo_nv12(photo, clf)
+    expected = fake_models.tiny_nv12_reference(nv, registry.get(KEY).input_size)
+    scales = _fake_common.output_scales(registry.get(KEY).input_size, 1000, 0, output)
+    tol = (scales / 2 + 1e-4) if output != "F32" else 1e-4
+    got = clf.logits(photo)
+    assert got.shape == (1000,) and np.all(np.abs(got - expected) <= tol)
+    if output == "S8":  # read as logits without the scales, the raw integers would be far off
+        assert np.abs(clf.runtime.codecs[0].scale[0] - 1) > 0.5
+
+
+@pytest.mark.parametrize("form", ["int", "pybind", "str"])
+def test_bpu_infer_lib_enums_in_every_form(fake_board, fake_bin, monkeypatch, form):
+    monkeypatch.setenv("FAKE_BOARD_ENUMS", form)
+    b = open_model(fake_bin, backend="bpu_infer_lib")
+    assert (b.input.dtype, b.input.layout) == ("nv12", "NCHW")
+    assert (b.outputs[0].dtype, b.outputs[0].layout) == ("float32", "NCHW")
+
+
+def test_tensor_shape_is_not_iterable_and_still_read(fake_board, fake_bin):
+    import bpu_infer_lib
+
+    inf = bpu_infer_lib.Infer(False)
+    assert inf.load_model(str(fake_bin))
+    with pytest.raises(TypeError):
+        tuple(inf.inputs[0].properties.validShape)
+    h, w = registry.get(KEY).input_size
+    assert open_model(fake_bin, backend="bpu_infer_lib").input.shape == (1, 3, h, w)
+
+
+def test_both_hobot_dnn_module_names(fake_board, fake_bin, monkeypatch):
+    from helpers.board import runtime
+
+    assert open_model(fake_bin).module == "hobot_dnn.pyeasy_dnn"
+    monkeypatch.setitem(runtime.MODULES, "hobot_dnn", ("no_such_runtime.pyeasy_dnn", RDKX5))
+    b = open_model(fake_bin)
+    assert b.name == "hobot_dnn" and b.module == RDKX5 and b._list_feed
 
 
 @pytest.mark.parametrize("backend", ["hobot_dnn", "bpu_infer_lib"])
@@ -159,7 +262,7 @@ def test_bench_on_board_backends_uses_one_instance_per_thread(fake_board, fake_b
 def test_bench_surfaces_a_shared_infer_object(fake_board, fake_bin):
     """The fake catches two threads sharing one bpu_infer_lib object; bench reports it as one line."""
     b = open_model(fake_bin, backend="bpu_infer_lib")
-    with pytest.raises(HelpersError, match="runtime failed"):
+    with pytest.raises(HelpersError, match="could not run .*one per thread"):
         for _ in range(20):
             bench.measure([b, b, b], bench.make_feed(b.input), 0.3, warmup=0)
 
@@ -188,7 +291,7 @@ def _env_with(path_entries, **extra):
 
 
 def test_board_notebook_path_without_torch(tmp_path, fake_bin, photo):
-    """Everything the notebook does on a board, with torch/timm/onnx/onnxsim unimportable."""
+    """Everything the notebook does on a board, with torch/timm/onnx/onnxsim/onnxruntime unimportable."""
     site = tmp_path / "site"
     site.mkdir()
     (site / "sitecustomize.py").write_text(BLOCKER)
