@@ -28,14 +28,14 @@ _SHORT = ("Y", "NV12", "NV12_SEPARATE", "YUV444", "RGB", "BGR", "S4", "U4", "S8"
 
 
 class TensorProperties:
-    def __init__(self, type_name, layout, valid, scale=None, aligned=None, new_surface=False):
+    def __init__(self, type_name, layout, valid, scale=None, aligned=None, _new_surface=False):
         i = _SHORT.index(type_name)
         self.tensor_type = TENSOR_TYPE_NAMES[i]
         self.dtype = "uint8" if i < 6 else TENSOR_TYPE_NAMES[i]
         self.layout = layout
         self.shape = tuple(valid)
         self.scale_data = np.asarray(scale if scale is not None else [], np.float32)
-        if new_surface:  # hobot-dnn-rdkx5 3.x adds these two
+        if _new_surface:  # hobot-dnn-rdkx5 3.x adds these two
             self.validShape = tuple(valid)
             self.alignedShape = tuple(aligned or valid)
 
@@ -46,7 +46,7 @@ class pyDNNTensor:
 
 
 class Model:
-    new_surface = False  # hobot_dnn 2.x
+    _new_surface = False  # hobot_dnn 2.x
 
     def __init__(self, path):
         self._m = m = FakeBin(path)
@@ -54,9 +54,9 @@ class Model:
         self.estimate_latency = 100
         in_type = os.environ.get(TENSOR_TYPE_ENV, m.input_type) if m.input_type.startswith("NV12") else m.input_type
         self.inputs = [pyDNNTensor("data", TensorProperties(in_type, m.input_layout, m.input_shape,
-                                                            new_surface=self.new_surface))]
+                                                            _new_surface=self._new_surface))]
         self.outputs = [pyDNNTensor("output", TensorProperties(m.out_type, m.out_layout, m.output_valid, m.scales,
-                                                               m.output_aligned, self.new_surface))]
+                                                               m.output_aligned, self._new_surface))]
 
     def _copied(self, arg) -> bytes:
         arr = np.asarray(arg, dtype=np.uint8)  # PyArray_FROM_OTF(arg, NPY_UBYTE, ...) converts silently
@@ -65,7 +65,7 @@ class Model:
         return np.ascontiguousarray(arr).reshape(-1)[:n].tobytes()
 
     def _outputs(self, raw):
-        buf = raw if self.new_surface else self._m.valid_view(raw)
+        buf = raw if self._new_surface else self._m.valid_view(raw)
         return [pyDNNTensor(t.name, t.properties, buf) for t in self.outputs]
 
     def forward(self, arg, core_id=0, priority=0):

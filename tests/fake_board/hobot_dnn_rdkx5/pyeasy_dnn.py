@@ -12,7 +12,7 @@ from hobot_dnn.pyeasy_dnn import TensorProperties, load as _load, pyDNNTensor  #
 
 
 class Model(_LegacyModel):
-    new_surface = True
+    _new_surface = True
 
     def forward(self, arg, core_id=0, priority=0):
         if not isinstance(arg, (list, tuple)):
