@@ -128,8 +128,10 @@ def _fmt_values(values: Sequence[float]) -> str:
 def generate_yaml(key: str, board: str, yuv_range: str = nv12.DEFAULT_RANGE,
                   onnx_model: Optional[str] = None, cal_data_dir: Optional[str] = None,
                   working_dir: Optional[str] = None, run_from: Optional[str] = None,
-                  command: Optional[str] = None, calib_hint: Optional[str] = None) -> str:
+                  command: Optional[str] = None, calib_hint: Optional[str] = None, input_name: str = "data") -> str:
     """The mapper yaml for ``key`` on ``board`` ("x3"/"x5"), as text with explanatory comments.
+
+    ``input_name`` is the float ONNX's input (our export calls it ``data``; the bundle reads it from the file).
 
     Paths default to the repository layout, relative to the yaml's own folder
     (``yaml/<Arch>/``): ``onnx_model`` -> ``model/<Arch>/<key>.onnx``, ``cal_data_dir`` ->
@@ -162,7 +164,7 @@ def generate_yaml(key: str, board: str, yuv_range: str = nv12.DEFAULT_RANGE,
         "# Run the vendor toolchain (inside its docker image) from the folder holding this file:",
         f"#   {run_from}",
         f"#   hb_mapper checker --model-type onnx --march {b.march} --model {onnx_model} "
-        f"--input-shape data 1x3x{h}x{w}",
+        f"--input-shape {input_name} 1x3x{h}x{w}",
         f"#   hb_mapper makertbin --config {name} --model-type onnx",
         f"# Calibration data (cal_data_dir): {calib_hint or f'python -m helpers calib {key} --images DIR'}",
         "",
@@ -174,7 +176,7 @@ def generate_yaml(key: str, board: str, yuv_range: str = nv12.DEFAULT_RANGE,
         f"  output_model_file_prefix: '{spec.bin_stem}'",
         "",
         "input_parameters:",
-        "  input_name: 'data'",
+        f"  input_name: '{input_name}'",
         "  # the board feeds NV12 uint8; the training-side input is RGB NCHW float, 0..255",
         "  input_type_rt: 'nv12'",
         "  # NV12 value range the .bin expects. Vendor PTQ guide: 'regular' = [0,255] (the default),",
