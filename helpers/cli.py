@@ -18,7 +18,7 @@ from helpers.errors import HelpersError, first_line
 #: modules that add subcommands (see their ``register``); listed here so ``--help`` shows them all
 COMMAND_MODULES = [
     "helpers.pc.export",
-    "helpers.pc.mapper",
+    "helpers.pc.mapper_cli",
     "helpers.pc.calib",
     "helpers.pc.board_model",
     "helpers.pc.bundle",
