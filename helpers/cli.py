@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "helpers.pc.bundle",
     "helpers.board.download",
     "helpers.board.bench",
+    "helpers.board.doctor",
     "helpers.training.datasets",
     "helpers.training.train",
     "helpers.training.evaluate",
