@@ -327,25 +327,54 @@ def test_blocker_really_blocks(tmp_path):
     site = tmp_path / "site"
     site.mkdir()
     (site / "sitecustomize.py").write_text(BLOCKER)
-    r = subprocess.run([sys.executable, "-c", "import onnx"], capture_output=True, text=True,
-                       env=_env_with([site]), timeout=60)
-    assert r.returncode != 0 and "not installed on the board" in r.stderr
+    for mod in BLOCKED:
+        r = subprocess.run([sys.executable, "-c", f"import {mod}"], capture_output=True, text=True,
+                           env=_env_with([site]), timeout=60)
+        assert r.returncode != 0 and "not installed on the board" in r.stderr, mod
 
 
-def test_test_notebook_runs_on_the_fake_board(tmp_path, fake_bin):
-    """One test notebook end to end on the fake board (nbclient), torch/onnx blocked in the kernel."""
+def _notebook_parameters(nb) -> dict:
+    """KEY and BOARD as the notebook's parameters cell sets them."""
+    import re
+
+    src = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    return {k: re.search(rf'^{k} = "([^"]+)"', src, re.M).group(1) for k in ("KEY", "BOARD")}
+
+
+def _bin_where_the_readme_says(model_dir: Path, key: str, board: str) -> Path:
+    """The published file's place (model/<Arch>/rdk_<board>/<name>) or, when the zoo has none for this
+    board, where a build is copied (model/<Arch>/<bin_stem>.bin): the two places the READMEs name."""
+    spec = registry.get(key)
+    pub = spec.published_for(board)
+    rel = Path(spec.arch) / (f"{registry.BOARD_DIR[board]}/{pub.bin_name}" if pub else f"{spec.bin_stem}.bin")
+    return fake_models.write_fake_bin(model_dir / rel, board=board, size=spec.input_size,
+                                      output="S8" if pub else "F32")
+
+
+@pytest.mark.parametrize("arch", registry.ARCHS)
+def test_test_notebook_runs_on_the_fake_board(tmp_path, arch):
+    """The board user's day: every test notebook end to end (nbclient) on the fake board, with torch, timm,
+    torchvision, onnx, onnxsim and onnxruntime unimportable in the kernel and the .bin found by the
+    notebook itself where the README says to put it (RDK_MODEL_DIR points model/ at a temporary folder)."""
     nbformat = pytest.importorskip("nbformat")
     from nbclient import NotebookClient
 
-    path = REPO_ROOT / "notebooks" / "MobileOne" / "test_MobileOne.ipynb"
-    if not path.exists():
-        pytest.skip("notebook not written yet")
+    path = REPO_ROOT / "notebooks" / arch / f"test_{arch}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    params = _notebook_parameters(nb)
+    model_dir = tmp_path / "model"
+    bin_path = _bin_where_the_readme_says(model_dir, params["KEY"], params["BOARD"])
     site = tmp_path / "site"
     site.mkdir()
     (site / "sitecustomize.py").write_text(BLOCKER)
-    nb = nbformat.read(path, as_version=4)
     env = _env_with([site, FAKE_DIR], MPLBACKEND="Agg", RDK_HEADLESS="1", RDK_WEIGHTS="random",
-                    RDK_MODEL_FILE=fake_bin, RDK_BACKEND="auto", RDK_BENCH_SECONDS="0.2")
+                    RDK_MODEL_DIR=model_dir, RDK_BACKEND="auto", RDK_BENCH_SECONDS="0.1",
+                    FAKE_BOARD=params["BOARD"])
+    env.pop("RDK_MODEL_FILE", None)
+    probe = (f"import sys; import importlib.util as u; print('blocked loaded:', sorted(m for m in sys.modules "
+             f"if m.split('.')[0] in {BLOCKED!r}), 'onnxruntime importable:', end=' ')\n"
+             "try:\n    import onnxruntime; print(True)\nexcept ImportError:\n    print(False)")
+    nb.cells.append(nbformat.v4.new_code_cell(probe))
     old = dict(os.environ)
     os.environ.clear()
     os.environ.update(env)  # the kernel inherits this environment
@@ -358,6 +387,8 @@ def test_test_notebook_runs_on_the_fake_board(tmp_path, fake_bin):
     text = "\n".join(o.get("text", "") if o.get("output_type") == "stream" else json.dumps(o.get("data", {}))
                      for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "backend    : hobot_dnn" in text
+    assert bin_path.name in text and "board .bin (BPU)" in text
     assert "RANDOM WEIGHTS" in text
     assert "hrt_model_exec perf --model_file" in text
     assert "checks passed" in text
+    assert "blocked loaded: [] onnxruntime importable: False" in text
