@@ -392,3 +392,34 @@ def test_test_notebook_runs_on_the_fake_board(tmp_path, arch):
     assert "hrt_model_exec perf --model_file" in text
     assert "checks passed" in text
     assert "blocked loaded: [] onnxruntime importable: False" in text
+
+
+@pytest.mark.parametrize("backend", ["hobot_dnn", "bpu_infer_lib"])
+def test_vendor_call_cell_runs_on_the_board(fake_board, fake_bin, capsys, backend):
+    from helpers.notebooks import inference as nb
+
+    demo = nb.InferenceDemo(KEY, board="x5", weights="random", backend=backend, model_file=fake_bin)
+    demo.load()
+    capsys.readouterr()
+    text = demo.vendor_call()
+    out = capsys.readouterr().out
+    assert f"# {backend} on " in text and fake_bin.name in text and "not run here" not in text
+    code = text.split("\n", 1)[1].splitlines()
+    assert 4 <= len(code) <= 6
+    if backend == "hobot_dnn":
+        assert "from hobot_dnn import pyeasy_dnn as dnn" in text
+        assert "NV12 NCHW (1, 3, 224, 224)" in out and "float32" in out
+    else:
+        assert "import bpu_infer_lib" in text and "[  1   3 224 224]" in out
+
+
+def test_vendor_call_cell_on_a_pc_shows_the_lines_without_running_them(capsys):
+    from helpers.notebooks import inference as nb
+
+    demo = nb.InferenceDemo(KEY, board="x5", weights="random")
+    text = demo.vendor_call()
+    cands = registry.get(KEY).bin_candidates("x5")
+    pub = next((p for p in cands if p.exists()), cands[-1])  # the published file's place unless one is there
+    assert "On an RDK board this cell runs" in text and "not run here: no board runtime" in text
+    assert f"dnn.load({str(pub.relative_to(REPO_ROOT))!r})" in text
+    assert capsys.readouterr().out.strip() == text.strip()
