@@ -19,12 +19,13 @@ from helpers.errors import HelpersError, RandomWeightsWarning, first_line
 #: modules that add subcommands (see their ``register``); listed here so ``--help`` shows them all
 COMMAND_MODULES = [
     "helpers.pc.export",
-    "helpers.pc.mapper",
+    "helpers.pc.mapper_cli",
     "helpers.pc.calib",
     "helpers.pc.board_model",
     "helpers.pc.bundle",
     "helpers.board.download",
     "helpers.board.bench",
+    "helpers.board.doctor",
     "helpers.training.datasets",
     "helpers.training.train",
     "helpers.training.evaluate",

@@ -75,7 +75,7 @@ class Agreement:
             f"{self.contract_rel_err:.1e} (<= {CONTRACT_TOL:g}: {flag(self.contract_ok)})",
             f"2. NV12 decoded vs the original RGB pixels: PSNR {min(self.psnr_db, 99.0):.1f} dB "
             f"(>= {PSNR_MIN_DB:g} dB: {flag(self.pixels_ok)})",
-            f"3. board model on NV12 vs float model on the original RGB: top-1 class "
+            "3. board model on NV12 vs float model on the original RGB: top-1 class "
             + (f"{self.top1_nv12} on both" if self.top1_nv12 == self.top1_rgb else
                f"{self.top1_nv12} (NV12) and {self.top1_rgb} (RGB) differ")
             + f", logit correlation {self.logit_corr:.4f} (passes if the top-1 is the same or the correlation "

@@ -21,7 +21,7 @@ from helpers.board import registry
 from helpers.errors import HelpersError
 from helpers.board.image import ImageLike, board_resize, load_image, normalize_nchw
 from helpers.board.labels import Prediction, imagenet_labels, softmax, topk
-from helpers.board.runtime import Backend, open_model
+from helpers.board.runtime import BOARD_BACKENDS, Backend, open_model
 from helpers.board.meta import META_KEY, META_MEAN, META_STD, META_WEIGHTS, META_YUV_RANGE, labels_from_metadata
 
 
@@ -63,6 +63,11 @@ class Classifier:
         self.spec = registry.get(key) if key else None
         self.info = self.runtime.input
         self.kind = self.info.dtype if self.info.dtype in ("nv12", "rgb", "bgr") else "float"
+        if self.runtime.name in BOARD_BACKENDS and self.kind != "nv12":
+            where = f" ({self.spec.yaml_path('x5').parent.name}/ in yaml/)" if self.spec else ""
+            raise HelpersError(f"{self.runtime.path.name} takes {self.info.dtype} input, not NV12: these notebooks "
+                               "feed the board NV12 (and hobot_dnn copies only NV12 whole); rebuild it with "
+                               f"input_type_rt: 'nv12' in its mapper yaml{where}")
         self.size = self.info.hw
         if self.spec is not None and self.spec.num_classes == self._num_outputs() and tuple(self.size) != tuple(self.spec.input_size):
             h, w = self.spec.input_size

@@ -1,6 +1,7 @@
 """Download the ``.bin`` files the RDK Model Zoo publishes (URLs: ``registry.Published.bin_url``).
 
-Files go to ``model/<Arch>/<name>.bin``. Each download streams into ``<name>.bin.part`` and is
+Files go to ``model/<Arch>/rdk_<board>/<name>.bin`` (``ModelSpec.published_bin_path``): the folder says
+which board a file is for (the zoo's X3 and X5 MobileNetV1 files have the same name). Each download streams into ``<name>.bin.part`` and is
 renamed only when complete and sane, so an interrupted download never leaves a file that looks
 finished. A file already on disk is skipped when its size equals the server's Content-Length.
 
@@ -32,7 +33,7 @@ _TEXT_STARTS = (b"<", b"{", b"[")
 
 
 def bin_path(key: str, board: str) -> Path:
-    """Where the published ``.bin`` of ``key`` for ``board`` goes: ``model/<Arch>/<name>.bin``."""
+    """Where the published ``.bin`` of ``key`` for ``board`` goes: ``model/<Arch>/rdk_<board>/<name>.bin``."""
     path = registry.get(key).published_bin_path(board)
     if path is None:
         raise HelpersError(f"the model zoo publishes no {registry.board(board).name} .bin for {key}; "
@@ -165,7 +166,7 @@ def cmd_download(args) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("download", help="download the .bin files the RDK Model Zoo publishes into model/<Arch>/")
+    p = sub.add_parser("download", help="download the .bin files the RDK Model Zoo publishes into model/<Arch>/rdk_<board>/")
     p.add_argument("key", nargs="?", help="registry key (default: every published .bin)")
     p.add_argument("--arch", choices=list(registry.ARCHS), help="only this architecture")
     p.add_argument("--board", choices=list(registry.BOARDS), help="only this board")

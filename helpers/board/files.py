@@ -14,7 +14,8 @@ PathLike = Union[str, "os.PathLike[str]"]
 #: The repository root: ``helpers`` is installed in editable mode, so this is the checkout.
 REPO_ROOT = Path(os.environ.get("RDK_REPO_ROOT", Path(__file__).resolve().parents[2]))
 DATA_DIR = REPO_ROOT / "data"
-MODEL_DIR = REPO_ROOT / "model"
+#: ``model/``; ``RDK_MODEL_DIR`` points it elsewhere (tests put fake .bin files there, a board may keep them on a card)
+MODEL_DIR = Path(os.environ.get("RDK_MODEL_DIR") or REPO_ROOT / "model")
 YAML_DIR = REPO_ROOT / "yaml"
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 

@@ -37,10 +37,21 @@ BOARDS: Dict[str, Board] = {
 
 ZOO_URL = "https://github.com/D-Robotics/rdk_model_zoo"
 BIN_BASE_URL = "https://archive.d-robotics.cc/downloads/rdk_model_zoo"
+#: the zoo's folder per board, in its download URLs and in ours: model/<Arch>/rdk_x3/, model/<Arch>/rdk_x5/
+BOARD_DIR = {"x3": "rdk_x3", "x5": "rdk_x5"}
 
 
-def _zoo_readme(arch: str, lang: str = "") -> str:
-    return f"{ZOO_URL}/blob/rdk_x5_legacy/demos/classification/{arch}/README{lang}.md"
+def _zoo_readme(board: str, arch: str) -> str:
+    """The zoo README holding a board's published table: X5 on branch main
+    (``samples/vision/classification/<Arch>/README.md``), X3 on branch rdk_x3
+    (``demos/classification/<Arch>/README.md``); the ``model/download.sh`` next to it lists the URLs."""
+    if board == "x3":
+        return f"{ZOO_URL}/blob/rdk_x3/demos/classification/{arch}/README.md"
+    return f"{ZOO_URL}/blob/main/samples/vision/classification/{arch}/README.md"
+
+
+def _bin_url(board: str, name: str) -> str:
+    return f"{BIN_BASE_URL}/{BOARD_DIR[board]}/{name}"
 
 
 @dataclass(frozen=True)
@@ -125,9 +136,11 @@ class ModelSpec:
         return files.MODEL_DIR / self.arch / f"{self.bin_stem}.bin"
 
     def published_bin_path(self, board_key: str) -> Optional[Path]:
-        """Where the model zoo's ``.bin`` for ``board_key`` is downloaded to (None if none is published)."""
+        """``model/<Arch>/rdk_<board>/<name>.bin``: where the model zoo's ``.bin`` for ``board_key`` is
+        downloaded to (None if none is published). The folder says the board: the X3 and X5 MobileNetV1
+        files have the same name."""
         pub = self.published_for(board(board_key).key)
-        return None if pub is None else files.MODEL_DIR / self.arch / pub.bin_name
+        return None if pub is None else files.MODEL_DIR / self.arch / BOARD_DIR[pub.board] / pub.bin_name
 
     def bin_candidates(self, board_key: str) -> List[Path]:
         """Where a ``.bin`` for ``board_key`` may be: the one we build, then the published one."""
@@ -163,22 +176,35 @@ def _mobileone(variant: str, crop_pct: float, published: Tuple[Published, ...] =
     )
 
 
-_MOBILEONE_X3 = Published(
-    board="x3", bin_url=f"{BIN_BASE_URL}/rdk_x3/MobileOne_224x224_nv12.bin",
-    params_m=4.8, float_top1=72.00, quant_top1=71.00,
-    latency_1t_ms=4.50, latency_mt_ms=8.70, fps=455.87,
-    source=_zoo_readme("MobileOne"),
-    note=("The zoo names this model only 'MobileOne'; its export example uses S0, and its float "
-          "top-1 (72.00) is close to S0's, but its parameter count (4.8 M) is S1's fused count. "
-          "We attribute it to S0 and flag the doubt."),
-)
+def _pub(board: str, arch: str, name: str, params_m: float, float_top1: float, quant_top1: float,
+         latency_1t_ms: float, latency_mt_ms: float, fps: float, note: str = "") -> Published:
+    return Published(board=board, bin_url=_bin_url(board, name), params_m=params_m, float_top1=float_top1,
+                     quant_top1=quant_top1, latency_1t_ms=latency_1t_ms, latency_mt_ms=latency_mt_ms, fps=fps,
+                     source=_zoo_readme(board, arch), note=note)
+
+
+# The zoo's RDK X5 MobileOne table (main: samples/vision/classification/MobileOne/README.md), one .bin per variant.
+_MOBILEONE_X5 = {
+    "s0": _pub("x5", "MobileOne", "MobileOne_S0_224x224_nv12.bin", 2.1, 69.25, 67.58, 0.80, 1.59, 2453.17),
+    "s1": _pub("x5", "MobileOne", "MobileOne_S1_224x224_nv12.bin", 4.8, 72.31, 70.45, 1.31, 3.69, 1066.95),
+    "s2": _pub("x5", "MobileOne", "MobileOne_S2_224x224_nv12.bin", 7.8, 74.75, 71.25, 2.11, 6.04, 653.68),
+    "s3": _pub("x5", "MobileOne", "MobileOne_S3_224x224_nv12.bin", 10.1, 77.27, 75.75, 2.93, 9.04, 437.85),
+    "s4": _pub("x5", "MobileOne", "MobileOne_S4_224x224_nv12.bin", 14.8, 78.75, 76.50, 4.58, 15.44, 256.52),
+}
+_MOBILEONE_X3_S1 = _pub(
+    "x3", "MobileOne", "MobileOne_224x224_nv12.bin", 4.8, 72.00, 71.00, 4.50, 8.70, 455.87,
+    note=("The zoo names this file only 'MobileOne'. It is S1: the zoo's X3 yaml "
+          "(rdk_x3: demos/classification/MobileOne/yaml/MobileOne_config.yaml) converts mobileone_s1.onnx, "
+          "and 4.8 M parameters and 72.00 % float top-1 are S1's (the README's export example shows S0)."))
+_MOBILENETV1_NOTE = ("Quantised by the vendor's reference algorithm package; the zoo ships no ONNX for it, so its "
+                     "weights are not timm's and its parameter count (1.33 M) differs from ours.")
 
 MODELS: Dict[str, ModelSpec] = {m.key: m for m in [
-    _mobileone("s0", 0.875, (_MOBILEONE_X3,)),
-    _mobileone("s1", 0.9),
-    _mobileone("s2", 0.9),
-    _mobileone("s3", 0.9),
-    _mobileone("s4", 0.9),
+    _mobileone("s0", 0.875, (_MOBILEONE_X5["s0"],)),
+    _mobileone("s1", 0.9, (_MOBILEONE_X3_S1, _MOBILEONE_X5["s1"])),
+    _mobileone("s2", 0.9, (_MOBILEONE_X5["s2"],)),
+    _mobileone("s3", 0.9, (_MOBILEONE_X5["s3"],)),
+    _mobileone("s4", 0.9, (_MOBILEONE_X5["s4"],)),
     ModelSpec(
         key="mobilenetv1_100", arch="MobileNetV1", display="MobileNetV1",
         timm_tag="ra4_e3600_r224_in1k",
@@ -186,14 +212,12 @@ MODELS: Dict[str, ModelSpec] = {m.key: m for m in [
         paper_url="https://arxiv.org/abs/1704.04861",
         code_url="https://github.com/tensorflow/models/blob/master/research/slim/nets/mobilenet_v1.md",
         mean=INCEPTION_MEAN, std=INCEPTION_STD, crop_pct=0.875, interpolation="bicubic",
-        published=(Published(
-            board="x5", bin_url=f"{BIN_BASE_URL}/rdk_x5/mobilenetv1_224x224_nv12.bin",
-            params_m=1.33, float_top1=71.74, quant_top1=65.36,
-            latency_1t_ms=1.27, latency_mt_ms=2.90, fps=1356.25,
-            source=_zoo_readme("MobileNetV1", "_cn"),
-            note=("Quantised by the vendor's reference algorithm package; the zoo ships no ONNX for "
-                  "it, so its weights are not timm's and its parameter count differs from ours."),
-        ),),
+        published=(
+            _pub("x3", "MobileNetV1", "mobilenetv1_224x224_nv12.bin", 1.33, 71.74, 65.36, 3.44, 6.10, 647.83,
+                 note=_MOBILENETV1_NOTE),
+            _pub("x5", "MobileNetV1", "mobilenetv1_224x224_nv12.bin", 1.33, 71.74, 65.36, 1.27, 2.90, 1356.25,
+                 note=_MOBILENETV1_NOTE),
+        ),
     ),
     ModelSpec(
         key="mobilenetv3_large_100", arch="MobileNetV3", display="MobileNetV3_Large",
@@ -202,12 +226,8 @@ MODELS: Dict[str, ModelSpec] = {m.key: m for m in [
         paper_url="https://arxiv.org/abs/1905.02244",
         code_url="https://github.com/huggingface/pytorch-image-models/blob/main/timm/models/mobilenetv3.py",
         mean=IMAGENET_MEAN, std=IMAGENET_STD, crop_pct=0.875, interpolation="bicubic",
-        published=(Published(
-            board="x5", bin_url=f"{BIN_BASE_URL}/rdk_x5/MobileNetV3_224x224_nv12.bin",
-            params_m=5.47, float_top1=74.75, quant_top1=64.75,
-            latency_1t_ms=2.02, latency_mt_ms=5.53, fps=714.22,
-            source=_zoo_readme("MobileNetV3"),
-        ),),
+        published=(_pub("x5", "MobileNetV3", "MobileNetV3_224x224_nv12.bin", 5.47, 74.75, 64.75, 2.02, 5.53,
+                        714.22),),
     ),
     ModelSpec(
         key="mobilenetv4_conv_small", arch="MobileNetV4", display="MobileNetV4_conv_small",
@@ -216,12 +236,14 @@ MODELS: Dict[str, ModelSpec] = {m.key: m for m in [
         paper_url="https://arxiv.org/abs/2404.10518",
         code_url="https://github.com/huggingface/pytorch-image-models/blob/main/timm/models/mobilenetv3.py",
         mean=IMAGENET_MEAN, std=IMAGENET_STD, crop_pct=0.875, interpolation="bicubic",
-        published=(Published(
-            board="x5", bin_url=f"{BIN_BASE_URL}/rdk_x5/MobileNetV4_conv_small_224x224_nv12.bin",
-            params_m=3.76, float_top1=70.75, quant_top1=68.75,
-            latency_1t_ms=1.18, latency_mt_ms=2.74, fps=1436.22,
-            source=_zoo_readme("MobileNetV4"),
-        ),),
+        published=(
+            _pub("x3", "MobileNetV4", "MobileNetV4_224x224_nv12.bin", 3.76, 70.50, 70.26, 1.43, 2.96, 1309.17,
+                 note=("The zoo names this file only 'MobileNetV4'; its X3 yaml "
+                       "(rdk_x3: demos/classification/MobileNetV4/yaml/MobileNetV4_config.yaml) converts "
+                       "mobilenetv4_conv_small.onnx.")),
+            _pub("x5", "MobileNetV4", "MobileNetV4_conv_small_224x224_nv12.bin", 3.76, 70.75, 68.75, 1.18, 2.74,
+                 1436.22),
+        ),
     ),
     ModelSpec(
         key="mobilenetv4_conv_medium", arch="MobileNetV4", display="MobileNetV4_conv_medium",
@@ -232,12 +254,8 @@ MODELS: Dict[str, ModelSpec] = {m.key: m for m in [
         mean=IMAGENET_MEAN, std=IMAGENET_STD, crop_pct=0.95, interpolation="bicubic",
         notes=("timm's default tag for this model is e500_r256_in1k (trained at 256); we deploy at "
                "224 like the zoo's .bin, so we take the e500_r224_in1k weights."),
-        published=(Published(
-            board="x5", bin_url=f"{BIN_BASE_URL}/rdk_x5/MobileNetV4_conv_medium_224x224_nv12.bin",
-            params_m=9.68, float_top1=76.75, quant_top1=75.14,
-            latency_1t_ms=2.42, latency_mt_ms=6.91, fps=572.36,
-            source=_zoo_readme("MobileNetV4"),
-        ),),
+        published=(_pub("x5", "MobileNetV4", "MobileNetV4_conv_medium_224x224_nv12.bin", 9.68, 76.75, 75.14,
+                        2.42, 6.91, 572.36),),
     ),
 ]}
 
@@ -267,6 +285,18 @@ def keys(arch: Optional[str] = None) -> List[str]:
     if arch is not None and arch not in ARCHS:
         raise HelpersError(f"unknown architecture {arch!r}; known: {', '.join(ARCHS)}")
     return [k for k, m in MODELS.items() if arch is None or m.arch == arch]
+
+
+def published_files() -> List[Tuple[str, Published]]:
+    """(key, published entry) for every ``.bin`` the model zoo publishes for these models."""
+    return [(k, p) for k, m in MODELS.items() for p in m.published]
+
+
+def board_of_path(path) -> Optional[str]:
+    """The board a ``.bin`` is for when its folder says so (``.../rdk_x3/...``), else None."""
+    parts = {p.lower() for p in Path(path).parts[:-1]}
+    found = [b for b, d in BOARD_DIR.items() if d in parts]
+    return found[0] if len(found) == 1 else None
 
 
 def board(key: str) -> Board:

@@ -1,10 +1,16 @@
 """One interface over the inference backends, chosen by the model file. Board-safe.
 
 * ``.onnx`` -> ``onnxruntime`` (PC, or a board's CPU)
-* ``.bin``  -> the RDK board runtime: ``hobot_dnn.pyeasy_dnn`` (system image), else ``bpu_infer_lib``
+* ``.bin``  -> the RDK board runtime: ``hobot_dnn.pyeasy_dnn`` (the system image; the X5 wheel
+  ``hobot-dnn-rdkx5`` installs it as ``hobot_dnn_rdkx5.pyeasy_dnn``), else ``bpu_infer_lib``
+  (``pip install bpu_infer_lib_x5`` / ``bpu_infer_lib_x3``, from the vendor's package index)
 
-The board backends are written against the documented vendor APIs; here they are tested
-against a small fake of those APIs (``tests/fake_board``). Only a real board exercises the real ones.
+The board backends follow the vendor's own surfaces (see :mod:`helpers.board.vendor` for the sources):
+both module names, enums as integers or strings, outputs de-padded (``alignedShape`` larger than
+``validShape``) and dequantised (int8/int32 outputs of a ``.bin`` built with ``remove_node_type:
+Dequantize``), every load and run failure as one line. They are tested against ``tests/fake_board``,
+whose names are checked against the symbol strings recorded from the vendor wheels; only a real board
+runs the real ones (``python -m helpers doctor`` reports what it finds there).
 """
 from __future__ import annotations
 
@@ -17,13 +23,23 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from helpers.board import registry, vendor
 from helpers.errors import HelpersError, first_line
 from helpers.board.meta import META_INPUT_TYPE
 
 BACKENDS = ("auto", "onnxruntime", "hobot_dnn", "bpu_infer_lib")
 BOARD_BACKENDS = ("hobot_dnn", "bpu_infer_lib")
-_MODULE_OF = {"onnxruntime": "onnxruntime", "hobot_dnn": "hobot_dnn.pyeasy_dnn", "bpu_infer_lib": "bpu_infer_lib"}
-
+#: the modules each backend may come as, in the order they are tried
+MODULES: Dict[str, Tuple[str, ...]] = {
+    "onnxruntime": ("onnxruntime",),
+    "hobot_dnn": ("hobot_dnn.pyeasy_dnn", "hobot_dnn_rdkx5.pyeasy_dnn"),
+    "bpu_infer_lib": ("bpu_infer_lib",),
+}
+#: the pip distributions that install a module, and the board each is built for (None: the system image)
+DISTRIBUTIONS = {"hobot_dnn_rdkx5.pyeasy_dnn": ("hobot-dnn-rdkx5", "x5"),
+                 "bpu_infer_lib": (("bpu_infer_lib_x5", "x5"), ("bpu_infer_lib_x3", "x3"))}
+INSTALL_HINT = ("on an RDK board the system image has hobot_dnn; otherwise pip install bpu_infer_lib_x5 "
+                "(RDK X5) or bpu_infer_lib_x3 (RDK X3) from the vendor index (see the README)")
 
 
 @dataclass(frozen=True)
@@ -32,6 +48,7 @@ class TensorInfo:
     shape: Tuple[int, ...]   # as the model reports it; NV12 inputs report (1, 3, H, W) like a .bin
     dtype: str               # "float32", "uint8", "int8", ... or "nv12" / "rgb" / "bgr" for image inputs
     layout: str              # "NCHW", "NHWC" or "NONE"
+    note: str = ""           # board outputs: the buffer's type, alignment and dequantisation
 
     @property
     def hw(self) -> Tuple[int, int]:
@@ -43,7 +60,7 @@ class TensorInfo:
     def __str__(self) -> str:
         # "NONE" is the runtimes' word for a tensor that is not an image (e.g. 1x1000 scores): say that
         layout = self.layout if self.layout != "NONE" else "(not an image: no layout)"
-        return f"{self.name}: {self.dtype} {list(self.shape)} {layout}"
+        return f"{self.name}: {self.dtype} {list(self.shape)} {layout}" + (f" ({self.note})" if self.note else "")
 
 
 def module_available(name: str) -> bool:
@@ -53,9 +70,33 @@ def module_available(name: str) -> bool:
         return False
 
 
+def runtime_module(backend: str) -> Optional[str]:
+    """The first importable module of ``backend`` (see :data:`MODULES`), or None."""
+    return next((m for m in MODULES[backend] if module_available(m)), None)
+
+
 def available_backends() -> List[str]:
     """The backends that can run on this machine, in the order ``auto`` tries them for a .bin."""
-    return [b for b in BACKENDS[1:] if module_available(_MODULE_OF[b])]
+    return [b for b in BACKENDS[1:] if runtime_module(b)]
+
+
+def runtime_version(module: str) -> Tuple[str, Optional[str]]:
+    """(distribution and version, the board it is built for or None) of an importable runtime module."""
+    from importlib import metadata
+
+    cands = DISTRIBUTIONS.get(module)
+    if cands is None:
+        top = module.split(".")[0]
+        cands = ((top.replace("_", "-"), None),)
+    elif isinstance(cands[0], str):
+        cands = (cands,)
+    for dist, board_key in cands:
+        try:
+            return f"{dist} {metadata.version(dist)}", board_key
+        except metadata.PackageNotFoundError:
+            continue
+    mod = importlib.import_module(module)
+    return f"{module} {getattr(mod, '__version__', '(version unknown)')}", None
 
 
 class Backend(ABC):
@@ -143,84 +184,161 @@ def check_nv12_feed(feed: np.ndarray, info: TensorInfo) -> np.ndarray:
     return np.ascontiguousarray(feed.reshape(-1))
 
 
-def _board_dtype(tensor_type: str, dtype: str) -> str:
-    t = str(tensor_type).upper().replace("HB_DNN_IMG_TYPE_", "").replace("HB_DNN_TENSOR_TYPE_", "")
-    if t.startswith("NV12"):
-        return "nv12"
-    if t in ("RGB", "BGR"):
-        return t.lower()
-    return {"F32": "float32", "S8": "int8", "U8": "uint8", "S32": "int32", "F16": "float16"}.get(t, str(dtype or t).lower())
+def _board_info(name: str, tensor_type, valid, lay, note: str = "") -> TensorInfo:
+    t = vendor.data_type(tensor_type)
+    dtype = vendor.IMAGE_TYPES.get(t) or vendor.NUMPY_OF.get(t, t.lower())
+    return TensorInfo(name, tuple(valid), dtype, vendor.layout(lay), note)
 
 
-def _board_layout(layout: str) -> str:
-    s = str(layout).upper()
-    return "NHWC" if "NHWC" in s else "NCHW" if "NCHW" in s else "NONE"
+def board_key_here() -> Optional[str]:
+    """"x3"/"x5" when this machine says which RDK it is (device tree), else None."""
+    try:
+        text = Path("/proc/device-tree/model").read_bytes().decode("utf-8", "replace").upper()
+    except OSError:
+        return None
+    found = [b for b in registry.BOARDS if f"RDK {b.upper()}" in text or f"RDK{b.upper()}" in text]
+    return found[0] if len(found) == 1 else None
+
+
+def _check_bin_board(path: Path, module: str) -> None:
+    """A .bin whose folder names the other board: one line, before the runtime sees it."""
+    made_for = registry.board_of_path(path)
+    here = board_key_here() or runtime_version(module)[1]
+    if made_for and here and made_for != here:
+        b, h = registry.BOARDS[made_for], registry.BOARDS[here]
+        raise HelpersError(f"{path.name} is the {b.name} build ({b.march}) but this is an {h.name} ({h.march}): "
+                           f"use the file under {registry.BOARD_DIR[here]}/ (python -m helpers download --board {here})")
+
+
+def _load_failed(backend: str, path: Path, why: str) -> HelpersError:
+    here = board_key_here()
+    which = f"this {registry.BOARDS[here].name}'s BPU ({registry.BOARDS[here].march})" if here else "this board's BPU"
+    return HelpersError(f"{backend} could not load {path.name} ({why}): a corrupt or truncated file, or a .bin "
+                        f"built for another BPU than {which}; re-download it (python -m helpers download) or rebuild "
+                        "it with march of this board")
+
+
+def _nv12_feed(feed, info: TensorInfo) -> np.ndarray:
+    return check_nv12_feed(np.asarray(feed), info) if info.dtype == "nv12" else np.ascontiguousarray(feed)
 
 
 class HobotDnnBackend(Backend):
-    """``hobot_dnn.pyeasy_dnn``, preinstalled in the RDK system image (X3 and X5)."""
+    """``hobot_dnn.pyeasy_dnn`` (system image, X3 and X5) or ``hobot_dnn_rdkx5.pyeasy_dnn`` (X5 wheel)."""
 
     name = "hobot_dnn"
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, module: Optional[str] = None):
         super().__init__(path)
-        from hobot_dnn import pyeasy_dnn as dnn
-
-        models = dnn.load(str(path))
+        self.module = module or runtime_module("hobot_dnn") or MODULES["hobot_dnn"][0]
+        _check_bin_board(self.path, self.module)
+        dnn = importlib.import_module(self.module)
+        try:  # dnn_python: RuntimeError("hbDNNInitializeFromFiles failed") and friends
+            models = dnn.load(str(path))
+        except (RuntimeError, TypeError, ValueError, OSError) as e:
+            raise _load_failed(self.name, self.path, first_line(e)[:120]) from None
         if not models:
-            raise HelpersError(f"hobot_dnn could not load {path}; is it a .bin built for this board's BPU?")
+            raise _load_failed(self.name, self.path, "load returned no model")
         self.model = models[0]
+        # hobot-dnn-rdkx5 3.x (validShape on its properties) takes a list of arrays; 2.x one array
+        self._list_feed = all(hasattr(t.properties, "validShape") for t in self.model.inputs)
         self.inputs = [self._info(t) for t in self.model.inputs]
-        self.outputs = [self._info(t) for t in self.model.outputs]
+        self.codecs: List[vendor.OutputCodec] = [self._codec(t) for t in self.model.outputs]
+        self.outputs = [self._info(t, c) for t, c in zip(self.model.outputs, self.codecs)]
 
     @staticmethod
-    def _info(t) -> TensorInfo:
+    def _codec(t) -> vendor.OutputCodec:
         p = t.properties
-        return TensorInfo(getattr(t, "name", "") or "", tuple(int(d) for d in p.shape),
-                          _board_dtype(p.tensor_type, getattr(p, "dtype", "")), _board_layout(p.layout))
+        valid = vendor.dims(getattr(p, "validShape", None) or p.shape)
+        aligned = vendor.dims(getattr(p, "alignedShape", None))  # hobot-dnn-rdkx5 3.x only
+        scale = tuple(float(x) for x in vendor.values(getattr(p, "scale_data", None)))
+        return vendor.OutputCodec(valid, aligned, vendor.data_type(p.tensor_type), vendor.layout(p.layout),
+                                  "scale" if scale else "none", scale)
+
+    @staticmethod
+    def _info(t, codec: Optional[vendor.OutputCodec] = None) -> TensorInfo:
+        p = t.properties
+        return _board_info(getattr(t, "name", "") or "", p.tensor_type, vendor.dims(p.shape), p.layout,
+                           codec.describe() if codec else "")
 
     def run(self, feed: np.ndarray) -> List[np.ndarray]:
         info = self.inputs[0]
-        feed = check_nv12_feed(np.asarray(feed), info) if info.dtype == "nv12" else np.ascontiguousarray(feed)
-        return [np.array(t.buffer) for t in self.model.forward(feed)]
+        feed = _nv12_feed(feed, info)
+        if info.dtype == "nv12":
+            # dnn_python's forward copies dims[0] * dims[1] bytes of the array: give it (H*3/2, W)
+            h, w = info.hw
+            feed = feed.reshape(h * 3 // 2, w)
+        try:
+            outs = self.model.forward([feed] if self._list_feed else feed)
+        except (RuntimeError, TypeError, ValueError) as e:
+            raise HelpersError(f"hobot_dnn could not run {self.path.name}: {first_line(e)[:160]}") from None
+        if outs is None:  # dnn_python returns None when hbDNNInfer fails (and prints why)
+            raise HelpersError(f"hobot_dnn could not run {self.path.name}: forward returned nothing "
+                               "(hbDNNInfer failed; see the lines above)")
+        return [c.decode(o.buffer, o_info.name or f"output{i}")
+                for i, (c, o, o_info) in enumerate(zip(self.codecs, outs, self.outputs))]
 
 
 class BpuInferLibBackend(Backend):
-    """``bpu_infer_lib`` (pip ``bpu_infer_lib_x5`` / ``bpu_infer_lib_x3``)."""
+    """``bpu_infer_lib`` (pip ``bpu_infer_lib_x5`` / ``bpu_infer_lib_x3``): ``Infer`` with ``Property``
+    tensors (``validShape``/``alignedShape`` as ``TensorShape``, enums as integers or pybind enums)."""
 
     name = "bpu_infer_lib"
 
     def __init__(self, path: Path):
         super().__init__(path)
+        _check_bin_board(self.path, "bpu_infer_lib")
         import bpu_infer_lib
 
         self.inf = bpu_infer_lib.Infer(False)
-        if self.inf.load_model(str(path)) is False:
-            raise HelpersError(f"bpu_infer_lib could not load {path}; is it a .bin built for this board's BPU?")
+        try:
+            ok = self.inf.load_model(str(path))
+        except (RuntimeError, TypeError, ValueError, OSError) as e:
+            raise _load_failed(self.name, self.path, first_line(e)[:120]) from None
+        if ok is False or not list(self.inf.inputs):
+            raise _load_failed(self.name, self.path, "load_model failed")
         self.inputs = [self._info(t, i, "input") for i, t in enumerate(self.inf.inputs)]
-        self.outputs = [self._info(t, i, "output") for i, t in enumerate(self.inf.outputs)]
+        self.codecs: List[vendor.OutputCodec] = [self._codec(t) for t in self.inf.outputs]
+        self.outputs = [self._info(t, i, "output", c) for i, (t, c) in enumerate(zip(self.inf.outputs, self.codecs))]
 
     @staticmethod
-    def _info(t, i: int, kind: str) -> TensorInfo:
+    def _codec(t) -> vendor.OutputCodec:
         p = t.properties
-        shape = getattr(p, "shape", None) or getattr(p, "validShape", None)
-        return TensorInfo(getattr(t, "name", "") or f"{kind}{i}", tuple(int(d) for d in shape),
-                          _board_dtype(p.tensorType, ""), _board_layout(p.tensorLayout))
+        quant = vendor.quanti_type(getattr(p, "quantiType", 0))
+        sc, sh = getattr(p, "scale", None), getattr(p, "shift", None)
+        scale = tuple(float(x) for x in vendor.values(getattr(sc, "scaleData", None), getattr(sc, "scaleLen", 0)))
+        zero = tuple(float(x) for x in vendor.values(getattr(sc, "zeroPointData", None), getattr(sc, "zeroPointLen", 0)))
+        shift = tuple(int(x) for x in vendor.values(getattr(sh, "shiftData", None), getattr(sh, "shiftLen", 0)))
+        axis = getattr(p, "quantizeAxis", None)
+        return vendor.OutputCodec(vendor.dims(p.validShape), vendor.dims(getattr(p, "alignedShape", None)),
+                                  vendor.data_type(p.tensorType), vendor.layout(p.tensorLayout), quant,
+                                  scale if quant == "scale" else (), zero if quant == "scale" else (),
+                                  shift if quant == "shift" else (), None if axis is None else int(axis))
+
+    @staticmethod
+    def _info(t, i: int, kind: str, codec: Optional[vendor.OutputCodec] = None) -> TensorInfo:
+        p = t.properties
+        return _board_info(getattr(t, "name", "") or f"{kind}{i}", p.tensorType, vendor.dims(p.validShape),
+                           p.tensorLayout, codec.describe() if codec else "")
 
     def run(self, feed: np.ndarray) -> List[np.ndarray]:
-        info = self.inputs[0]
-        feed = check_nv12_feed(np.asarray(feed), info) if info.dtype == "nv12" else np.ascontiguousarray(feed)
-        self.inf.read_input(feed, 0)
-        self.inf.forward()
-        self.inf.get_output()
-        return [np.array(o.data) for o in self.inf.outputs]
+        feed = _nv12_feed(feed, self.inputs[0])
+        try:
+            steps = (self.inf.read_input(feed, 0), self.inf.forward(), self.inf.get_output())
+        except (RuntimeError, TypeError, ValueError, IndexError) as e:
+            raise HelpersError(f"bpu_infer_lib could not run {self.path.name}: {first_line(e)[:160]}") from None
+        if any(r is False for r in steps):
+            raise HelpersError(f"bpu_infer_lib could not run {self.path.name}: "
+                               f"{('read_input', 'forward', 'get_output')[[r is False for r in steps].index(True)]} "
+                               "failed (see the lines above)")
+        return [c.decode(o.data, f"output{i}") for i, (c, o) in enumerate(zip(self.codecs, self.inf.outputs))]
 
 
 def _check_available(backend: str) -> None:
-    if not module_available(_MODULE_OF[backend]):
+    if not runtime_module(backend):
         have = ", ".join(available_backends()) or "none"
-        raise HelpersError(f"backend {backend!r} is not available here (cannot import {_MODULE_OF[backend]}); "
-                           f"available: {have}")
+        hint = f"; {INSTALL_HINT}" if backend in BOARD_BACKENDS else " (pip install onnxruntime)"
+        raise HelpersError(f"backend {backend!r} is not available here (cannot import "
+                           f"{' or '.join(MODULES[backend])}); available: {have}{hint}")
 
 
 def open_model(path, backend: str = "auto", threads: Optional[int] = None) -> Backend:
@@ -247,11 +365,10 @@ def open_model(path, backend: str = "auto", threads: Optional[int] = None) -> Ba
         raise HelpersError(f"{path.name} is a board .bin; onnxruntime cannot run it (use the board-model ONNX on a PC)")
     candidates: Sequence[str] = BOARD_BACKENDS if backend == "auto" else (backend,)
     for b in candidates:
-        if module_available(_MODULE_OF[b]):
-            return HobotDnnBackend(path) if b == "hobot_dnn" else BpuInferLibBackend(path)
+        module = runtime_module(b)
+        if module:
+            return HobotDnnBackend(path, module) if b == "hobot_dnn" else BpuInferLibBackend(path)
     if backend != "auto":
         _check_available(backend)
-    raise HelpersError(f"{path.name} needs an RDK board: neither hobot_dnn nor bpu_infer_lib is installed here. "
+    raise HelpersError(f"{path.name} needs an RDK board runtime and none is installed here ({INSTALL_HINT}). "
                        "On a PC, run the NV12 board-model ONNX instead (python -m helpers board-model --help)")
-
-

@@ -43,6 +43,8 @@ from helpers.board import registry
 from helpers.errors import HelpersError
 from helpers.board.records import load_result
 from helpers.board.text import md_table
+from helpers.docs.published import block_commands, block_download, block_published
+from helpers.docs.words import T, t  # noqa: F401  (T: the word table, re-exported)
 from helpers.board.files import DATA_DIR, NOTEBOOK_DIR, REPO_ROOT, atomic_write_text, rel_to_repo
 
 BEGIN = "<!-- BEGIN GENERATED: {name} -->"
@@ -234,46 +236,6 @@ def not_measured(cmd: str, lang: str) -> str:
     return f"尚未测量 - 运行 `{cmd}`，然后运行 `{README_COMMAND}`。"
 
 
-# ------------------------------------------------------------------------------------------------
-# words that differ between the languages
-# ------------------------------------------------------------------------------------------------
-T: Dict[str, Dict[str, str]] = {
-    "random_withheld": {"en": "n/a (random weights)", "cn": "不适用（随机权重）"},
-    "key": {"en": "model", "cn": "模型"},
-    "arch": {"en": "architecture", "cn": "架构"},
-    "paper": {"en": "paper", "cn": "论文"},
-    "code": {"en": "code", "cn": "代码"},
-    "weights": {"en": "pretrained weights (Hugging Face hub)", "cn": "预训练权重（Hugging Face hub）"},
-    "input": {"en": "input", "cn": "输入"},
-    "boards": {"en": "boards", "cn": "开发板"},
-    "board": {"en": "board", "cn": "开发板"},
-    "mean_std": {"en": "mean / std (RGB, 0..1)", "cn": "均值 / 标准差（RGB，0..1）"},
-    "params_torch": {"en": "params, PyTorch (M)", "cn": "参数量，PyTorch (M)"},
-    "params_deploy": {"en": "params, deployed (M)", "cn": "参数量，部署 (M)"},
-    "stages": {"en": "stages", "cn": "阶段数"},
-    "last_stage": {"en": "last feature map", "cn": "最后特征图"},
-    "params_pub": {"en": "params (M)", "cn": "参数量 (M)"},
-    "float_top1": {"en": "float top-1 (%)", "cn": "浮点 top-1 (%)"},
-    "quant_top1": {"en": "quantised top-1 (%)", "cn": "量化 top-1 (%)"},
-    "lat1": {"en": "latency, 1 thread (ms)", "cn": "延迟，1 线程 (ms)"},
-    "latn": {"en": "latency, multi-thread (ms)", "cn": "延迟，多线程 (ms)"},
-    "fps": {"en": "FPS", "cn": "FPS"},
-    "bin": {"en": ".bin", "cn": ".bin"},
-    "source": {"en": "source", "cn": "来源"},
-    "zoo": {"en": "RDK Model Zoo", "cn": "RDK Model Zoo"},
-    "yaml": {"en": "mapper yaml", "cn": "mapper yaml"},
-    "march": {"en": "march", "cn": "march"},
-    "space": {"en": "input_space_and_range", "cn": "input_space_and_range"},
-    "not_generated": {"en": "not generated yet", "cn": "尚未生成"},
-    "none_published": {"en": "none published", "cn": "未发布"},
-    "reparam": {"en": "yes (fused before export)", "cn": "是（导出前融合）"},
-}
-
-
-def t(word: str, lang: str) -> str:
-    return T[word][lang]
-
-
 def _readme_link(arch: str, lang: str, from_top: bool = True) -> str:
     name = "README.md" if lang == "en" else "README_cn.md"
     return f"[{arch}](notebooks/{arch}/{name})" if from_top else f"[{arch}]({name})"
@@ -288,9 +250,19 @@ def _size(spec: registry.ModelSpec) -> str:
     return f"{w}x{h}"
 
 
+EXPORT_RECORD_COMMAND = "python -m helpers export KEY --weights random --record"
+
+
 def _load_stats(results_dir: Optional[Path]) -> Dict[str, Dict[str, Any]]:
+    """The architecture record per key; ``params_deploy`` is what the exported ONNX holds (the export
+    record's initialiser count: BatchNorm folded, MobileOne fused), when that record has the key."""
     data = load_result("architecture", results_dir)
-    return {r.get("key"): r for r in data["rows"]} if data else {}
+    stats = {r.get("key"): dict(r) for r in data["rows"]} if data else {}
+    export = load_result("export", results_dir)
+    for r in (export or {}).get("rows", []):
+        if r.get("key") in stats and r.get("params_onnx"):
+            stats[r["key"]]["params_deploy"] = r["params_onnx"]
+    return stats
 
 
 # ------------------------------------------------------------------------------------------------
@@ -318,62 +290,20 @@ def block_models(ctx: Ctx) -> str:
         s = registry.get(key)
         st = stats.get(key, {})
         p = st.get("params")
-        pf = st.get("params_fused", p)
+        pf = st.get("params_deploy")
         rows.append([f"`{key}`", _readme_link(s.arch, lang), f"[arXiv]({s.paper_url})", _hub_link(s), _size(s),
                      ", ".join(registry.BOARDS[b].name for b in s.boards),
                      _fmt_m(p) if p else DASH, _fmt_m(pf) if pf else DASH])
-    cap = (f"Parameter counts *measured* by `{FIGURES_COMMAND}` (the timm model; \"deployed\" is after "
-           "MobileOne's re-parameterisation). Everything else comes from `helpers/board/registry.py`."
+    cap = (f"Parameter counts *measured*: PyTorch by `{FIGURES_COMMAND}` (the timm model), deployed by "
+           f"`{EXPORT_RECORD_COMMAND}` (the initialisers of the exported ONNX: BatchNorm folded into the "
+           "convolutions, MobileOne re-parameterised). Everything else comes from `helpers/board/registry.py`."
            if lang == "en" else
-           f"参数量由 `{FIGURES_COMMAND}` *实测*（timm 模型；“部署”指 MobileOne 结构重参数化之后）。"
+           f"参数量为 *实测*：PyTorch 列由 `{FIGURES_COMMAND}`（timm 模型），部署列由 `{EXPORT_RECORD_COMMAND}`"
+           "（导出 ONNX 的初始化器：BatchNorm 已折叠进卷积，MobileOne 已结构重参数化）。"
            "其余内容均来自 `helpers/board/registry.py`。")
     if not stats:
         cap += " " + not_measured(FIGURES_COMMAND, lang)
     return md_table(header, rows) + "\n\n" + cap
-
-
-def _published_rows(keys: Sequence[str], lang: str) -> Tuple[List[List[str]], List[str]]:
-    rows, notes = [], []
-    for key in keys:
-        s = registry.get(key)
-        for p in s.published:
-            board = registry.BOARDS[p.board].name
-            rows.append([f"`{key}`", board, f"{p.params_m:g}", f"{p.float_top1:.2f}", f"{p.quant_top1:.2f}",
-                         f"{p.latency_1t_ms:.2f}", f"{p.latency_mt_ms:.2f}", f"{p.fps:.2f}",
-                         f"[{p.bin_name}]({p.bin_url})", f"[{t('zoo', lang)}]({p.source})"])
-            if p.note:
-                notes.append(f"`{key}` ({board}): {p.note}" if lang == "en" else
-                             f"`{key}`（{board}）（registry 英文原注）：{p.note}")
-    return rows, notes
-
-
-def block_published(ctx: Ctx) -> str:
-    """Published board figures (registry.Published) for all models or one architecture."""
-    lang = ctx.lang
-    keys = ctx.keys
-    rows, notes = _published_rows(keys, lang)
-    if not rows:
-        return ("The RDK Model Zoo publishes no board figures for this architecture."
-                if lang == "en" else "RDK Model Zoo 未发布该架构的板端数据。")
-    header = [t("key", lang), t("board", lang), t("params_pub", lang), t("float_top1", lang),
-              t("quant_top1", lang), t("lat1", lang), t("latn", lang), t("fps", lang), t("bin", lang),
-              t("source", lang)]
-    missing = [k for k in keys if not registry.get(k).published]
-    cap = ("*Published* by the RDK Model Zoo, measured on the board named in each row (not by us): ImageNet-1k "
-           "validation top-1 of the float ONNX and of the quantised `.bin`, BPU latency with 1 thread and with "
-           "several threads, and the multi-thread FPS."
-           if lang == "en" else
-           "以下为 RDK Model Zoo *公开发布* 的数据，在每行所列开发板上测得（非本仓库测量）：浮点 ONNX 与量化 `.bin` 的 "
-           "ImageNet-1k 验证集 top-1、1 线程与多线程的 BPU 延迟，以及多线程 FPS。")
-    out = cap + "\n\n" + md_table(header, rows)
-    if missing:
-        names = ", ".join(f"`{k}`" for k in missing)
-        out += "\n\n" + (f"No published board figures for {names}." if lang == "en" else
-                         f"{names} 没有公开的板端数据。")
-    if notes:
-        label = "Notes from the registry:" if lang == "en" else "注："
-        out += "\n\n" + label + "\n\n" + "\n".join(f"- {n}" for n in notes)
-    return out
 
 
 def _result_section(src: Source, keys: Optional[Sequence[str]], ctx: Ctx, level: str = "**") -> str:
@@ -435,40 +365,22 @@ def block_measured(ctx: Ctx) -> str:
             continue
         last = [s for s in st["stages"] if len(s.get("out_shape", [])) == 3][-1]["out_shape"]
         p = st["params"]
-        rows.append([f"`{key}`", _fmt_m(p), _fmt_m(st.get("params_fused", p)), str(len(st["stages"])),
+        pd = st.get("params_deploy")
+        rows.append([f"`{key}`", _fmt_m(p), _fmt_m(pd) if pd else DASH, str(len(st["stages"])),
                      "x".join(map(str, last))])
     if rows:
         header = [t("key", lang), t("params_torch", lang), t("params_deploy", lang), t("stages", lang),
                   t("last_stage", lang)]
         data = load_result("architecture", ctx.results_dir)
-        parts.append(f"**{title}**\n\n{md_table(header, rows)}\n\n{measured_caption(data, lang)}")
+        deployed = (f"Deployed: the initialisers of the exported ONNX (`{EXPORT_RECORD_COMMAND}`)." if lang == "en"
+                    else f"部署列：导出 ONNX 的初始化器数量（`{EXPORT_RECORD_COMMAND}`）。")
+        parts.append(f"**{title}**\n\n{md_table(header, rows)}\n\n{measured_caption(data, lang)} {deployed}")
     else:
         parts.append(f"**{title}**: {not_measured(FIGURES_COMMAND, lang)}" if lang == "en" else
                      f"**{title}**：{not_measured(FIGURES_COMMAND, lang)}")
     for src in PER_MODEL_SOURCES:
         parts.append(_result_section(src, ctx.keys, ctx))
     return "\n\n".join(parts)
-
-
-def block_download(ctx: Ctx) -> str:
-    """Per architecture: the published ``.bin`` files and how to fetch them."""
-    lang = ctx.lang
-    arch = ctx.arch
-    pubs = [(k, p) for k in ctx.keys for p in registry.get(k).published]
-    if not pubs:
-        return ("The RDK Model Zoo publishes no `.bin` for this architecture: build one with the mapper "
-                "(section below)." if lang == "en" else "RDK Model Zoo 没有发布该架构的 `.bin`：请用 mapper 自行编译（见下文）。")
-    comment_all = "every published .bin of this architecture" if lang == "en" else "下载该架构全部已发布的 .bin"
-    comment_one = "or one file by hand" if lang == "en" else "或手动下载单个文件"
-    lines = ["```bash", f"sh model/{arch}/download.sh    # {comment_all}"]
-    for b in sorted({p.board for _, p in pubs}):
-        only = f"only the {registry.BOARDS[b].name} files" if lang == "en" else f"只下载 {registry.BOARDS[b].name} 的文件"
-        lines.append(f"sh model/{arch}/download.sh --board {b}    # {only}")
-    lines.append(f"# {comment_one}:")
-    for k, p in pubs:
-        lines.append(f"wget -nc -P model/{arch} {p.bin_url}    # {k}, {registry.BOARDS[p.board].name}")
-    lines.append("```")
-    return "\n".join(lines)
 
 
 def block_yaml(ctx: Ctx) -> str:
@@ -497,38 +409,6 @@ def block_yaml(ctx: Ctx) -> str:
            "`mean_value` = registry 均值 x 255，`scale_value` = 1 / (registry 标准差 x 255)，因为 `.bin` 在模型内部"
            "对 0..255 的像素做归一化。用 `python -m helpers yaml --all` 重新生成这些文件。")
     return md_table(header, rows) + "\n\n" + cap
-
-
-def block_commands(ctx: Ctx) -> str:
-    """Per architecture: the PC and board commands for its first variant, with real file names."""
-
-    lang = ctx.lang
-    key = ctx.keys[0]
-    s = registry.get(key)
-    pub = s.published[0] if s.published else None
-    board = pub.board if pub else s.boards[0]
-    onnx = f"model/{s.arch}/{key}.onnx"
-    yml = rel_to_repo(registry.get(key).yaml_path(board))
-    board_onnx = f"model/{s.arch}/{s.bin_stem}.onnx"
-    c = (lambda en, cn: en if lang == "en" else cn)
-    pc = ["```bash",
-          c("# on a PC, from the repository root", "# 在 PC 上，于仓库根目录运行"),
-          f"python -m helpers export {key} --weights random",
-          f"python -m helpers board-model {onnx} {yml}",
-          f"python -m helpers predict {board_onnx} data/chelsea.jpg",
-          f"python -m helpers bench {board_onnx} --threads 1,2,4",
-          "```"]
-    bin_name = pub.bin_name if pub else f"{s.bin_stem}.bin"
-    bd = ["```bash",
-          c("# on the board, from the repository root", "# 在开发板上，于仓库根目录运行"),
-          f"python3 -m helpers predict model/{s.arch}/{bin_name} data/chelsea.jpg --key {key}",
-          f"python3 -m helpers bench model/{s.arch}/{bin_name} --key {key} --threads 1,2,4",
-          f"hrt_model_exec perf --model_file model/{s.arch}/{bin_name} --thread_num 1 --frame_count 200",
-          "```"]
-    note = c("`random` weights keep this offline; the predictions are then meaningless (and marked so). "
-             "The other variants work the same way (`python -m helpers list`).",
-             "`random` 权重无需联网；此时预测没有意义（输出中也会注明）。其他型号用法相同（`python -m helpers list`）。")
-    return "\n".join(pc) + "\n\n" + "\n".join(bd) + "\n\n" + note
 
 
 def block_training(ctx: Ctx) -> str:

@@ -34,6 +34,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from helpers.board import nv12, registry
 from helpers.errors import HelpersError
+from helpers.pc import ptq_rules
+from helpers.pc.ptq_rules import INPUT_TYPES_RT, INPUT_TYPES_TRAIN
 from helpers.board.files import atomic_write_text, rel_to_repo
 
 SECTIONS = ("model_parameters", "input_parameters", "calibration_parameters", "compiler_parameters")
@@ -76,8 +78,6 @@ MARCHES = tuple(ACCEPTED_KEYS)
 MARCH_BOARD_NAME = {"bernoulli2": "RDK X3", "bayes": "RDK Ultra", "bayes-e": "RDK X5"}
 
 # --- allowed values (official guide; X5 additions marked) --------------------------------------
-INPUT_TYPES_TRAIN = ("rgb", "bgr", "yuv444", "gray", "featuremap")
-INPUT_TYPES_RT = ("rgb", "bgr", "yuv444", "nv12", "gray", "featuremap")
 LAYOUTS = ("NCHW", "NHWC")
 NORM_TYPES = ("data_mean_and_scale", "data_mean", "data_scale", "no_preprocess")
 CAL_DATA_TYPES = {"bernoulli2": ("float32", "uint8"), "bayes": ("float32", "uint8"),
@@ -128,8 +128,10 @@ def _fmt_values(values: Sequence[float]) -> str:
 def generate_yaml(key: str, board: str, yuv_range: str = nv12.DEFAULT_RANGE,
                   onnx_model: Optional[str] = None, cal_data_dir: Optional[str] = None,
                   working_dir: Optional[str] = None, run_from: Optional[str] = None,
-                  command: Optional[str] = None, calib_hint: Optional[str] = None) -> str:
+                  command: Optional[str] = None, calib_hint: Optional[str] = None, input_name: str = "data") -> str:
     """The mapper yaml for ``key`` on ``board`` ("x3"/"x5"), as text with explanatory comments.
+
+    ``input_name`` is the float ONNX's input (our export calls it ``data``; the bundle reads it from the file).
 
     Paths default to the repository layout, relative to the yaml's own folder
     (``yaml/<Arch>/``): ``onnx_model`` -> ``model/<Arch>/<key>.onnx``, ``cal_data_dir`` ->
@@ -162,7 +164,7 @@ def generate_yaml(key: str, board: str, yuv_range: str = nv12.DEFAULT_RANGE,
         "# Run the vendor toolchain (inside its docker image) from the folder holding this file:",
         f"#   {run_from}",
         f"#   hb_mapper checker --model-type onnx --march {b.march} --model {onnx_model} "
-        f"--input-shape data 1x3x{h}x{w}",
+        f"--input-shape {input_name} 1x3x{h}x{w}",
         f"#   hb_mapper makertbin --config {name} --model-type onnx",
         f"# Calibration data (cal_data_dir): {calib_hint or f'python -m helpers calib {key} --images DIR'}",
         "",
@@ -174,7 +176,7 @@ def generate_yaml(key: str, board: str, yuv_range: str = nv12.DEFAULT_RANGE,
         f"  output_model_file_prefix: '{spec.bin_stem}'",
         "",
         "input_parameters:",
-        "  input_name: 'data'",
+        f"  input_name: '{input_name}'",
         "  # the board feeds NV12 uint8; the training-side input is RGB NCHW float, 0..255",
         "  input_type_rt: 'nv12'",
         "  # NV12 value range the .bin expects. Vendor PTQ guide: 'regular' = [0,255] (the default),",
@@ -547,7 +549,9 @@ def check_config(path, strict: bool = False) -> List[Finding]:
     train = one_of(ip, "input_parameters", "input_type_train", INPUT_TYPES_TRAIN, True)
     layout = one_of(ip, "input_parameters", "input_layout_train", LAYOUTS, True)
     norm = one_of(ip, "input_parameters", "norm_type", NORM_TYPES, True)
-    one_of(ip, "input_parameters", "input_layout_rt", LAYOUTS, False)
+    layout_rt = one_of(ip, "input_parameters", "input_layout_rt", LAYOUTS, False)
+    for m in ptq_rules.input_type_errors(rt, train, layout_rt, gen):
+        err(m)
     space = ip.get("input_space_and_range")
     if space not in (None, "") and space not in nv12.RANGE_FROM_YAML:
         err(f"input_parameters.input_space_and_range {space!r} is not valid{_suggest(space, nv12.RANGE_FROM_YAML)}; "
@@ -675,52 +679,3 @@ def regenerate(key: str, board: str, out=None, overwrite: bool = False,
     write_yaml(key, board, target, overwrite=True, yuv_range=yuv_range)
     after = target.read_text(encoding="utf-8")
     return target, ("unchanged" if before == after else "updated" if existed else "written")
-
-
-def cmd_yaml(args) -> int:
-    if args.all:
-        if args.key or args.out:
-            raise HelpersError("--all regenerates every yaml in yaml/; do not give KEY or --out with it")
-        targets = [(k, b) for k, b in all_yaml_targets() if args.board in (None, b)]
-    else:
-        if not args.key:
-            raise HelpersError("give a model KEY (python -m helpers list) or --all")
-        spec = registry.get(args.key)
-        boards = [args.board] if args.board else list(spec.boards)
-        if args.out and len(boards) > 1:
-            raise HelpersError("--out names one file; give --board x3 or --board x5 too")
-        targets = [(args.key, b) for b in boards]
-    for k, b in targets:
-        path, status = regenerate(k, b, args.out, overwrite=args.overwrite, yuv_range=args.yuv_range)
-        print(f"{status:9s} {rel_to_repo(path)}")
-    return 0
-
-
-def cmd_check_yaml(args) -> int:
-    errors = 0
-    for f in args.files:
-        findings = check_config(f, strict=args.strict)
-        for x in findings:
-            print(f"{x.level}: {f}: {x.message}")
-        n_err = sum(x.level == "error" for x in findings)
-        n_warn = len(findings) - n_err
-        errors += n_err
-        print(f"{f}: {'OK' if not n_err else 'FAILED'} ({n_err} error(s), {n_warn} warning(s))")
-    return 1 if errors else 0
-
-
-def register(sub) -> None:
-    p = sub.add_parser("yaml", help="generate the mapper yaml(s) from the registry")
-    p.add_argument("key", nargs="?", help="registry key (python -m helpers list)")
-    p.add_argument("--board", choices=list(registry.BOARDS), help="x3 (bernoulli2) or x5 (bayes-e); default both")
-    p.add_argument("--all", action="store_true", help="regenerate every yaml/<Arch>/<key>_<board>.yaml")
-    p.add_argument("--out", help="write here instead of yaml/<Arch>/<key>_<board>.yaml (paths stay relative)")
-    p.add_argument("--yuv-range", choices=list(nv12.RANGES), default=nv12.DEFAULT_RANGE,
-                   help="NV12 range the .bin expects: full (regular, default) or limited (bt601_video)")
-    p.add_argument("--overwrite", action="store_true", help="replace a file this command did not generate")
-    p.set_defaults(func=cmd_yaml)
-    p = sub.add_parser("check-yaml", help="check mapper yaml file(s): keys, march, mean/scale, paths")
-    p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--strict", action="store_true",
-                   help="missing onnx / calibration data are errors (use right before running the mapper)")
-    p.set_defaults(func=cmd_check_yaml)

@@ -27,9 +27,11 @@ sys.path.insert(0, str(FAKE_DIR))  # fake_models only (PC side); the fake runtim
 import fake_models  # noqa: E402
 
 sys.path.remove(str(FAKE_DIR))
-FAKE_MODULES = ("hobot_dnn", "hobot_dnn.pyeasy_dnn", "bpu_infer_lib", "_fake_common")
+FAKE_MODULES = ("hobot_dnn", "hobot_dnn.pyeasy_dnn", "hobot_dnn_rdkx5", "hobot_dnn_rdkx5.pyeasy_dnn",
+                "bpu_infer_lib", "_fake_common")
+RDKX5 = "hobot_dnn_rdkx5.pyeasy_dnn"
 KEY = "mobileone_s0"
-BLOCKED = ("torch", "timm", "onnx", "onnxsim", "torchvision")
+BLOCKED = ("torch", "timm", "onnx", "onnxsim", "torchvision", "onnxruntime")
 
 #: a sitecustomize that makes the blocked packages unimportable (for subprocesses and kernels)
 BLOCKER = textwrap.dedent(f"""
@@ -115,7 +117,8 @@ def test_board_logits_are_the_numpy_reference(fake_board, fake_bin, photo, backe
     expected = fake_models.tiny_nv12_reference(nv, size)
     np.testing.assert_allclose(clf.logits(photo), expected, rtol=1e-4, atol=1e-4)
     pc = Classifier(fake_bin.with_suffix(".onnx"))
-    np.testing.assert_allclose(clf.logits(photo), pc.logits(photo), rtol=1e-6, atol=1e-6)
+    # the fake computes in float64 NumPy, onnxruntime in float32
+    np.testing.assert_allclose(clf.logits(photo), pc.logits(photo), rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("backend", ["hobot_dnn", "bpu_infer_lib"])
@@ -129,12 +132,112 @@ def test_board_rejects_a_wrong_feed(fake_board, fake_bin, backend):
 
 
 @pytest.mark.parametrize("backend", ["hobot_dnn", "bpu_infer_lib"])
-def test_board_load_failure_is_one_line(fake_board, tmp_path, backend):
-    lonely = tmp_path / "lonely.bin"  # no sibling ONNX: the fake cannot "load" it
-    lonely.write_bytes(b"x" * 64)
+@pytest.mark.parametrize("case", ["corrupt", "other_board"])
+def test_board_load_failure_is_one_line(fake_board, tmp_path, backend, case):
+    bad = tmp_path / "bad.bin"
+    if case == "corrupt":
+        bad.write_bytes(b"\x7fELF" + b"x" * 64)  # not a model: the real runtime fails in hbDNNInitializeFromFiles
+    else:
+        fake_models.write_fake_bin(bad, board="x3")  # the fake board is an X5 (bayes-e)
     with pytest.raises(HelpersError) as e:
-        open_model(lonely, backend=backend)
-    assert "could not load" in str(e.value) and "\n" not in str(e.value)
+        open_model(bad, backend=backend)
+    msg = str(e.value)
+    assert "could not load bad.bin" in msg and "\n" not in msg
+    assert "re-download" in msg and "another BPU" in msg
+
+
+@pytest.mark.parametrize("backend", ["hobot_dnn", "bpu_infer_lib"])
+def test_a_bin_in_the_other_boards_folder_is_refused_before_loading(fake_board, tmp_path, backend, monkeypatch):
+    from helpers.board import runtime
+
+    monkeypatch.setattr(runtime, "board_key_here", lambda: "x5")
+    path = fake_models.write_fake_bin(tmp_path / "MobileOne" / "rdk_x3" / "MobileOne_224x224_nv12.bin", board="x3")
+    with pytest.raises(HelpersError) as e:
+        open_model(path, backend=backend)
+    msg = str(e.value)
+    assert "is the RDK X3 build (bernoulli2) but this is an RDK X5" in msg and "--board x5" in msg
+
+
+@pytest.mark.parametrize("backend", ["hobot_dnn", "bpu_infer_lib"])
+def test_a_bin_without_nv12_input_is_one_line(fake_board, tmp_path, backend):
+    path = fake_models.write_fake_bin(tmp_path / "rgb.bin", input_type="RGB")
+    b = open_model(path, backend=backend)
+    assert b.input.dtype == "rgb" and b.input.layout == "NHWC"
+    with pytest.raises(HelpersError) as e:
+        Classifier(path, key=KEY, backend=backend)
+    assert "takes rgb input, not NV12" in str(e.value) and "input_type_rt: 'nv12'" in str(e.value)
+
+
+def test_missing_runtime_names_the_fix(tmp_path):
+    path = fake_models.write_fake_bin(tmp_path / "m.bin")
+    for backend in ("auto", "bpu_infer_lib"):
+        with pytest.raises(HelpersError) as e:
+            open_model(path, backend=backend)
+        assert "pip install bpu_infer_lib_x5" in str(e.value) and "\n" not in str(e.value)
+
+
+def _photo_nv12(photo, clf):
+    size = registry.get(KEY).input_size
+    return nv12.rgb_to_nv12(board_resize(load_image(photo), size), clf.yuv_range)
+
+
+@pytest.mark.parametrize("backend,module", [("hobot_dnn", None), ("hobot_dnn", RDKX5), ("bpu_infer_lib", None)])
+@pytest.mark.parametrize("output,layout,align", [("F32", "NCHW", 0), ("S8", "NCHW", 0), ("S32", "NHWC", 0),
+                                                 ("S8", "NCHW", 4), ("F32", "NHWC", 16), ("S32", "NCHW", 8)])
+def test_quantised_padded_and_nhwc_outputs_become_the_logits(fake_board, tmp_path, photo, monkeypatch,
+                                                             backend, module, output, layout, align):
+    """Raw int8/int32 buffers are dequantised with the reported scales, padding is cut, NHWC read right."""
+    import _fake_common
+
+    from helpers.board import runtime
+
+    if module is None and backend == "hobot_dnn" and align:
+        pytest.skip("hobot_dnn 2.x reports no alignedShape (its buffer is validShape)")
+    if module:
+        monkeypatch.setitem(runtime.MODULES, "hobot_dnn", ("no_such_runtime.pyeasy_dnn", module))
+    path = fake_models.write_fake_bin(tmp_path / "q.bin", output=output, layout=layout, align=align)
+    clf = Classifier(path, key=KEY, backend=backend)
+    assert clf.runtime.module == module if module else True
+    out = clf.runtime.outputs[0]
+    want_shape = (1, 1000, 1, 1) if layout == "NCHW" else (1, 1, 1, 1000)
+    assert out.shape == want_shape and out.layout == layout
+    assert out.dtype == {"F32": "float32", "S8": "int8", "S32": "int32"}[output]
+    nv = _photo_nv12(photo, clf)
+    expected = fake_models.tiny_nv12_reference(nv, registry.get(KEY).input_size)
+    scales = _fake_common.output_scales(registry.get(KEY).input_size, 1000, 0, output)
+    tol = (scales / 2 + 1e-4) if output != "F32" else 1e-4
+    got = clf.logits(photo)
+    assert got.shape == (1000,) and np.all(np.abs(got - expected) <= tol)
+    if output == "S8":  # read as logits without the scales, the raw integers would be far off
+        assert np.abs(clf.runtime.codecs[0].scale[0] - 1) > 0.5
+
+
+@pytest.mark.parametrize("form", ["int", "pybind", "str"])
+def test_bpu_infer_lib_enums_in_every_form(fake_board, fake_bin, monkeypatch, form):
+    monkeypatch.setenv("FAKE_BOARD_ENUMS", form)
+    b = open_model(fake_bin, backend="bpu_infer_lib")
+    assert (b.input.dtype, b.input.layout) == ("nv12", "NCHW")
+    assert (b.outputs[0].dtype, b.outputs[0].layout) == ("float32", "NCHW")
+
+
+def test_tensor_shape_is_not_iterable_and_still_read(fake_board, fake_bin):
+    import bpu_infer_lib
+
+    inf = bpu_infer_lib.Infer(False)
+    assert inf.load_model(str(fake_bin))
+    with pytest.raises(TypeError):
+        tuple(inf.inputs[0].properties.validShape)
+    h, w = registry.get(KEY).input_size
+    assert open_model(fake_bin, backend="bpu_infer_lib").input.shape == (1, 3, h, w)
+
+
+def test_both_hobot_dnn_module_names(fake_board, fake_bin, monkeypatch):
+    from helpers.board import runtime
+
+    assert open_model(fake_bin).module == "hobot_dnn.pyeasy_dnn"
+    monkeypatch.setitem(runtime.MODULES, "hobot_dnn", ("no_such_runtime.pyeasy_dnn", RDKX5))
+    b = open_model(fake_bin)
+    assert b.name == "hobot_dnn" and b.module == RDKX5 and b._list_feed
 
 
 @pytest.mark.parametrize("backend", ["hobot_dnn", "bpu_infer_lib"])
@@ -159,7 +262,7 @@ def test_bench_on_board_backends_uses_one_instance_per_thread(fake_board, fake_b
 def test_bench_surfaces_a_shared_infer_object(fake_board, fake_bin):
     """The fake catches two threads sharing one bpu_infer_lib object; bench reports it as one line."""
     b = open_model(fake_bin, backend="bpu_infer_lib")
-    with pytest.raises(HelpersError, match="runtime failed"):
+    with pytest.raises(HelpersError, match="could not run .*one per thread"):
         for _ in range(20):
             bench.measure([b, b, b], bench.make_feed(b.input), 0.3, warmup=0)
 
@@ -188,7 +291,7 @@ def _env_with(path_entries, **extra):
 
 
 def test_board_notebook_path_without_torch(tmp_path, fake_bin, photo):
-    """Everything the notebook does on a board, with torch/timm/onnx/onnxsim unimportable."""
+    """Everything the notebook does on a board, with torch/timm/onnx/onnxsim/onnxruntime unimportable."""
     site = tmp_path / "site"
     site.mkdir()
     (site / "sitecustomize.py").write_text(BLOCKER)
@@ -224,25 +327,54 @@ def test_blocker_really_blocks(tmp_path):
     site = tmp_path / "site"
     site.mkdir()
     (site / "sitecustomize.py").write_text(BLOCKER)
-    r = subprocess.run([sys.executable, "-c", "import onnx"], capture_output=True, text=True,
-                       env=_env_with([site]), timeout=60)
-    assert r.returncode != 0 and "not installed on the board" in r.stderr
+    for mod in BLOCKED:
+        r = subprocess.run([sys.executable, "-c", f"import {mod}"], capture_output=True, text=True,
+                           env=_env_with([site]), timeout=60)
+        assert r.returncode != 0 and "not installed on the board" in r.stderr, mod
 
 
-def test_test_notebook_runs_on_the_fake_board(tmp_path, fake_bin):
-    """One test notebook end to end on the fake board (nbclient), torch/onnx blocked in the kernel."""
+def _notebook_parameters(nb) -> dict:
+    """KEY and BOARD as the notebook's parameters cell sets them."""
+    import re
+
+    src = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    return {k: re.search(rf'^{k} = "([^"]+)"', src, re.M).group(1) for k in ("KEY", "BOARD")}
+
+
+def _bin_where_the_readme_says(model_dir: Path, key: str, board: str) -> Path:
+    """The published file's place (model/<Arch>/rdk_<board>/<name>) or, when the zoo has none for this
+    board, where a build is copied (model/<Arch>/<bin_stem>.bin): the two places the READMEs name."""
+    spec = registry.get(key)
+    pub = spec.published_for(board)
+    rel = Path(spec.arch) / (f"{registry.BOARD_DIR[board]}/{pub.bin_name}" if pub else f"{spec.bin_stem}.bin")
+    return fake_models.write_fake_bin(model_dir / rel, board=board, size=spec.input_size,
+                                      output="S8" if pub else "F32")
+
+
+@pytest.mark.parametrize("arch", registry.ARCHS)
+def test_test_notebook_runs_on_the_fake_board(tmp_path, arch):
+    """The board user's day: every test notebook end to end (nbclient) on the fake board, with torch, timm,
+    torchvision, onnx, onnxsim and onnxruntime unimportable in the kernel and the .bin found by the
+    notebook itself where the README says to put it (RDK_MODEL_DIR points model/ at a temporary folder)."""
     nbformat = pytest.importorskip("nbformat")
     from nbclient import NotebookClient
 
-    path = REPO_ROOT / "notebooks" / "MobileOne" / "test_MobileOne.ipynb"
-    if not path.exists():
-        pytest.skip("notebook not written yet")
+    path = REPO_ROOT / "notebooks" / arch / f"test_{arch}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    params = _notebook_parameters(nb)
+    model_dir = tmp_path / "model"
+    bin_path = _bin_where_the_readme_says(model_dir, params["KEY"], params["BOARD"])
     site = tmp_path / "site"
     site.mkdir()
     (site / "sitecustomize.py").write_text(BLOCKER)
-    nb = nbformat.read(path, as_version=4)
     env = _env_with([site, FAKE_DIR], MPLBACKEND="Agg", RDK_HEADLESS="1", RDK_WEIGHTS="random",
-                    RDK_MODEL_FILE=fake_bin, RDK_BACKEND="auto", RDK_BENCH_SECONDS="0.2")
+                    RDK_MODEL_DIR=model_dir, RDK_BACKEND="auto", RDK_BENCH_SECONDS="0.1",
+                    FAKE_BOARD=params["BOARD"])
+    env.pop("RDK_MODEL_FILE", None)
+    probe = (f"import sys; import importlib.util as u; print('blocked loaded:', sorted(m for m in sys.modules "
+             f"if m.split('.')[0] in {BLOCKED!r}), 'onnxruntime importable:', end=' ')\n"
+             "try:\n    import onnxruntime; print(True)\nexcept ImportError:\n    print(False)")
+    nb.cells.append(nbformat.v4.new_code_cell(probe))
     old = dict(os.environ)
     os.environ.clear()
     os.environ.update(env)  # the kernel inherits this environment
@@ -255,6 +387,39 @@ def test_test_notebook_runs_on_the_fake_board(tmp_path, fake_bin):
     text = "\n".join(o.get("text", "") if o.get("output_type") == "stream" else json.dumps(o.get("data", {}))
                      for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "backend    : hobot_dnn" in text
+    assert bin_path.name in text and "board .bin (BPU)" in text
     assert "RANDOM WEIGHTS" in text
     assert "hrt_model_exec perf --model_file" in text
     assert "checks passed" in text
+    assert "blocked loaded: [] onnxruntime importable: False" in text
+
+
+@pytest.mark.parametrize("backend", ["hobot_dnn", "bpu_infer_lib"])
+def test_vendor_call_cell_runs_on_the_board(fake_board, fake_bin, capsys, backend):
+    from helpers.notebooks import inference as nb
+
+    demo = nb.InferenceDemo(KEY, board="x5", weights="random", backend=backend, model_file=fake_bin)
+    demo.load()
+    capsys.readouterr()
+    text = demo.vendor_call()
+    out = capsys.readouterr().out
+    assert f"# {backend} on " in text and fake_bin.name in text and "not run here" not in text
+    code = text.split("\n", 1)[1].splitlines()
+    assert 4 <= len(code) <= 6
+    if backend == "hobot_dnn":
+        assert "from hobot_dnn import pyeasy_dnn as dnn" in text
+        assert "NV12 NCHW (1, 3, 224, 224)" in out and "float32" in out
+    else:
+        assert "import bpu_infer_lib" in text and "[  1   3 224 224]" in out
+
+
+def test_vendor_call_cell_on_a_pc_shows_the_lines_without_running_them(capsys):
+    from helpers.notebooks import inference as nb
+
+    demo = nb.InferenceDemo(KEY, board="x5", weights="random")
+    text = demo.vendor_call()
+    cands = registry.get(KEY).bin_candidates("x5")
+    pub = next((p for p in cands if p.exists()), cands[-1])  # the published file's place unless one is there
+    assert "On an RDK board this cell runs" in text and "not run here: no board runtime" in text
+    assert f"dnn.load({str(pub.relative_to(REPO_ROOT))!r})" in text
+    assert capsys.readouterr().out.strip() == text.strip()

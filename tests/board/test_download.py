@@ -147,15 +147,16 @@ def test_targets_follow_the_registry():
     got = {(k, p.board, p.bin_url) for k, p, _ in download.targets()}
     assert got == want and len(want) >= 5
     for k, p, dest in download.targets():
-        assert dest == MODEL_DIR / registry.get(k).arch / p.bin_url.rsplit("/", 1)[-1]
+        assert dest == MODEL_DIR / registry.get(k).arch / f"rdk_{p.board}" / p.bin_url.rsplit("/", 1)[-1]
+    assert len({dest for _, _, dest in download.targets()}) == len(want) == 12  # no two files on one path
     assert {p.board for _, p, _ in download.targets(board="x3")} == {"x3"}
     assert {k for k, _, _ in download.targets(arch="MobileNetV4")} == {"mobilenetv4_conv_small", "mobilenetv4_conv_medium"}
     with pytest.raises(HelpersError, match="publishes no"):
-        download.targets("mobileone_s3")
+        download.targets("mobileone_s3", board="x3")
     with pytest.raises(HelpersError, match="unknown board"):
         download.targets(board="x9")
     with pytest.raises(HelpersError, match="publishes no"):
-        download.bin_path("mobilenetv1_100", "x3")
+        download.bin_path("mobilenetv3_large_100", "x3")
 
 
 def test_cli_dry_run_needs_no_network(capsys, monkeypatch):
@@ -164,7 +165,8 @@ def test_cli_dry_run_needs_no_network(capsys, monkeypatch):
     monkeypatch.setattr(urllib.request, "urlopen", lambda *a, **k: pytest.fail("network used in a dry run"))
     assert main(["download", "--arch", "MobileNetV4", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert out.count("would fetch https://archive.d-robotics.cc/") == 2
+    assert out.count("would fetch https://archive.d-robotics.cc/") == 3  # conv_small on X3 and X5, conv_medium on X5
+    assert "model/MobileNetV4/rdk_x3/MobileNetV4_224x224_nv12.bin" in out
     assert main(["download", "mobileone_s0", "--arch", "MobileOne"]) == 2
 
 

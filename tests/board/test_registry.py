@@ -48,3 +48,46 @@ def test_registry_matches_timm_pretrained_cfg(key):
 def test_unknown_key_suggests():
     with pytest.raises(HelpersError, match="did you mean mobilenetv3_large_100"):
         registry.get("mobilenetv3_large")
+
+
+#: The RDK Model Zoo's 12 classification .bin files for these models, as its download scripts list them:
+#: D-Robotics/rdk_model_zoo, branch main, samples/vision/classification/<Arch>/model/download.sh (RDK X5) and
+#: branch rdk_x3, demos/classification/<Arch>/model/download.sh (RDK X3). Figures from the README.md beside each
+#: (params M, float top-1, quantised top-1, 1-thread ms, multi-thread ms, FPS).
+ZOO_FILES = {
+    ("mobileone_s0", "x5"): ("rdk_x5/MobileOne_S0_224x224_nv12.bin", (2.1, 69.25, 67.58, 0.80, 1.59, 2453.17)),
+    ("mobileone_s1", "x5"): ("rdk_x5/MobileOne_S1_224x224_nv12.bin", (4.8, 72.31, 70.45, 1.31, 3.69, 1066.95)),
+    ("mobileone_s2", "x5"): ("rdk_x5/MobileOne_S2_224x224_nv12.bin", (7.8, 74.75, 71.25, 2.11, 6.04, 653.68)),
+    ("mobileone_s3", "x5"): ("rdk_x5/MobileOne_S3_224x224_nv12.bin", (10.1, 77.27, 75.75, 2.93, 9.04, 437.85)),
+    ("mobileone_s4", "x5"): ("rdk_x5/MobileOne_S4_224x224_nv12.bin", (14.8, 78.75, 76.50, 4.58, 15.44, 256.52)),
+    ("mobilenetv1_100", "x5"): ("rdk_x5/mobilenetv1_224x224_nv12.bin", (1.33, 71.74, 65.36, 1.27, 2.90, 1356.25)),
+    ("mobilenetv3_large_100", "x5"): ("rdk_x5/MobileNetV3_224x224_nv12.bin", (5.47, 74.75, 64.75, 2.02, 5.53, 714.22)),
+    ("mobilenetv4_conv_small", "x5"): ("rdk_x5/MobileNetV4_conv_small_224x224_nv12.bin",
+                                       (3.76, 70.75, 68.75, 1.18, 2.74, 1436.22)),
+    ("mobilenetv4_conv_medium", "x5"): ("rdk_x5/MobileNetV4_conv_medium_224x224_nv12.bin",
+                                        (9.68, 76.75, 75.14, 2.42, 6.91, 572.36)),
+    # X3: the MobileOne file is S1 (its yaml converts mobileone_s1.onnx), the MobileNetV4 one conv_small
+    ("mobileone_s1", "x3"): ("rdk_x3/MobileOne_224x224_nv12.bin", (4.8, 72.00, 71.00, 4.50, 8.70, 455.87)),
+    ("mobilenetv1_100", "x3"): ("rdk_x3/mobilenetv1_224x224_nv12.bin", (1.33, 71.74, 65.36, 3.44, 6.10, 647.83)),
+    ("mobilenetv4_conv_small", "x3"): ("rdk_x3/MobileNetV4_224x224_nv12.bin", (3.76, 70.50, 70.26, 1.43, 2.96, 1309.17)),
+}
+
+
+def test_the_registry_holds_the_zoos_twelve_files():
+    got = {(k, p.board): p for k, p in registry.published_files()}
+    assert sorted(got) == sorted(ZOO_FILES)
+    for (key, board), (tail, figures) in ZOO_FILES.items():
+        p = got[key, board]
+        assert p.bin_url == f"{registry.BIN_BASE_URL}/{tail}"
+        assert (p.params_m, p.float_top1, p.quant_top1, p.latency_1t_ms, p.latency_mt_ms, p.fps) == figures
+        assert p.source.startswith(registry.ZOO_URL) and ("rdk_x3" in p.source) == (board == "x3")
+
+
+def test_published_files_land_on_distinct_paths_that_name_their_board():
+    paths = {}
+    for key, p in registry.published_files():
+        path = registry.get(key).published_bin_path(p.board)
+        assert path.parent.name == f"rdk_{p.board}" and registry.board_of_path(path) == p.board
+        paths.setdefault(path, []).append((key, p.board))
+    assert all(len(v) == 1 for v in paths.values()), paths  # the X3 and X5 mobilenetv1 files share a name
+    assert registry.board_of_path("model/MobileOne/MobileOne_S0_224x224_nv12.bin") is None

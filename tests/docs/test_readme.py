@@ -219,8 +219,10 @@ def test_published_rows_match_the_registry_and_cite_their_source():
         keys = registry.keys(r.arch)
         for key in keys:
             for p in registry.get(key).published:
-                row = next((line for line in body.splitlines() if line.startswith(f"| `{key}` | ")), None)
-                assert row, f"{r.name}: no published row for {key}"
+                board = registry.BOARDS[p.board].name
+                row = next((line for line in body.splitlines()
+                            if line.startswith(f"| `{key}` | {board} |")), None)
+                assert row, f"{r.name}: no published row for {key} on {board}"
                 cells = [c.strip() for c in row.strip("|").split("|")]
                 assert cells[1] == registry.BOARDS[p.board].name
                 assert [float(c) for c in cells[2:8]] == [p.params_m, p.float_top1, p.quant_top1,

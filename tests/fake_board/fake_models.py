@@ -11,11 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-def _weights(width: int, classes: int, seed: int):
-    rng = np.random.default_rng(seed)
-    return (rng.standard_normal((width, classes)) * 0.05).astype(np.float32), \
-        (rng.standard_normal(classes) * 0.01).astype(np.float32)
+from _fake_common import MAGIC, MARCH, tiny_logits, tiny_weights as _weights
 
 
 def _save(graph, path, meta: dict, opset: int = 11) -> Path:
@@ -56,11 +52,8 @@ def tiny_nv12_model(path, key: str = "mobileone_s0", size=(224, 224), classes: i
 
 
 def tiny_nv12_reference(nv12_flat: np.ndarray, size=(224, 224), classes: int = 1000, seed: int = 0) -> np.ndarray:
-    """What :func:`tiny_nv12_model` returns for ``nv12_flat``, computed in NumPy."""
-    h, w = size
-    wt, b = _weights(w, classes, seed)
-    rows = np.asarray(nv12_flat, np.float64).reshape(h * 3 // 2, w)
-    return (rows.mean(axis=0) @ wt.astype(np.float64) + b).astype(np.float32)
+    """What :func:`tiny_nv12_model` (and a fake .bin of the same seed) returns for ``nv12_flat``, in NumPy."""
+    return tiny_logits(nv12_flat, size, classes, seed)
 
 
 def tiny_float_model(path, key: str = "mobileone_s0", size=(224, 224), classes: int = 1000,
@@ -83,20 +76,26 @@ def tiny_float_model(path, key: str = "mobileone_s0", size=(224, 224), classes: 
     return _save(graph, path, {"rdk.model_key": key, "rdk.weights": weights})
 
 
-def fake_bin(folder, key: str = "mobileone_s0", onnx_path=None, **kw) -> Path:
-    """``<folder>/<bin_stem>.bin`` (a fake) with its sibling NV12 ONNX (``onnx_path`` copied, or a tiny one)."""
-    import shutil
+def write_fake_bin(path, board: str = "x5", size=(224, 224), classes: int = 1000, seed: int = 0,
+                   input_type: str = "NV12", output: str = "F32", layout: str = "NCHW", align: int = 0) -> Path:
+    """A fake ``.bin`` (see tests/fake_board/_fake_common.py) built "for" ``board``; NumPy only."""
+    cfg = {"march": MARCH[board], "input": input_type, "size": list(size), "classes": classes, "seed": seed,
+           "output": output, "layout": layout, "align": align}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(MAGIC + json.dumps(cfg).encode("utf-8") + b"\n")
+    return path
 
+
+def fake_bin(folder, key: str = "mobileone_s0", onnx: bool = True, **kw) -> Path:
+    """``<folder>/<bin_stem>.bin`` (a fake) and, with ``onnx``, its twin NV12 ONNX of the same weights
+    (``<bin_stem>.onnx``, what a PC runs instead). ``kw`` go to :func:`write_fake_bin`."""
     from helpers.board import registry
 
     folder = Path(folder)
     stem = registry.get(key).bin_stem
-    sibling = folder / f"{stem}.onnx"
-    if onnx_path is not None:
-        folder.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(onnx_path, sibling)
-    else:
-        tiny_nv12_model(sibling, key=key, **kw)
-    b = folder / f"{stem}.bin"
-    b.write_bytes(b"FAKE RDK .bin: the fake board runs " + sibling.name.encode() + b"\n")
-    return b
+    size = kw.setdefault("size", registry.get(key).input_size)
+    if onnx:
+        tiny_nv12_model(folder / f"{stem}.onnx", key=key, size=size, seed=kw.get("seed", 0),
+                        classes=kw.get("classes", 1000))
+    return write_fake_bin(folder / f"{stem}.bin", **kw)

@@ -141,3 +141,22 @@ def test_bundle_limited_range(tmp_path, images):
     assert "limited range" in (out / "README.txt").read_text()
     x = np.fromfile(next((out / mapper.BUNDLE_CAL_DIR).iterdir()), np.float32)
     assert x.size == 3 * 224 * 224 and x.max() > 1.5   # calibration data do not depend on the NV12 range
+
+
+def test_bundle_takes_the_input_name_from_the_onnx(tmp_path, images):
+    """A float ONNX whose input is not called 'data': the yaml and build.sh name its real input."""
+    import onnx
+
+    src = make_onnx(tmp_path / "s0.onnx", key="mobileone_s0")
+    m = onnx.load(str(src))
+    old = m.graph.input[0].name
+    m.graph.input[0].name = "images"
+    for node in m.graph.node:
+        node.input[:] = ["images" if i == old else i for i in node.input]
+    renamed = tmp_path / "renamed.onnx"
+    onnx.save(m, str(renamed))
+    out = bundle.make_bundle("mobileone_s0", "x5", images, tmp_path / "b", onnx_path=renamed, count=1, progress=False)
+    cfg = mapper.load_config(out / "mobileone_s0_x5.yaml")
+    assert cfg["input_parameters"]["input_name"] == "images"
+    assert "--input-shape images 1x3x224x224" in (out / "build.sh").read_text()
+    assert "input 'images'" in (out / "README.txt").read_text()

@@ -1,0 +1,51 @@
+"""python -m helpers doctor: on a PC it says what it would check; on the (fake) board it reports every .bin."""
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers.board import doctor
+from helpers.cli import main
+
+FAKE_DIR = Path(__file__).resolve().parents[1] / "fake_board"
+FAKES = ("hobot_dnn", "hobot_dnn_rdkx5", "bpu_infer_lib", "_fake_common", "fake_models")
+
+
+@pytest.fixture
+def board(tmp_path):
+    sys.path.insert(0, str(FAKE_DIR))
+    import fake_models
+
+    root = tmp_path / "model"
+    good = fake_models.write_fake_bin(root / "MobileOne" / "rdk_x5" / "MobileOne_S0_224x224_nv12.bin", output="S8")
+    bad = root / "MobileNetV1" / "rdk_x5" / "mobilenetv1_224x224_nv12.bin"
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(b"\x7fELF truncated")
+    try:
+        yield root, good, bad
+    finally:
+        sys.path.remove(str(FAKE_DIR))
+        for m in list(sys.modules):
+            if m.split(".")[0] in FAKES:
+                sys.modules.pop(m)
+
+
+def test_on_a_pc_it_says_what_it_would_check(tmp_path, capsys):
+    (tmp_path / "MobileOne").mkdir()
+    (tmp_path / "MobileOne" / "x.bin").write_bytes(b"x")
+    assert main(["doctor", "--model-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "runtime : none" in out and "On an RDK board this command loads every .bin" in out
+    assert "found under" in out and "x.bin" in out
+
+
+def test_on_the_board_it_reports_each_bin(board, capsys):
+    root, good, bad = board
+    assert main(["doctor", "--model-dir", str(root), "--runs", "2"]) == 1  # one file is broken
+    out = capsys.readouterr().out
+    assert "hobot_dnn.pyeasy_dnn" in out and "bpu_infer_lib" in out
+    assert "MobileOne_S0_224x224_nv12.bin" in out and "published mobileone_s0 for RDK X5" in out
+    assert "output  : output: int8 [1, 1000, 1, 1] NCHW (buffer int8, dequantised by 1000 scale(s))" in out
+    assert "latency : median" in out and "verdict : OK" in out
+    assert "mobilenetv1_224x224_nv12.bin" in out and "verdict : FAILED: hobot_dnn could not load" in out
+    assert out.count("verdict :") == 2

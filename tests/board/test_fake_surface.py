@@ -1,0 +1,105 @@
+"""The fakes in tests/fake_board offer only names the vendor's binaries have.
+
+``tests/fake_board/vendor_surface.json`` holds the identifier strings of the compiled modules of the
+wheels ``hobot-dnn-rdkx5`` and ``bpu_infer_lib_x3`` (recorded by tests/fake_board/record_vendor_surface.py).
+Every public attribute, method and property of every object a fake hands out (module, model, tensors,
+properties, shapes, quantisation records) must be among them: a fake that grows a convenience the real
+runtime lacks fails here, so the backends cannot come to depend on it.
+"""
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+FAKE_DIR = Path(__file__).resolve().parents[1] / "fake_board"
+RECORD = json.loads((FAKE_DIR / "vendor_surface.json").read_text(encoding="utf-8"))
+FAKES = {"hobot_dnn.pyeasy_dnn": "hobot-dnn-rdkx5", "hobot_dnn_rdkx5.pyeasy_dnn": "hobot-dnn-rdkx5",
+         "bpu_infer_lib": "bpu_infer_lib_x3"}
+
+
+@pytest.fixture
+def fakes(tmp_path):
+    sys.path.insert(0, str(FAKE_DIR))
+    try:
+        import fake_models
+
+        yield fake_models, tmp_path
+    finally:
+        sys.path.remove(str(FAKE_DIR))
+        for m in list(sys.modules):
+            if m.split(".")[0] in ("hobot_dnn", "hobot_dnn_rdkx5", "bpu_infer_lib", "_fake_common", "fake_models"):
+                sys.modules.pop(m)
+
+
+def _public(obj) -> set:
+    names = set(getattr(obj, "__dict__", {})) | {n for c in type(obj).__mro__[:-1] for n in vars(c)}
+    if isinstance(obj, type):
+        names = {n for c in obj.__mro__[:-1] for n in vars(c)}
+    return {n for n in names if not n.startswith("_")}
+
+
+def _walk(module, bin_path) -> dict:
+    """name -> where it was offered, for the module and everything a load and one inference hand out."""
+    import numpy as np
+
+    offered = {}
+    seen = []
+
+    def visit(obj, where):
+        if isinstance(obj, (str, bytes, int, float, bool, type(None), np.ndarray, np.generic)) or \
+                any(obj is s for s in seen):
+            return
+        if isinstance(obj, (list, tuple)):
+            for i, o in enumerate(obj):
+                visit(o, f"{where}[{i}]")
+            return
+        seen.append(obj)
+        for n in _public(obj):
+            offered.setdefault(n, where)
+            try:
+                value = getattr(obj, n)
+            except Exception:
+                continue
+            if not callable(value) or isinstance(value, type):
+                visit(value, f"{where}.{n}")
+
+    exported = [n for n in getattr(module, "__all__", None) or
+                [n for n, v in vars(module).items() if getattr(v, "__module__", None) == module.__name__]]
+    for n in exported:
+        if not n.startswith("_"):
+            offered.setdefault(n, module.__name__)
+    if hasattr(module, "load"):
+        models = module.load(str(bin_path))
+        visit(models, "load()")
+        out = models[0].forward([np.zeros(224 * 336, np.uint8).reshape(336, 224)] if "rdkx5" in module.__name__
+                                else np.zeros(224 * 336, np.uint8).reshape(336, 224))
+        visit(out, "forward()")
+    else:
+        inf = module.Infer(False)
+        assert inf.load_model(str(bin_path))
+        inf.read_input(np.zeros(224 * 336, np.uint8), 0)
+        inf.forward()
+        inf.get_output()
+        visit(inf, "Infer")
+    return offered
+
+
+def test_the_record_holds_both_wheels():
+    for pip_name in set(FAKES.values()):
+        w = RECORD["wheels"][pip_name]
+        assert w.get("sha256") and len(w["names"]) > 100, pip_name
+    assert "validShape" in RECORD["wheels"]["bpu_infer_lib_x3"]["names"]
+
+
+@pytest.mark.parametrize("module_name", list(FAKES))
+@pytest.mark.parametrize("output", ["F32", "S8"])
+def test_fakes_offer_only_recorded_names(fakes, module_name, output):
+    fake_models, tmp = fakes
+    path = fake_models.write_fake_bin(tmp / "m.bin", output=output, align=4)
+    offered = _walk(importlib.import_module(module_name), path)
+    assert len(offered) >= 8  # the walk reached the tensors and their properties
+    known = set(RECORD["wheels"][FAKES[module_name]]["names"])
+    extra = {n: w for n, w in offered.items() if n not in known}
+    assert extra == {}, f"{module_name} fake offers names the vendor binary lacks: {extra}"

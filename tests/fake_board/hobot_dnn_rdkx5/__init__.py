@@ -1,0 +1,1 @@
+"""Fake ``hobot_dnn_rdkx5`` package (tests only): see ``pyeasy_dnn``."""
