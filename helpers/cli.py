@@ -6,14 +6,17 @@ imports (torch, timm, onnxsim) inside its functions so that ``--help`` stays fas
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
+import threading
 import traceback
 from typing import List, Optional
 
 from helpers.board import registry
 from helpers.board.text import table
-from helpers.errors import HelpersError, first_line
+from helpers.errors import HelpersError, first_line, one_line
 
 #: modules that add subcommands (see their ``register``); listed here so ``--help`` shows them all
 COMMAND_MODULES = [
@@ -79,8 +82,47 @@ def cmd_predict(args) -> int:
     return 0
 
 
+class Terminated(BaseException):
+    """SIGTERM / SIGHUP arrived: raised in the main thread so that ``finally`` blocks and context
+    managers (the atomic writers' temporary files) clean up exactly as on Ctrl-C."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def signals_as_exceptions(signums=("SIGTERM", "SIGHUP")):
+    """While inside, the given signals raise :class:`Terminated` (main thread only; handlers restored after)."""
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for name in signums:
+            num = getattr(signal, name, None)
+            if num is None:
+                continue
+            with contextlib.suppress(ValueError, OSError):
+                previous[num] = signal.signal(num, _raise_terminated)
+    try:
+        yield
+    finally:
+        for num, handler in previous.items():
+            with contextlib.suppress(ValueError, OSError, TypeError):
+                signal.signal(num, handler)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is our one-line error (exit 2) instead of usage text on stderr."""
+
+    def error(self, message):
+        raise HelpersError(f"{message} (see: {self.prog} --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m helpers", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m helpers", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -102,23 +144,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _unwrap(e: BaseException) -> str:
+    """Our message, also from an exception re-raised by a PyTorch data-loader worker (which puts the
+    worker's whole traceback into the message): its last line, without the exception's type name."""
+    text = str(e)
+    if "Original Traceback" in text:
+        last = [ln for ln in text.strip().splitlines() if ln.strip()][-1]
+        return last.split(": ", 1)[1] if ": " in last and last.split(": ", 1)[0].endswith("Error") else last
+    return text
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
-        args = build_parser().parse_args(argv)
-        return int(args.func(args) or 0)
+        with signals_as_exceptions():
+            args = build_parser().parse_args(argv)
+            return int(args.func(args) or 0)
     except HelpersError as e:
         if debug:
             traceback.print_exc()
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {one_line(_unwrap(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("interrupted; temporary files removed, no output replaced", file=sys.stderr)
         return 130
+    except Terminated as e:
+        name = signal.Signals(e.signum).name if e.signum in signal.Signals._value2member_map_ else str(e.signum)
+        print(f"terminated by {name}; temporary files removed, no output replaced", file=sys.stderr)
+        return 128 + e.signum
+    except RecursionError:
+        print("error: the input is nested too deeply to process (run with --debug for the traceback)", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("error: out of memory; give a smaller input (run with --debug for the traceback)", file=sys.stderr)
+        return 1
     except Exception as e:  # an unexpected failure: still one line, the traceback on request
         if debug:
             traceback.print_exc()
-        msg = first_line(e) if str(e).strip() else ""
-        print(f"error: {type(e).__name__}: {msg} (run with --debug for the traceback)", file=sys.stderr)
+        msg = first_line(_unwrap(e)) if str(e).strip() else ""
+        print(f"error: {type(e).__name__}: {one_line(msg)} (run with --debug for the traceback)", file=sys.stderr)
         return 1

@@ -233,24 +233,13 @@ def all_yaml_targets() -> List[Tuple[str, str]]:
 # reading
 # ------------------------------------------------------------------------------------------------
 def read_yaml(path) -> Dict[str, Any]:
-    """Safe-load ``path``; a one-line HelpersError if it is missing, not yaml or not a mapping."""
-    import yaml
+    """Safe-load ``path`` (bounded: :mod:`helpers.board.safe_read`); a one-line HelpersError if it is
+    missing, not a regular file, too large, not yaml or not a mapping."""
+    from helpers.board.safe_read import load_yaml
 
     path = Path(path)
-    if not path.exists():
-        raise HelpersError(f"mapper yaml not found: {path}")
-    if path.is_dir():
-        raise HelpersError(f"{path} is a directory; give a mapper .yaml file")
-    try:
-        cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise HelpersError(f"{path} is not a text file; give a mapper .yaml file") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(e, "problem", None) or type(e).__name__
-        raise HelpersError(f"{path} is not valid YAML ({problem}{where}); fix the syntax or "
-                           "regenerate it (python -m helpers yaml KEY --board x3|x5)") from None
+    cfg = load_yaml(path, "mapper .yaml file", fix="fix the syntax or regenerate it "
+                    "(python -m helpers yaml KEY --board x3|x5)")
     if not isinstance(cfg, dict):
         raise HelpersError(f"{path} is not a mapper yaml: its top level is "
                            f"{type(cfg).__name__}, not a mapping of sections ({', '.join(SECTIONS)})")

@@ -101,6 +101,11 @@ def _digits_info(size: int, val_fraction: float, seed: int) -> Dict:
                             "weight_decay": 1e-4, "batch_size": 32}}
 
 
+def is_digits_name(rel: str) -> bool:
+    """A file :func:`make_digits` writes: what ``--overwrite`` may replace in a folder without a manifest."""
+    return re.fullmatch(r"dataset\.json|(train|val)/\d+/\d+\.png", rel) is not None
+
+
 def digits_ready(out, size: int = DIGITS_SIZE, val_fraction: float = DIGITS_VAL_FRACTION,
                  seed: int = DIGITS_SEED) -> bool:
     """True when ``out`` already holds the digits made with these parameters."""
@@ -145,7 +150,7 @@ def make_digits(out=None, size: int = DIGITS_SIZE, val_fraction: float = DIGITS_
     train_idx, val_idx = train_test_split(idx, test_size=val_fraction, stratify=digits.target,
                                           random_state=seed)
     fg, bg = random_colours(np.random.default_rng(seed), len(idx))
-    with atomic_output_dir(out) as tmp:
+    with atomic_output_dir(out, overwrite, is_digits_name) as tmp:
         jobs = [("train", i) for i in sorted(train_idx)] + [("val", i) for i in sorted(val_idx)]
         for split, i in tqdm(jobs, desc=f"digits {size}px", unit="img", disable=not progress):
             folder = tmp / split / str(int(digits.target[i]))
