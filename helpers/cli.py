@@ -16,7 +16,7 @@ from typing import List, Optional
 
 from helpers.board import registry
 from helpers.board.text import table
-from helpers.errors import HelpersError, first_line, one_line
+from helpers.errors import HelpersError, first_line, one_line, unwrap_worker_error
 
 #: modules that add subcommands (see their ``register``); listed here so ``--help`` shows them all
 COMMAND_MODULES = [
@@ -69,8 +69,10 @@ def cmd_info(args) -> int:
 
 
 def cmd_predict(args) -> int:
+    from helpers.board.checks import in_range
     from helpers.board.classifier import Classifier
 
+    in_range("--topk", args.topk, 1, 1000, integer=True)
     clf = Classifier(args.model, key=args.key, backend=args.backend, yuv_range=args.yuv_range)
     print(f"{clf.runtime.path.name}: backend {clf.backend}, input {clf.info}")
     if clf.random_weights:
@@ -144,16 +146,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _unwrap(e: BaseException) -> str:
-    """Our message, also from an exception re-raised by a PyTorch data-loader worker (which puts the
-    worker's whole traceback into the message): its last line, without the exception's type name."""
-    text = str(e)
-    if "Original Traceback" in text:
-        last = [ln for ln in text.strip().splitlines() if ln.strip()][-1]
-        return last.split(": ", 1)[1] if ": " in last and last.split(": ", 1)[0].endswith("Error") else last
-    return text
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
@@ -164,7 +156,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except HelpersError as e:
         if debug:
             traceback.print_exc()
-        print(f"error: {one_line(_unwrap(e))}", file=sys.stderr)
+        print(f"error: {one_line(unwrap_worker_error(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; temporary files removed, no output replaced", file=sys.stderr)
@@ -182,6 +174,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     except Exception as e:  # an unexpected failure: still one line, the traceback on request
         if debug:
             traceback.print_exc()
-        msg = first_line(_unwrap(e)) if str(e).strip() else ""
+        msg = first_line(unwrap_worker_error(e)) if str(e).strip() else ""
         print(f"error: {type(e).__name__}: {one_line(msg)} (run with --debug for the traceback)", file=sys.stderr)
         return 1

@@ -34,3 +34,15 @@ def one_line(text: str, limit: int = 600) -> str:
     """``text`` on one line (line breaks shown as ``\\n``) and at most ``limit`` characters."""
     text = str(text).strip().replace("\r", "\\r").replace("\n", "\\n")
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def unwrap_worker_error(e: BaseException) -> str:
+    """The message of ``e``; for an exception a PyTorch data-loader worker re-raised (its message holds the
+    worker's whole traceback after "Original Traceback"), the original message: the last line, without
+    the exception's type name."""
+    text = str(e)
+    if "Original Traceback" not in text:
+        return text
+    last = [ln for ln in text.strip().splitlines() if ln.strip()][-1].strip()
+    head, sep, rest = last.partition(": ")
+    return rest if sep and head.replace(".", "").replace("_", "").isalnum() else last

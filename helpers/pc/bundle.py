@@ -180,7 +180,10 @@ def make_bundle(key: str, board: str, images, out, weights: Optional[str] = None
 
 
 def cmd_bundle(args) -> int:
+    from helpers.board.checks import in_range
     from helpers.pc.calib import run_printing_warnings
+
+    in_range("--count", args.count, 1, 100_000, integer=True)
 
     out = run_printing_warnings(make_bundle, args.key, args.board, args.images, args.out, weights=args.weights, onnx_path=args.onnx,
                       count=args.count, yuv_range=args.yuv_range, overwrite=args.overwrite)

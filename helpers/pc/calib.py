@@ -118,7 +118,9 @@ def write_calibration(key: str, images, out=None, count: Optional[int] = DEFAULT
             raise HelpersError(f"none of the {len(files)} images in {images} could be read "
                                f"(first: {skipped[0] if skipped else '?'}); give readable images")
         if skipped:
-            warnings.warn(f"skipped {len(skipped)} unreadable image(s), e.g. {skipped[0]}", stacklevel=2)
+            bombs = sum("decompression bomb" in s for s in skipped)
+            what = f" ({bombs} too large to decode: decompression bomb?)" if bombs else ""
+            warnings.warn(f"skipped {len(skipped)} unreadable image(s){what}, e.g. {skipped[0]}", stacklevel=2)
         if gray:
             warnings.warn(f"{len(gray)} grayscale image(s) converted to RGB by repeating the channel "
                           f"(as the board pipeline does), e.g. {gray[0]}", GrayscaleImageWarning, stacklevel=2)
@@ -146,6 +148,9 @@ def run_printing_warnings(fn, *args, **kwargs):
 
 
 def cmd_calib(args) -> int:
+    from helpers.board.checks import in_range
+
+    in_range("--count", args.count, 1, 100_000, integer=True)
     out = run_printing_warnings(write_calibration, args.key, args.images, args.out, count=args.count,
                                 overwrite=args.overwrite)
     n = len([p for p in out.iterdir() if p.suffix == SAMPLE_SUFFIX])

@@ -41,6 +41,7 @@ from helpers.board.files import DATA_DIR, atomic_output_dir, rel_to_repo
 #: the bundled dataset's folder, resolution and split
 DIGITS_DIR = DATA_DIR / "digits"
 DIGITS_SIZE = 32
+MAX_DIGITS_SIZE = 512
 DIGITS_VAL_FRACTION = 0.25
 DIGITS_SEED = 0
 #: tint (see random_colours): luma ranges of paper and ink, and the largest chroma offset
@@ -48,6 +49,8 @@ PAPER_Y = (185.0, 230.0)
 INK_Y = (30.0, 85.0)
 TINT_CHROMA = 40.0
 INFO_FILE = "dataset.json"
+#: a labels file: ImageNet's 50,000 validation lines are about 3 MB
+MAX_LABELS_BYTES = 64 << 20
 SYNSET_RE = re.compile(r"^n\d{8}$")
 
 
@@ -130,8 +133,9 @@ def make_digits(out=None, size: int = DIGITS_SIZE, val_fraction: float = DIGITS_
 
     out = Path(out) if out is not None else DIGITS_DIR
     size = int(size)
-    if size < 8 or size % 2:
-        raise HelpersError(f"--size must be an even number of pixels >= 8 (NV12 needs even sizes), got {size}")
+    if not 8 <= size <= MAX_DIGITS_SIZE or size % 2:
+        raise HelpersError(f"--size must be an even number of pixels in 8..{MAX_DIGITS_SIZE} (NV12 needs even "
+                           f"sizes), got {size}")
     if not 0.05 <= val_fraction <= 0.5:
         raise HelpersError(f"val_fraction must be between 0.05 and 0.5, got {val_fraction}")
     if digits_ready(out, size, val_fraction, seed):
@@ -166,13 +170,16 @@ def make_digits(out=None, size: int = DIGITS_SIZE, val_fraction: float = DIGITS_
 
 def read_info(root) -> Optional[Dict]:
     """The ``dataset.json`` a dataset root carries (the bundled digits do), or None."""
+    from helpers.board.safe_read import load_json
+
     f = Path(root) / INFO_FILE
     if not f.is_file():
         return None
-    try:
-        return json.loads(f.read_text(encoding="utf-8"))
-    except ValueError:
+    try:  # bounded: a dataset.json is a few hundred bytes
+        info = load_json(f, INFO_FILE)
+    except HelpersError:
         return None
+    return info if isinstance(info, dict) else None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -263,8 +270,10 @@ def file_list(images, labels_file) -> ImageSet:
         raise HelpersError(f"labels file not found: {labels_file}")
     if not images.is_dir():
         raise HelpersError(f"image folder not found: {images}")
+    from helpers.board.safe_read import read_bytes
+
     entries: List[Tuple[str, str]] = []
-    text = labels_file.read_text(encoding="utf-8", errors="replace").splitlines()
+    text = read_bytes(labels_file, "labels file", MAX_LABELS_BYTES).decode("utf-8", errors="replace").splitlines()
     if labels_file.suffix.lower() == ".csv":
         import csv
 
@@ -408,6 +417,8 @@ def sample_grid(root, split: str = "val", per_class: int = 4):
 # ------------------------------------------------------------------------------------------------
 def cmd_data(args) -> int:
     out = Path(args.out) if args.out else DIGITS_DIR
+    if not 8 <= args.size <= MAX_DIGITS_SIZE or args.size % 2:
+        make_digits(out, size=args.size)  # its one-line range error, before anything is read
     was_ready = digits_ready(out, args.size)
     out = make_digits(out, size=args.size, overwrite=args.overwrite)
     info = read_info(out) or {}
