@@ -89,9 +89,17 @@ def _fs_type(path: Path) -> Optional[str]:
     return best[1] if best else None
 
 
+def _exists(p: Path) -> bool:
+    try:
+        os.lstat(p)
+        return True
+    except (OSError, ValueError):  # missing, name too long, NUL byte ...
+        return False
+
+
 def _existing_ancestor(path: Path) -> Path:
     p = Path(os.path.abspath(path))
-    while not p.exists() and p != p.parent:
+    while not _exists(p) and p != p.parent:
         p = p.parent
     return p
 
@@ -139,6 +147,8 @@ def _check_parent(path: Path) -> None:
 def check_writable_target(path: PathLike, overwrite: bool) -> Path:
     """Refuse to replace an existing file unless ``overwrite`` is set; refuse a path that cannot be written."""
     path = Path(path)
+    if len(os.fsencode(path.name)) > NAME_MAX:  # before any stat: those fail on it too
+        raise write_error(path, OSError(errno.ENAMETOOLONG, "File name too long"))
     if path.is_dir():
         raise HelpersError(f"{path} is a directory; give a file name to write to")
     if (path.exists() or path.is_symlink()) and not overwrite:
@@ -359,6 +369,8 @@ def check_output_dir(path: PathLike, overwrite: bool, owned: Optional[Callable[[
     """May ``path`` become our output folder? Absent or empty: yes; ours (manifest / ``owned``) with
     ``overwrite``: yes; anything else: a one-line HelpersError. Call it before the slow work."""
     path = Path(path)
+    if len(os.fsencode(path.name)) > NAME_MAX:
+        raise write_error(path, OSError(errno.ENAMETOOLONG, "File name too long"))
     if path.is_symlink() and not path.is_dir():
         raise HelpersError(f"{path} is a link to nothing; remove it or give another --out")
     if path.exists():

@@ -28,19 +28,15 @@ ImageLike = Union[str, "os.PathLike[str]", bytes, np.ndarray, "PIL.Image.Image"]
 MIN_SIDE = 2
 
 
-_BOMB_FILTER = []
-
-
 def _refuse_bombs() -> None:
     """Pillow warns (``DecompressionBombWarning``) above ``Image.MAX_IMAGE_PIXELS`` and raises above twice
-    that; make the warning an error too (once per process), so that either is one line, not a warning print."""
-    if not _BOMB_FILTER:
-        import warnings
+    that; make the warning an error too (unless a filter says so already), so either is one line, not a print."""
+    import warnings
 
-        from PIL import Image
+    from PIL import Image
 
+    if not any(f[0] == "error" and f[2] is Image.DecompressionBombWarning for f in warnings.filters):
         warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
-        _BOMB_FILTER.append(True)
 
 
 def _open_pil(src) -> "PIL.Image.Image":

@@ -35,7 +35,7 @@ import numpy as np
 
 from helpers.errors import HelpersError
 from helpers.board.image import IMAGE_EXTS
-from helpers.board.files import DATA_DIR, atomic_output_dir, rel_to_repo
+from helpers.board.files import DATA_DIR, atomic_output_dir, check_output_dir, rel_to_repo
 
 
 #: the bundled dataset's folder, resolution and split
@@ -125,12 +125,6 @@ def make_digits(out=None, size: int = DIGITS_SIZE, val_fraction: float = DIGITS_
     Idempotent: when ``out`` already holds the same dataset it is left alone. A different or
     foreign folder is replaced only with ``overwrite``. Built under a temporary name and renamed.
     """
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-    from tqdm.auto import tqdm
-
-    import cv2
-
     out = Path(out) if out is not None else DIGITS_DIR
     size = int(size)
     if not 8 <= size <= MAX_DIGITS_SIZE or size % 2:
@@ -149,6 +143,13 @@ def make_digits(out=None, size: int = DIGITS_SIZE, val_fraction: float = DIGITS_
                     else "other files")
             raise HelpersError(f"{rel_to_repo(out)} already holds {what}; pass --overwrite to replace it "
                                "or give another --out")
+    check_output_dir(out, overwrite, is_digits_name, "dataset")  # --overwrite replaces only our own files
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    from tqdm.auto import tqdm
+
+    import cv2
+
     digits = load_digits()
     idx = np.arange(len(digits.target))
     train_idx, val_idx = train_test_split(idx, test_size=val_fraction, stratify=digits.target,

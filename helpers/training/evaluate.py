@@ -167,7 +167,7 @@ def open_runner(model_file, key: Optional[str] = None, backend: str = "auto", th
 def labels_from_file(path) -> List[str]:
     """Class names from a model file (ONNX metadata, train checkpoint) or a text file (one per line)."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise HelpersError(f"class-names file not found: {path}")
     if path.suffix.lower() == ".safetensors":
         from helpers.training.train import read_checkpoint_info

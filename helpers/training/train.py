@@ -332,10 +332,14 @@ def _evaluate(model, loader, d: Dist, amp) -> Tuple[float, float]:
 
 def _load_state(path: Path) -> Dict:
     """The optimizer/RNG state ``train`` saved; anything else (e.g. an arbitrary pickle) is refused, never run."""
+    import warnings
+
     import torch
 
     try:
-        state = torch.load(str(path), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about foreign pickle protocols before refusing them
+            warnings.simplefilter("ignore")
+            state = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as e:  # weights_only refuses pickled objects (UnpicklingError); others: not a torch file
         raise HelpersError(f"{rel_to_repo(path)} is not a training state written by `python -m helpers train` "
                            f"(torch.load(weights_only=True) refused it: {brief(first_line(e, 80), 90)}); it was not "
