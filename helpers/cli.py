@@ -6,15 +6,18 @@ imports (torch, timm, onnxsim) inside its functions so that ``--help`` stays fas
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
+import threading
 import traceback
 import warnings
 from typing import List, Optional
 
 from helpers.board import registry
 from helpers.board.text import Banner, table
-from helpers.errors import HelpersError, RandomWeightsWarning, first_line
+from helpers.errors import HelpersError, RandomWeightsWarning, first_line, one_line, unwrap_worker_error
 
 #: modules that add subcommands (see their ``register``); listed here so ``--help`` shows them all
 COMMAND_MODULES = [
@@ -69,8 +72,10 @@ def cmd_info(args) -> int:
 
 
 def cmd_predict(args) -> int:
+    from helpers.board.checks import in_range
     from helpers.board.classifier import Classifier
 
+    in_range("--topk", args.topk, 1, 1000, integer=True)
     clf = Classifier(args.model, key=args.key, backend=args.backend, yuv_range=args.yuv_range)
     print(f"{clf.runtime.path.name}: backend {clf.backend}, input {clf.info}")
     if clf.random_weights:
@@ -82,8 +87,47 @@ def cmd_predict(args) -> int:
     return 0
 
 
+class Terminated(BaseException):
+    """SIGTERM / SIGHUP arrived: raised in the main thread so that ``finally`` blocks and context
+    managers (the atomic writers' temporary files) clean up exactly as on Ctrl-C."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def signals_as_exceptions(signums=("SIGTERM", "SIGHUP")):
+    """While inside, the given signals raise :class:`Terminated` (main thread only; handlers restored after)."""
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for name in signums:
+            num = getattr(signal, name, None)
+            if num is None:
+                continue
+            with contextlib.suppress(ValueError, OSError):
+                previous[num] = signal.signal(num, _raise_terminated)
+    try:
+        yield
+    finally:
+        for num, handler in previous.items():
+            with contextlib.suppress(ValueError, OSError, TypeError):
+                signal.signal(num, handler)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is our one-line error (exit 2) instead of usage text on stderr."""
+
+    def error(self, message):
+        raise HelpersError(f"{message} (see: {self.prog} --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m helpers", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m helpers", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -126,22 +170,32 @@ def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
-        args = build_parser().parse_args(argv)
-        with warnings.catch_warnings():
+        with signals_as_exceptions(), warnings.catch_warnings():
+            args = build_parser().parse_args(argv)
             warnings.simplefilter("always", RandomWeightsWarning)
             warnings.showwarning = _show_random_once()
             return int(args.func(args) or 0)
     except HelpersError as e:
         if debug:
             traceback.print_exc()
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {one_line(unwrap_worker_error(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("interrupted; temporary files removed, no output replaced", file=sys.stderr)
         return 130
+    except Terminated as e:
+        name = signal.Signals(e.signum).name if e.signum in signal.Signals._value2member_map_ else str(e.signum)
+        print(f"terminated by {name}; temporary files removed, no output replaced", file=sys.stderr)
+        return 128 + e.signum
+    except RecursionError:
+        print("error: the input is nested too deeply to process (run with --debug for the traceback)", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("error: out of memory; give a smaller input (run with --debug for the traceback)", file=sys.stderr)
+        return 1
     except Exception as e:  # an unexpected failure: still one line, the traceback on request
         if debug:
             traceback.print_exc()
-        msg = first_line(e) if str(e).strip() else ""
-        print(f"error: {type(e).__name__}: {msg} (run with --debug for the traceback)", file=sys.stderr)
+        msg = first_line(unwrap_worker_error(e)) if str(e).strip() else ""
+        print(f"error: {type(e).__name__}: {one_line(msg)} (run with --debug for the traceback)", file=sys.stderr)
         return 1

@@ -47,6 +47,23 @@ def board_feed(rgb: np.ndarray, kind: str, yuv_range: str = nv12mod.DEFAULT_RANG
     raise HelpersError(f"board input type {kind!r} is not supported; use nv12, rgb or bgr")
 
 
+def _check_float_input(name: str, info) -> None:
+    """A float model must take one 1x3xHxW float32 image of a fixed size: say what else it takes."""
+    shape = tuple(info.shape)
+    if info.dtype not in ("float32", "float"):
+        raise HelpersError(f"{name} takes {info.dtype} input; these tools feed float32 1x3xHxW images "
+                           "(or the board model's NV12 uint8) - re-export it (python -m helpers export KEY)")
+    if len(shape) != 4:
+        raise HelpersError(f"{name} takes a {len(shape)}-D input {list(shape)}; expected one 1x3xHxW image")
+    if info.layout == "NCHW" and shape[1] != 3:
+        if shape[3] == 3:
+            raise HelpersError(f"{name} takes NHWC input {list(shape)} (channels last); these tools feed NCHW "
+                               "1x3xHxW - export with channels first (python -m helpers export KEY)")
+        raise HelpersError(f"{name} takes input {list(shape)} with {shape[1]} channels; expected 1x3xHxW RGB")
+    if any(d <= 0 for d in info.hw):
+        raise HelpersError(f"{name} has a dynamic input size {list(shape)}; export it with a fixed H and W")
+
+
 class Classifier:
     """Load a model file and classify images with it.
 
@@ -68,6 +85,8 @@ class Classifier:
             raise HelpersError(f"{self.runtime.path.name} takes {self.info.dtype} input, not NV12: these notebooks "
                                "feed the board NV12 (and hobot_dnn copies only NV12 whole); rebuild it with "
                                f"input_type_rt: 'nv12' in its mapper yaml{where}")
+        if self.kind == "float":
+            _check_float_input(self.runtime.path.name, self.info)
         self.size = self.info.hw
         if self.spec is not None and self.spec.num_classes == self._num_outputs() and tuple(self.size) != tuple(self.spec.input_size):
             h, w = self.spec.input_size
@@ -80,7 +99,8 @@ class Classifier:
             elif self.spec is not None:
                 self.mean, self.std = self.spec.mean, self.spec.std
             else:
-                raise HelpersError(f"{self.runtime.path.name} carries no mean/std metadata; pass key=<registry key>")
+                raise HelpersError(f"{self.runtime.path.name} carries no mean/std metadata; give the registry key "
+                                   "(--key KEY on the command line, key=... in Python; keys: python -m helpers list)")
         self.labels = list(labels) if labels is not None else labels_from_metadata(meta)
         if self.labels is None and self._num_outputs() == 1000:
             self.labels = list(imagenet_labels())

@@ -160,6 +160,9 @@ def download(key: Optional[str] = None, arch: Optional[str] = None, board: Optio
 def cmd_download(args) -> int:
     if args.key and args.arch:
         raise HelpersError("give a model KEY or --arch ARCH, not both")
+    from helpers.board.checks import in_range
+
+    in_range("--timeout", args.timeout, 0, 3600, lo_open=True, hint="seconds")
     for path, status in download(args.key, args.arch, args.board, dry_run=args.dry_run, timeout=args.timeout):
         print(f"{rel_to_repo(path)}: {status}")
     return 0

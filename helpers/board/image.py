@@ -28,8 +28,21 @@ ImageLike = Union[str, "os.PathLike[str]", bytes, np.ndarray, "PIL.Image.Image"]
 MIN_SIDE = 2
 
 
+def _refuse_bombs() -> None:
+    """Pillow warns (``DecompressionBombWarning``) above ``Image.MAX_IMAGE_PIXELS`` and raises above twice
+    that; make the warning an error too (unless a filter says so already), so either is one line, not a print."""
+    import warnings
+
+    from PIL import Image
+
+    if not any(f[0] == "error" and f[2] is Image.DecompressionBombWarning for f in warnings.filters):
+        warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
+
+
 def _open_pil(src) -> "PIL.Image.Image":
     from PIL import Image, UnidentifiedImageError
+
+    _refuse_bombs()
 
     if isinstance(src, (bytes, bytearray)):
         name, fp = "<bytes>", io.BytesIO(src)
@@ -48,6 +61,9 @@ def _open_pil(src) -> "PIL.Image.Image":
         img.load()  # decode now, so truncation is found here and not later
     except UnidentifiedImageError:
         raise HelpersError(f"{name} is not an image Pillow can read (corrupt, or not an image file)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise HelpersError(f"{name} is too large to decode safely, a decompression bomb? ({e}); "
+                           "resize or remove it") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise HelpersError(f"{name} is truncated or corrupt ({e}); re-download or replace it") from None
     return img

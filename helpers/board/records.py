@@ -15,9 +15,12 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from helpers.board import registry
 from helpers.board.files import DATA_DIR, atomic_write_text, rel_to_repo
+from helpers.board.safe_read import load_json
 from helpers.errors import HelpersError
 
 RESULTS_DIR = DATA_DIR / "results"
+#: a results file holds a few hundred rows at most
+MAX_RESULTS_BYTES = 8 << 20
 
 
 def _machine() -> str:
@@ -45,8 +48,8 @@ def record_result(name: str, rows: Sequence[Dict[str, Any]], command: str,
     old_rows: List[Dict[str, Any]] = []
     if path.exists():
         try:
-            old_rows = list(json.loads(path.read_text(encoding="utf-8")).get("rows", []))
-        except (ValueError, AttributeError):
+            old_rows = list(load_json(path, "results file", MAX_RESULTS_BYTES).get("rows", []))
+        except (HelpersError, AttributeError, TypeError):
             old_rows = []  # unreadable: replaced by this run
 
     def ident(r):
@@ -80,11 +83,8 @@ def load_result(name: str, results_dir: Optional[Path] = None) -> Optional[Dict[
     path = Path(results_dir or RESULTS_DIR) / f"{name}.json"
     if not path.exists():
         return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as e:
-        raise HelpersError(f"{rel_to_repo(path)} is not valid JSON ({e}); re-run the command that records "
-                           "it or delete the file") from None
+    data = load_json(path, "results file", MAX_RESULTS_BYTES,
+                     fix="re-run the command that records it or delete the file")
     if not isinstance(data, dict) or not isinstance(data.get("rows"), list) or not data.get("command"):
         raise HelpersError(f"{rel_to_repo(path)} needs a 'command' and a list of 'rows' "
                            "(write it with helpers.board.records.record_result)")

@@ -316,6 +316,8 @@ def format_comparison(c: Dict[str, object]) -> str:
 def cmd_board_model(args) -> int:
     from helpers.board.files import rel_to_repo
 
+    if args.record and args.compare is None:  # before any work: nothing is written when the arguments are wrong
+        raise HelpersError("--record needs --compare: it stores the RGB-vs-board comparison")
     out = build_board_model(args.onnx, args.yaml, out=args.out, overwrite=args.overwrite)
     from helpers.board.runtime import open_model
 
@@ -336,8 +338,6 @@ def cmd_board_model(args) -> int:
                    "top1_agreement": 100.0 * s["top1_agreement"], "top5_overlap": 100.0 * s["top5_overlap"],
                    "worst_contract_rel_err": s["worst_contract_rel_err"], "min_logit_corr": s["min_logit_corr"]}
             record_and_report("nv12", [row], "python -m helpers board-model ONNX YAML --compare --record")
-    elif args.record:
-        raise HelpersError("--record needs --compare: it stores the RGB-vs-board comparison")
     return 0
 
 

@@ -14,6 +14,7 @@ PC only (may export with torch/timm).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Optional
@@ -30,6 +31,13 @@ from helpers.board.files import rel_to_repo
 X3_OPSETS = (10, 11)
 #: the X5 toolchain image D-Robotics names in its model zoo conversion recipe (OE 1.2.8)
 X5_DOCKER = "registry.d-robotics.cc/deliver/ai_toolchain_ubuntu_20_x5_gpu:v1.2.8"
+
+
+def is_bundle_name(rel: str) -> bool:
+    """A file an (older, manifest-less) bundle run wrote: what ``--overwrite`` may replace without a manifest."""
+    return (rel in ("build.sh", "README.txt") or re.fullmatch(r"[A-Za-z0-9_.-]+\.onnx", rel) is not None
+            or re.fullmatch(r"[A-Za-z0-9_.-]+_x[35]\.yaml", rel) is not None
+            or re.fullmatch(re.escape(mapper.BUNDLE_CAL_DIR) + r"/[^/]+\.rgb", rel) is not None)
 
 
 def _onnx_info(path: Path):
@@ -151,7 +159,7 @@ def make_bundle(key: str, board: str, images, out, weights: Optional[str] = None
             raise HelpersError(f"{out} already exists and is not empty; pass --overwrite to replace it")
         if any(out.iterdir()) and not (out / "build.sh").is_file():
             raise HelpersError(f"{out} does not look like a bundle (no build.sh); refusing to replace it")
-    with atomic_output_dir(out) as tmp:
+    with atomic_output_dir(out, overwrite, is_bundle_name) as tmp:
         src = _source_onnx(key, weights, onnx_path, tmp)
         meta, opset = _onnx_info(src)
         if meta.get(META_KEY) not in (None, key):
@@ -186,7 +194,10 @@ def make_bundle(key: str, board: str, images, out, weights: Optional[str] = None
 
 
 def cmd_bundle(args) -> int:
+    from helpers.board.checks import in_range
     from helpers.pc.calib import run_printing_warnings
+
+    in_range("--count", args.count, 1, 100_000, integer=True)
 
     out = run_printing_warnings(make_bundle, args.key, args.board, args.images, args.out, weights=args.weights, onnx_path=args.onnx,
                       count=args.count, yuv_range=args.yuv_range, overwrite=args.overwrite)

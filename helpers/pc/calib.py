@@ -21,8 +21,8 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from helpers.board import registry
-from helpers.errors import HelpersError
-from helpers.board.files import atomic_output_dir
+from helpers.errors import HelpersError, brief
+from helpers.board.files import atomic_output_dir, check_output_dir
 from helpers.board.files import rel_to_repo
 from helpers.board.image import board_resize, find_images, load_image, to_nchw_float
 
@@ -66,6 +66,11 @@ def sample(path, size: Tuple[int, int]) -> np.ndarray:
     return to_nchw_float(board_resize(load_image(path), size))
 
 
+def is_sample_name(rel: str) -> bool:
+    """A file a calibration run writes (directly in the folder, ``*.rgb``): what ``--overwrite`` may replace."""
+    return "/" not in rel and rel.endswith(SAMPLE_SUFFIX) and not rel.startswith(".")
+
+
 def _check_out(out: Path, overwrite: bool) -> None:
     if out.exists():
         if not out.is_dir():
@@ -74,8 +79,9 @@ def _check_out(out: Path, overwrite: bool) -> None:
             raise HelpersError(f"{out} already exists and is not empty; pass --overwrite to replace it")
         foreign = [p.name for p in out.iterdir() if not (p.is_file() and p.suffix == SAMPLE_SUFFIX)]
         if foreign and any(out.iterdir()):
-            raise HelpersError(f"{out} holds files that are not calibration samples (e.g. {foreign[0]}); "
+            raise HelpersError(f"{out} holds files that are not calibration samples (e.g. {brief(foreign[0])}); "
                                "refusing to replace it, give another --out")
+    check_output_dir(out, overwrite, is_sample_name, "calibration data")
 
 
 def write_calibration(key: str, images, out=None, count: Optional[int] = DEFAULT_COUNT,
@@ -96,7 +102,8 @@ def write_calibration(key: str, images, out=None, count: Optional[int] = DEFAULT
     _check_out(out, overwrite)
     files = pick(find_images(images), count)
     written, skipped, gray = 0, [], []
-    with atomic_output_dir(out) as tmp:
+    # no manifest inside: the mapper reads every file of cal_data_dir as a sample
+    with atomic_output_dir(out, overwrite, is_sample_name, manifest=False) as tmp:
         for i, f in enumerate(tqdm(files, desc=f"calibration {key}", unit="img", disable=not progress)):
             try:
                 if is_grayscale(f):
@@ -111,7 +118,9 @@ def write_calibration(key: str, images, out=None, count: Optional[int] = DEFAULT
             raise HelpersError(f"none of the {len(files)} images in {images} could be read "
                                f"(first: {skipped[0] if skipped else '?'}); give readable images")
         if skipped:
-            warnings.warn(f"skipped {len(skipped)} unreadable image(s), e.g. {skipped[0]}", stacklevel=2)
+            bombs = sum("decompression bomb" in s for s in skipped)
+            what = f" ({bombs} too large to decode: decompression bomb?)" if bombs else ""
+            warnings.warn(f"skipped {len(skipped)} unreadable image(s){what}, e.g. {skipped[0]}", stacklevel=2)
         if gray:
             warnings.warn(f"{len(gray)} grayscale image(s) converted to RGB by repeating the channel "
                           f"(as the board pipeline does), e.g. {gray[0]}", GrayscaleImageWarning, stacklevel=2)
@@ -139,6 +148,9 @@ def run_printing_warnings(fn, *args, **kwargs):
 
 
 def cmd_calib(args) -> int:
+    from helpers.board.checks import in_range
+
+    in_range("--count", args.count, 1, 100_000, integer=True)
     out = run_printing_warnings(write_calibration, args.key, args.images, args.out, count=args.count,
                                 overwrite=args.overwrite)
     n = len([p for p in out.iterdir() if p.suffix == SAMPLE_SUFFIX])

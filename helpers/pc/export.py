@@ -363,7 +363,12 @@ def export_onnx(key: str, weights: Union[str, Path] = IMAGENET, out: Optional[Un
     opset = check_opset(opset)
     out = Path(out) if out is not None else registry.get(key).float_onnx_path
     check_writable_target(out, overwrite)  # fail before the slow part
+    from helpers.board.checks import in_range
+
+    in_range("num_classes", num_classes, 2, 100_000, integer=True)
     h, w = (int(v) for v in (input_size or spec.input_size))
+    for side in (h, w):
+        in_range("input_size", side, 32, 4096, integer=True, hint="H and W in pixels")
     started = time.perf_counter()
 
     if model is None:
@@ -481,6 +486,11 @@ def choose_output(key: str, weights: Union[str, Path], overwrite: bool = False) 
 # CLI
 # ------------------------------------------------------------------------------------------------
 def cmd_export(args) -> int:
+    from helpers.board.checks import in_range
+
+    in_range("--num-classes", args.num_classes, 2, 100_000, integer=True,
+             hint="the classifier's number of classes (omit it to keep the checkpoint's)")
+    in_range("--seed", args.seed, 0, 2 ** 32 - 1, integer=True)
     result = export_onnx(args.key, weights=args.weights, out=args.out, opset=args.opset,
                          overwrite=args.overwrite, seed=args.seed, num_classes=args.num_classes)
     print(result.summary())

@@ -33,14 +33,18 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from helpers.board import nv12, registry
-from helpers.errors import HelpersError
+from helpers.errors import HelpersError, brief
 from helpers.pc import ptq_rules
 from helpers.pc.ptq_rules import INPUT_TYPES_RT, INPUT_TYPES_TRAIN
 from helpers.board.files import atomic_write_text, rel_to_repo
 
+#: largest input height/width a yaml may state (the BPU toolchains' inputs are far smaller)
+MAX_INPUT_SIDE = 4096
 SECTIONS = ("model_parameters", "input_parameters", "calibration_parameters", "compiler_parameters")
 #: sections every consumer (board model, calibration, bundle) needs; check-yaml reports the rest
 LOAD_REQUIRED_SECTIONS = ("model_parameters", "input_parameters")
+#: largest input height/width a yaml may state (the BPU toolchains' inputs are far smaller)
+MAX_INPUT_SIDE = 4096
 
 # --- keys each toolchain generation accepts (see the module docstring for the sources) ----------
 _XJ3_KEYS: Dict[str, Tuple[str, ...]] = {
@@ -235,24 +239,13 @@ def all_yaml_targets() -> List[Tuple[str, str]]:
 # reading
 # ------------------------------------------------------------------------------------------------
 def read_yaml(path) -> Dict[str, Any]:
-    """Safe-load ``path``; a one-line HelpersError if it is missing, not yaml or not a mapping."""
-    import yaml
+    """Safe-load ``path`` (bounded: :mod:`helpers.board.safe_read`); a one-line HelpersError if it is
+    missing, not a regular file, too large, not yaml or not a mapping."""
+    from helpers.board.safe_read import load_yaml
 
     path = Path(path)
-    if not path.exists():
-        raise HelpersError(f"mapper yaml not found: {path}")
-    if path.is_dir():
-        raise HelpersError(f"{path} is a directory; give a mapper .yaml file")
-    try:
-        cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise HelpersError(f"{path} is not a text file; give a mapper .yaml file") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(e, "problem", None) or type(e).__name__
-        raise HelpersError(f"{path} is not valid YAML ({problem}{where}); fix the syntax or "
-                           "regenerate it (python -m helpers yaml KEY --board x3|x5)") from None
+    cfg = load_yaml(path, "mapper .yaml file", fix="fix the syntax or regenerate it "
+                    "(python -m helpers yaml KEY --board x3|x5)")
     if not isinstance(cfg, dict):
         raise HelpersError(f"{path} is not a mapper yaml: its top level is "
                            f"{type(cfg).__name__}, not a mapping of sections ({', '.join(SECTIONS)})")
@@ -289,41 +282,56 @@ class Preprocess:
 
 
 def parse_values(value: Any, what: str) -> Tuple[float, ...]:
-    """A mean/scale value: number, list, or space/comma separated string (one input only)."""
+    """A mean/scale value: number, list, or space/comma separated string (one input only).
+
+    ``scale_value`` must be positive: the mapper multiplies the pixels by it (0 makes every output
+    the same, a negative one inverts the image).
+    """
     if isinstance(value, bool) or value is None:
-        raise HelpersError(f"{what} is {value!r}; give numbers, e.g. '123.675 116.28 103.53'")
+        raise HelpersError(f"{what} is {brief(value)}; give numbers, e.g. '123.675 116.28 103.53'")
     if isinstance(value, (int, float)):
-        return (float(value),)
-    if isinstance(value, (list, tuple)):
+        items = [value]
+    elif isinstance(value, (list, tuple)):
         items = list(value)
     else:
         text = str(value).strip()
         if ";" in text.strip(";"):
-            raise HelpersError(f"{what} {text!r} has several inputs (';'); these notebooks handle one input")
+            raise HelpersError(f"{what} {brief(text)} has several inputs (';'); these notebooks handle one input")
         items = [t for t in re.split(r"[\s,;]+", text) if t]
+    if len(items) > 3:
+        raise HelpersError(f"{what} has {len(items)} values; give 1 or 3 (one per channel)")
     try:
         out = tuple(float(v) for v in items)
-    except (TypeError, ValueError):
-        raise HelpersError(f"{what} {value!r} is not a list of numbers; e.g. '123.675 116.28 103.53'") from None
+    except (TypeError, ValueError, OverflowError):
+        raise HelpersError(f"{what} {brief(value)} is not a list of numbers; e.g. '123.675 116.28 103.53'") from None
     if not out or any(not math.isfinite(v) for v in out):
-        raise HelpersError(f"{what} {value!r} needs finite numbers, e.g. '123.675 116.28 103.53'")
+        raise HelpersError(f"{what} {brief(value)} needs finite numbers, e.g. '123.675 116.28 103.53'")
+    if what == "scale_value" and any(v <= 0 for v in out):
+        raise HelpersError(f"scale_value {brief(value)} must be positive (the mapper multiplies the pixels by it; "
+                           "0 makes the output constant): use 1/(std x 255), e.g. '0.0171248 0.017507 0.0174292'")
     return out
 
 
 def parse_shape(value: Any, layout: str) -> Optional[Tuple[int, int]]:
-    """``'1x3x224x224'`` -> (224, 224) for NCHW (NHWC: ``1x224x224x3``); empty -> None."""
+    """``'1x3x224x224'`` -> (224, 224) for NCHW (NHWC: ``1x224x224x3``); empty -> None.
+
+    H and W must lie in 2..:data:`MAX_INPUT_SIDE` (a 100000x100000 input is a typo, not a model).
+    """
     if value in (None, ""):
         return None
     text = str(value).strip()
     if ";" in text:
-        raise HelpersError(f"input_shape {text!r} has several inputs (';'); these notebooks handle one input")
+        raise HelpersError(f"input_shape {brief(text)} has several inputs (';'); these notebooks handle one input")
     try:
-        dims = [int(d) for d in text.lower().split("x")]
+        dims = [int(d) for d in text.lower().split("x")] if len(text) <= 40 else []
     except ValueError:
-        raise HelpersError(f"input_shape {text!r} is not of the form 1x3xHxW") from None
+        raise HelpersError(f"input_shape {brief(text)} is not of the form 1x3xHxW") from None
     if len(dims) != 4 or any(d <= 0 for d in dims):
-        raise HelpersError(f"input_shape {text!r} must have 4 positive dimensions, e.g. 1x3x224x224")
-    return (dims[1], dims[2]) if layout == "NHWC" else (dims[2], dims[3])
+        raise HelpersError(f"input_shape {brief(text)} must have 4 positive dimensions, e.g. 1x3x224x224")
+    hw = (dims[1], dims[2]) if layout == "NHWC" else (dims[2], dims[3])
+    if not all(2 <= v <= MAX_INPUT_SIDE for v in hw):
+        raise HelpersError(f"input_shape {brief(text)}: H and W must be 2..{MAX_INPUT_SIDE} pixels, e.g. 1x3x224x224")
+    return hw
 
 
 def range_of(space: Any) -> str:
@@ -331,7 +339,7 @@ def range_of(space: Any) -> str:
     if space in (None, ""):
         return nv12.RANGE_FROM_YAML["regular"]
     if space not in nv12.RANGE_FROM_YAML:
-        raise HelpersError(f"input_space_and_range {space!r} is not valid; use 'regular' (NV12 0..255, "
+        raise HelpersError(f"input_space_and_range {brief(space)} is not valid; use 'regular' (NV12 0..255, "
                            "the default) or 'bt601_video' (NV12 16..235)")
     return nv12.RANGE_FROM_YAML[space]
 
@@ -348,7 +356,7 @@ def preprocess_of(cfg: Dict[str, Any]) -> Preprocess:
         if value is None:
             raise HelpersError(f"input_parameters.{name} is missing; one of: {', '.join(allowed)}")
         if str(value) not in allowed:
-            raise HelpersError(f"input_parameters.{name} {value!r} is not valid; use one of: {', '.join(allowed)}")
+            raise HelpersError(f"input_parameters.{name} {brief(value)} is not valid; use one of: {', '.join(allowed)}")
         return str(value)
 
     rt = choice("input_type_rt", INPUT_TYPES_RT)

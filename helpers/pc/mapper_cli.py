@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from helpers.board import nv12, registry
 from helpers.board.files import rel_to_repo
-from helpers.errors import HelpersError
+from helpers.errors import HelpersError, one_line
 from helpers.pc.mapper import all_yaml_targets, check_config, regenerate
 
 
@@ -30,8 +30,8 @@ def cmd_check_yaml(args) -> int:
     errors = 0
     for f in args.files:
         findings = check_config(f, strict=args.strict)
-        for x in findings:
-            print(f"{x.level}: {f}: {x.message}")
+        for x in findings:  # one bounded line each, whatever value the file holds
+            print(one_line(f"{x.level}: {f}: {x.message}", 600))
         n_err = sum(x.level == "error" for x in findings)
         n_warn = len(findings) - n_err
         errors += n_err

@@ -244,6 +244,12 @@ def record_row(res: QuantizeResult, f, q) -> Dict:
 
 
 def cmd_quantize(args) -> int:
+    from helpers.board.checks import in_range
+
+    if args.record and not args.data:  # before any work: nothing is written when the arguments are wrong
+        raise HelpersError("--record needs --data DIR: the table reports accuracy, measured on labelled images")
+    in_range("--count", args.count, 1, None, integer=True)
+    in_range("--limit", args.limit, 1, None, integer=True)
     res = quantize(args.onnx, args.calib, args.out, per_channel=args.per_channel, overwrite=args.overwrite,
                    count=args.count, calibrate_method=args.method)
     print(res.summary())
@@ -259,8 +265,6 @@ def cmd_quantize(args) -> int:
             record_and_report("quantize", [record_row(res, f, q)],
                               "python -m helpers quantize ONNX --calib DIR --out FILE --data DIR --record",
                               weights=f.weights)
-    elif args.record:
-        raise HelpersError("--record needs --data DIR: the table reports accuracy, measured on labelled images")
     else:
         print(f"accuracy: python -m helpers eval {rel_to_repo(res.path)} --data DIR")
     return 0

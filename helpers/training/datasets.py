@@ -35,12 +35,13 @@ import numpy as np
 
 from helpers.errors import HelpersError
 from helpers.board.image import IMAGE_EXTS
-from helpers.board.files import DATA_DIR, atomic_output_dir, rel_to_repo
+from helpers.board.files import DATA_DIR, atomic_output_dir, check_output_dir, rel_to_repo
 
 
 #: the bundled dataset's folder, resolution and split
 DIGITS_DIR = DATA_DIR / "digits"
 DIGITS_SIZE = 32
+MAX_DIGITS_SIZE = 512
 DIGITS_VAL_FRACTION = 0.25
 DIGITS_SEED = 0
 #: tint (see random_colours): luma ranges of paper and ink, and the largest chroma offset
@@ -48,6 +49,8 @@ PAPER_Y = (185.0, 230.0)
 INK_Y = (30.0, 85.0)
 TINT_CHROMA = 40.0
 INFO_FILE = "dataset.json"
+#: a labels file: ImageNet's 50,000 validation lines are about 3 MB
+MAX_LABELS_BYTES = 64 << 20
 SYNSET_RE = re.compile(r"^n\d{8}$")
 
 
@@ -101,6 +104,11 @@ def _digits_info(size: int, val_fraction: float, seed: int) -> Dict:
                             "weight_decay": 1e-4, "batch_size": 32}}
 
 
+def is_digits_name(rel: str) -> bool:
+    """A file :func:`make_digits` writes: what ``--overwrite`` may replace in a folder without a manifest."""
+    return re.fullmatch(r"dataset\.json|(train|val)/\d+/\d+\.png", rel) is not None
+
+
 def digits_ready(out, size: int = DIGITS_SIZE, val_fraction: float = DIGITS_VAL_FRACTION,
                  seed: int = DIGITS_SEED) -> bool:
     """True when ``out`` already holds the digits made with these parameters."""
@@ -117,16 +125,11 @@ def make_digits(out=None, size: int = DIGITS_SIZE, val_fraction: float = DIGITS_
     Idempotent: when ``out`` already holds the same dataset it is left alone. A different or
     foreign folder is replaced only with ``overwrite``. Built under a temporary name and renamed.
     """
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-    from tqdm.auto import tqdm
-
-    import cv2
-
     out = Path(out) if out is not None else DIGITS_DIR
     size = int(size)
-    if size < 8 or size % 2:
-        raise HelpersError(f"--size must be an even number of pixels >= 8 (NV12 needs even sizes), got {size}")
+    if not 8 <= size <= MAX_DIGITS_SIZE or size % 2:
+        raise HelpersError(f"--size must be an even number of pixels in 8..{MAX_DIGITS_SIZE} (NV12 needs even "
+                           f"sizes), got {size}")
     if not 0.05 <= val_fraction <= 0.5:
         raise HelpersError(f"val_fraction must be between 0.05 and 0.5, got {val_fraction}")
     if digits_ready(out, size, val_fraction, seed):
@@ -140,12 +143,19 @@ def make_digits(out=None, size: int = DIGITS_SIZE, val_fraction: float = DIGITS_
                     else "other files")
             raise HelpersError(f"{rel_to_repo(out)} already holds {what}; pass --overwrite to replace it "
                                "or give another --out")
+    check_output_dir(out, overwrite, is_digits_name, "dataset")  # --overwrite replaces only our own files
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    from tqdm.auto import tqdm
+
+    import cv2
+
     digits = load_digits()
     idx = np.arange(len(digits.target))
     train_idx, val_idx = train_test_split(idx, test_size=val_fraction, stratify=digits.target,
                                           random_state=seed)
     fg, bg = random_colours(np.random.default_rng(seed), len(idx))
-    with atomic_output_dir(out) as tmp:
+    with atomic_output_dir(out, overwrite, is_digits_name) as tmp:
         jobs = [("train", i) for i in sorted(train_idx)] + [("val", i) for i in sorted(val_idx)]
         for split, i in tqdm(jobs, desc=f"digits {size}px", unit="img", disable=not progress):
             folder = tmp / split / str(int(digits.target[i]))
@@ -161,13 +171,16 @@ def make_digits(out=None, size: int = DIGITS_SIZE, val_fraction: float = DIGITS_
 
 def read_info(root) -> Optional[Dict]:
     """The ``dataset.json`` a dataset root carries (the bundled digits do), or None."""
+    from helpers.board.safe_read import load_json
+
     f = Path(root) / INFO_FILE
     if not f.is_file():
         return None
-    try:
-        return json.loads(f.read_text(encoding="utf-8"))
-    except ValueError:
+    try:  # bounded: a dataset.json is a few hundred bytes
+        info = load_json(f, INFO_FILE)
+    except HelpersError:
         return None
+    return info if isinstance(info, dict) else None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -258,8 +271,10 @@ def file_list(images, labels_file) -> ImageSet:
         raise HelpersError(f"labels file not found: {labels_file}")
     if not images.is_dir():
         raise HelpersError(f"image folder not found: {images}")
+    from helpers.board.safe_read import read_bytes
+
     entries: List[Tuple[str, str]] = []
-    text = labels_file.read_text(encoding="utf-8", errors="replace").splitlines()
+    text = read_bytes(labels_file, "labels file", MAX_LABELS_BYTES).decode("utf-8", errors="replace").splitlines()
     if labels_file.suffix.lower() == ".csv":
         import csv
 
@@ -403,6 +418,8 @@ def sample_grid(root, split: str = "val", per_class: int = 4):
 # ------------------------------------------------------------------------------------------------
 def cmd_data(args) -> int:
     out = Path(args.out) if args.out else DIGITS_DIR
+    if not 8 <= args.size <= MAX_DIGITS_SIZE or args.size % 2:
+        make_digits(out, size=args.size)  # its one-line range error, before anything is read
     was_ready = digits_ready(out, args.size)
     out = make_digits(out, size=args.size, overwrite=args.overwrite)
     info = read_info(out) or {}

@@ -414,6 +414,9 @@ def run_pipeline(out=None, epochs: Optional[int] = None, key: str = DEFAULT_KEY,
 def cmd_demo(args) -> int:
     import matplotlib
 
+    from helpers.training.recipe import TrainConfig
+
+    TrainConfig(epochs=args.epochs or 1, img_size=args.img_size, seed=args.seed).validate()  # before any work
     matplotlib.use("Agg")
     t0 = time.perf_counter()
     res = run_pipeline(out=args.out, epochs=args.epochs, img_size=args.img_size, board=args.board,

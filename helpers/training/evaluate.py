@@ -167,7 +167,7 @@ def open_runner(model_file, key: Optional[str] = None, backend: str = "auto", th
 def labels_from_file(path) -> List[str]:
     """Class names from a model file (ONNX metadata, train checkpoint) or a text file (one per line)."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise HelpersError(f"class-names file not found: {path}")
     if path.suffix.lower() == ".safetensors":
         from helpers.training.train import read_checkpoint_info
@@ -181,7 +181,10 @@ def labels_from_file(path) -> List[str]:
         if not names:
             raise HelpersError(f"{path.name} carries no class names (rdk.labels)")
         return names
-    return [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    from helpers.board.safe_read import read_text
+
+    return [ln.strip() for ln in read_text(path, "class-names file (one name per line)", 16 << 20).splitlines()
+            if ln.strip()]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -300,8 +303,15 @@ def write_json(results, out, overwrite: bool = False) -> Path:
 # CLI
 # ------------------------------------------------------------------------------------------------
 def cmd_eval(args) -> int:
+    from helpers.board.checks import in_range
+    from helpers.board.files import check_writable_target
     from helpers.training.datasets import DIGITS_DIR
 
+    in_range("--threads", args.threads, 1, 256, integer=True)
+    in_range("--workers", args.workers, 1, 64, integer=True)
+    in_range("--limit", args.limit, 1, None, integer=True)
+    if args.json:
+        check_writable_target(args.json, args.overwrite)  # before the evaluation, not after it
     names = labels_from_file(args.class_names) if args.class_names else None
     res = evaluate(args.model, args.data or DIGITS_DIR, labels_file=args.labels, key=args.key, backend=args.backend,
                    threads=args.threads, workers=args.workers, limit=args.limit, class_names=names)

@@ -39,9 +39,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from helpers.board import registry
-from helpers.errors import HelpersError, first_line
+from helpers.errors import HelpersError, brief, first_line, unwrap_worker_error
 from helpers.board.meta import META_CLASSES, META_CONV_BRANCHES, META_EPOCH, META_EPOCHS, META_IMG_SIZE, META_INIT_WEIGHTS, META_KEY, META_REPARAMETERIZED
 from helpers.pc.models import create_model, create_unfused
+from helpers.training.recipe import SMOOTHING, TrainConfig  # noqa: F401 - TrainConfig is part of this API
 from helpers.board.files import REPO_ROOT, atomic_output, atomic_write_text, rel_to_repo
 
 LAST = "last.safetensors"
@@ -56,7 +57,6 @@ LR_BASE = 4e-3
 LR_BASE_BATCH = 256
 BATCH_SIZE = 64
 WEIGHT_DECAY = 0.05
-SMOOTHING = 0.1
 COLOR_JITTER = 0.4
 
 
@@ -330,47 +330,28 @@ def _evaluate(model, loader, d: Dist, amp) -> Tuple[float, float]:
     return 100.0 * c1 / max(n, 1), 100.0 * c5 / max(n, 1)
 
 
+def _load_state(path: Path) -> Dict:
+    """The optimizer/RNG state ``train`` saved; anything else (e.g. an arbitrary pickle) is refused, never run."""
+    import warnings
+
+    import torch
+
+    try:
+        with warnings.catch_warnings():  # torch warns about foreign pickle protocols before refusing them
+            warnings.simplefilter("ignore")
+            state = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as e:  # weights_only refuses pickled objects (UnpicklingError); others: not a torch file
+        raise HelpersError(f"{rel_to_repo(path)} is not a training state written by `python -m helpers train` "
+                           f"(torch.load(weights_only=True) refused it: {brief(first_line(e, 80), 90)}); it was not "
+                           "loaded - start again with --overwrite") from None
+    if not isinstance(state, dict) or not isinstance(state.get("optimizer"), dict):
+        raise HelpersError(f"{rel_to_repo(path)} holds no optimizer state; it is not a {STATE} written by "
+                           "`python -m helpers train` - start again with --overwrite")
+    return state
+
+
 def default_workers() -> int:
     return max(0, min(8, (os.cpu_count() or 1) - 1))
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """The recipe of one training run. ``None`` means: the dataset's ``dataset.json`` hint, else timm's default.
-
-    ``hflip``/``scale``/``color_jitter``/``batch_size``/``opt``/``lr``/``weight_decay`` default to the
-    dataset's hints (the digits: no flips, crops keeping most of the digit, a from-scratch SGD
-    recipe), else timm's ImageNet defaults (0.5, (0.08, 1)), AdamW and :data:`LR_BASE` scaled by the
-    batch. ``conv_branches`` sets MobileOne's k while training (random weights only).
-    """
-
-    epochs: int = 10
-    img_size: Optional[int] = None
-    weights: str = "imagenet"
-    batch_size: Optional[int] = None
-    lr: Optional[float] = None
-    weight_decay: Optional[float] = None
-    opt: Optional[str] = None
-    sched: str = "cosine"
-    warmup_epochs: Optional[int] = None
-    smoothing: float = SMOOTHING
-    ema_decay: float = 0.0
-    hflip: Optional[float] = None
-    scale: Optional[Tuple[float, float]] = None
-    color_jitter: object = None
-    conv_branches: Optional[int] = None
-    workers: Optional[int] = None
-    seed: int = 0
-
-    def with_options(self, **options) -> "TrainConfig":
-        """A copy with ``options`` replaced; an unknown option names the known ones."""
-        import dataclasses
-
-        known = {f.name for f in dataclasses.fields(self)}
-        bad = sorted(set(options) - known)
-        if bad:
-            raise HelpersError(f"unknown training option(s) {', '.join(bad)}; known: {', '.join(sorted(known))}")
-        return dataclasses.replace(self, **options)
 
 
 def train(key: str, data, config: Optional[TrainConfig] = None, *, out=None, resume: bool = False,
@@ -381,7 +362,7 @@ def train(key: str, data, config: Optional[TrainConfig] = None, *, out=None, res
     ``train(key, data, epochs=3, lr=0.1)``. ``out``: the run folder (default ``runs/train/<key>``);
     ``resume`` continues the run in it, ``overwrite`` starts it again.
     """
-    cfg = (config or TrainConfig()).with_options(**options)
+    cfg = (config or TrainConfig()).with_options(**options).validate()
     epochs, img_size, weights, batch_size = cfg.epochs, cfg.img_size, cfg.weights, cfg.batch_size
     lr, weight_decay, opt, sched, warmup_epochs = cfg.lr, cfg.weight_decay, cfg.opt, cfg.sched, cfg.warmup_epochs
     smoothing, ema_decay, hflip, scale, color_jitter = cfg.smoothing, cfg.ema_decay, cfg.hflip, cfg.scale, cfg.color_jitter
@@ -411,6 +392,7 @@ def train(key: str, data, config: Optional[TrainConfig] = None, *, out=None, res
     check_same_classes(train_set, val_set)
     classes = list(train_set.classes)
     hints = train_set.info.get("train_hints", {}) if train_set.info else {}
+    TrainConfig.from_hints(hints)  # a hostile dataset.json: one line naming the bad hint
     batch_size = int(batch_size or hints.get("batch_size") or BATCH_SIZE)
     size = int(img_size or train_set.info.get("size") or spec.input_size[0])
     if size < 32 or size % 2:
@@ -432,7 +414,7 @@ def train(key: str, data, config: Optional[TrainConfig] = None, *, out=None, res
         if info.epoch >= epochs:
             raise HelpersError(f"the run in {rel_to_repo(out)} has already trained {info.epoch} epochs; "
                                f"pass --epochs larger than {info.epoch} to continue it")
-        state = torch.load(str(out / STATE), map_location="cpu", weights_only=True)
+        state = _load_state(out / STATE)
         start_epoch = info.epoch + 1
         history = [EpochRecord(**h) for h in state.get("history", [])]
 
@@ -489,13 +471,19 @@ def train(key: str, data, config: Optional[TrainConfig] = None, *, out=None, res
     # optimiser and weight decay: argument, else the dataset's recipe hint, else AdamW defaults
     opt = str(opt or hints.get("opt") or "adamw")
     weight_decay = float(hints.get("weight_decay", WEIGHT_DECAY) if weight_decay is None else weight_decay)
-    optimizer = create_optimizer_v2(model, opt, lr=lr, weight_decay=weight_decay)
+    try:
+        optimizer = create_optimizer_v2(model, opt, lr=lr, weight_decay=weight_decay)
+    except (AssertionError, ValueError, KeyError) as e:
+        raise HelpersError(f"--opt {brief(opt, 40)} is not a timm optimizer ({first_line(e, 80)}); "
+                           "e.g. sgd, adamw, lamb") from None
     steps = len(dl_train)
     if warmup_epochs is None:
         warmup_epochs = 1 if epochs >= 3 else 0
     scheduler, _ = create_scheduler_v2(optimizer, sched, num_epochs=epochs, warmup_epochs=warmup_epochs,
                                        warmup_lr=lr / 10, min_lr=lr / 100, step_on_epochs=False,
                                        updates_per_epoch=steps)
+    if scheduler is None:
+        raise HelpersError(f"sched {brief(sched, 40)} is not a timm scheduler; e.g. cosine, step, plateau")
     ema = ModelEmaV3(model, decay=ema_decay, device=d.device) if ema_decay > 0 else None
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
@@ -575,6 +563,10 @@ def train(key: str, data, config: Optional[TrainConfig] = None, *, out=None, res
                       "ema": ema.module.state_dict() if ema is not None else {}}
                 with atomic_output(out / STATE, overwrite=True, suffix=".pt") as tmp:
                     torch.save(st, str(tmp))
+    except Exception as e:
+        if "Original Traceback" in str(e):  # re-raised by a data-loader worker: our one line, not its traceback
+            raise HelpersError(unwrap_worker_error(e)) from None
+        raise
     finally:
         if flush:
             torch.set_flush_denormal(False)
@@ -618,13 +610,16 @@ def train(key: str, data, config: Optional[TrainConfig] = None, *, out=None, res
 def cmd_train(args) -> int:
     from helpers.training.datasets import DIGITS_DIR
 
-    scale = tuple(float(v) for v in args.scale.split(",")) if args.scale else None
+    try:
+        scale = tuple(float(v) for v in args.scale.split(",")) if args.scale else None
+    except ValueError:
+        scale = ()
     if scale is not None and len(scale) != 2:
-        raise HelpersError("--scale takes two numbers, e.g. 0.75,1.0")
+        raise HelpersError(f"--scale takes two numbers MIN,MAX with 0 < MIN <= MAX <= 1, e.g. 0.08,1; got {brief(args.scale, 40)}")
     cfg = TrainConfig(epochs=args.epochs, img_size=args.img_size, weights=args.weights, batch_size=args.batch_size,
                       lr=args.lr, opt=args.opt, warmup_epochs=args.warmup_epochs, ema_decay=args.ema_decay,
                       hflip=args.hflip, conv_branches=args.conv_branches, scale=scale, workers=args.workers,
-                      seed=args.seed)
+                      seed=args.seed).validate()
     res = train(args.key, args.data or DIGITS_DIR, cfg, out=args.out, resume=args.resume, overwrite=args.overwrite)
     print(res.summary())
     print(f"next: python -m helpers eval {rel_to_repo(res.checkpoint)} --data {args.data or rel_to_repo(DIGITS_DIR)}")

@@ -7,6 +7,7 @@ import pytest
 
 from helpers.pc import bundle, mapper
 from helpers.board import files, registry
+from helpers.board.files import MANIFEST
 from helpers.board.image import sample_images
 from helpers.cli import main
 from helpers.errors import HelpersError
@@ -25,7 +26,8 @@ def images(tmp_path):
 def check_bundle(out, key, board, n_samples):
     spec, b = registry.get(key), registry.BOARDS[board]
     names = sorted(p.name for p in out.iterdir())
-    assert names == sorted(["README.txt", "build.sh", f"{key}.onnx", f"{key}_{board}.yaml", mapper.BUNDLE_CAL_DIR])
+    assert names == sorted(["README.txt", "build.sh", f"{key}.onnx", f"{key}_{board}.yaml", mapper.BUNDLE_CAL_DIR,
+                            MANIFEST])  # the manifest: what --overwrite may replace later
     y = out / f"{key}_{board}.yaml"
     cfg = mapper.load_config(y)
     mp, cp = cfg["model_parameters"], cfg["calibration_parameters"]
