@@ -2,7 +2,7 @@
 
 One face for model creation, used by export, training and evaluation: :func:`create_model` (the
 deployable weights of a key), :func:`create_unfused` (the training form), checkpoint reading
-(:func:`load_checkpoint_state`, Apple's MobileOne layout), MobileOne re-parameterisation
+(:mod:`helpers.pc.checkpoints`: timm, Apple and mmpretrain layouts by key names), MobileOne re-parameterisation
 (:func:`reparameterize`, :func:`check_reparameterization`) and the seeded inputs the parity checks use.
 
 torch and timm are imported inside the functions, so that ``python -m helpers --help`` stays light.
@@ -13,12 +13,13 @@ import re
 import socket
 import warnings
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 from urllib.parse import urlparse
 
 import numpy as np
 
 from helpers.board import registry
+from helpers.pc.checkpoints import CHECKPOINT_SUFFIXES, guess_mobileone, load_checkpoint_state, read_checkpoint  # noqa: F401 (re-exported)
 from helpers.errors import HelpersError, RandomWeightsWarning, first_line
 
 
@@ -48,7 +49,6 @@ IMAGENET = "imagenet"
 
 
 
-CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".pt", ".pth.tar", ".bin")
 
 
 
@@ -211,128 +211,41 @@ def settle_batchnorm(model, input_size: Sequence[int], mean: Sequence[float], st
 
 
 
-def load_checkpoint_state(path: Union[str, Path]) -> Dict[str, "object"]:
-    """Read a checkpoint safely into a flat ``{name: tensor}`` dict (nested 'state_dict'/'model')."""
-    import torch
+def _classifier_key(timm_name: str) -> Optional[str]:
+    import timm
 
-    path = Path(path)
-    if not path.exists():
-        raise HelpersError(f"checkpoint not found: {path}; give an existing file, 'imagenet' or 'random'")
-    if path.is_dir():
-        raise HelpersError(f"{path} is a directory; give the checkpoint file inside it")
-    name = path.name.lower()
-    if not name.endswith(CHECKPOINT_SUFFIXES):
-        raise HelpersError(f"{path.name}: unknown checkpoint type; use a .safetensors file or a PyTorch "
-                           f"checkpoint ({', '.join(s for s in CHECKPOINT_SUFFIXES if s != '.safetensors')})")
-    if path.stat().st_size == 0:
-        raise HelpersError(f"checkpoint {path} is empty (0 bytes); re-save or re-download it")
-    if name.endswith(".safetensors"):
-        from safetensors.torch import load_file
-
-        try:
-            state = load_file(str(path), device="cpu")
-        except Exception as e:  # safetensors raises its own SafetensorError
-            raise HelpersError(f"checkpoint {path.name} is not a readable safetensors file "
-                               f"({first_line(e)}); re-save or re-download it") from None
-    else:
-        try:
-            state = torch.load(str(path), map_location="cpu", weights_only=True)
-        except Exception as e:  # pickle/zip/EOF errors from a corrupt file
-            inner = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", str(e))  # the cause, not the advice
-            text = inner.group(1).strip()[:160] if inner else first_line(e)
-            if "Unsupported global" in str(e):  # a real pickle with objects beyond tensors
-                raise HelpersError(f"checkpoint {path.name} holds Python objects that weights_only=True "
-                                   "refuses to unpickle; re-save just the weights: "
-                                   "torch.save(model.state_dict(), 'file.pth')") from None
-            raise HelpersError(f"checkpoint {path.name} is corrupt or not a PyTorch checkpoint ({text}); "
-                               "re-save or re-download it") from None
-    for nested in ("state_dict", "model"):
-        if isinstance(state, dict) and isinstance(state.get(nested), dict):
-            state = state[nested]
-            break
-    if not isinstance(state, dict) or not state or not all(torch.is_tensor(v) for v in state.values()):
-        raise HelpersError(f"checkpoint {path.name} holds no state dict of tensors (top level: "
-                           f"{type(state).__name__}); save model.state_dict()")
-    from timm.models import clean_state_dict  # strips DDP 'module.' / torch.compile prefixes
-
-    return clean_state_dict(state)
-
-
-
-_APPLE_KEY = re.compile(r"(^|\.)(rbr_conv|rbr_skip|rbr_scale)\.")
-
-
-
-def is_apple_mobileone_layout(state: Dict[str, "object"]) -> bool:
-    """True for a checkpoint in apple/ml-mobileone's unfused layout (``stage0.rbr_conv...``)."""
-    return any(_APPLE_KEY.search(k) for k in state)
-
-
-
-def _apple_to_timm(state: Dict[str, "object"], model, path: Path) -> Dict[str, "object"]:
-    """Map Apple's unfused MobileOne checkpoint onto timm's model with timm's own tool.
-
-    timm's byobnet ``checkpoint_filter_fn`` only converts OpenAI-CLIP checkpoints; it does not know
-    Apple's names. But timm's ``remap_state_dict`` maps by registration order, and Apple's
-    MobileOneBlock registers its tensors in timm's order (skip BN, conv branches, scale branch;
-    stem ``stage0``, stages, ``linear`` head) with one exception: Apple registers a block's SE
-    module first, timm (``attn``) last. We move each block's SE entries behind the block's other
-    entries (a stable reorder, names untouched), then remap with shapes checked exactly.
-    """
-    from timm.models import remap_state_dict
-
-    def block(k: str) -> str:
-        return k.split(".se.")[0] if ".se." in k else re.sub(r"\.(rbr_conv|rbr_skip|rbr_scale)\..*$", "", k)
-
-    first: Dict[str, int] = {}
-    for i, k in enumerate(state):
-        first.setdefault(block(k), i)
-    order = sorted(enumerate(state), key=lambda ik: (first[block(ik[1])], ".se." in ik[1], ik[0]))
-    ordered = {k: state[k] for _, k in order}
-    target = model.state_dict()
-    if len(ordered) != len(target):
-        raise HelpersError(f"{path.name} is in Apple's MobileOne layout but has {len(ordered)} tensors where "
-                           f"timm's {model.default_cfg.get('architecture', 'model')} has {len(target)}: "
-                           "it is a checkpoint of another MobileOne variant (or a fused one); use the matching key")
-    try:
-        return remap_state_dict(ordered, model, allow_reshape=False)
-    except AssertionError as e:
-        raise HelpersError(f"{path.name} is in Apple's MobileOne layout but does not fit this variant "
-                           f"({first_line(e)}); use the registry key of the variant it was trained as") from None
-
-
-
-def _classifier_key(model) -> Optional[str]:
-    name = getattr(model, "pretrained_cfg", {}).get("classifier")
-    return f"{name}.weight" if name else None
-
+    cfg = timm.models.get_pretrained_cfg(timm_name)
+    return f"{cfg.classifier}.weight" if cfg is not None and cfg.classifier else None
 
 
 def _create_from_checkpoint(spec: registry.ModelSpec, path: Path, num_classes: Optional[int]):
-    state = load_checkpoint_state(path)
-    apple = spec.reparameterizable and is_apple_mobileone_layout(state)
-    probe = _timm_create(spec.timm_name, pretrained=False)
-    head_key = "linear.weight" if apple else _classifier_key(probe)
+    """The timm model of ``spec`` with the weights of ``path`` in any layout :mod:`checkpoints` knows.
+
+    Prints one line naming the layout found. A re-parameterised checkpoint builds the fused network
+    directly (:func:`create_fused`) and loads into it: nothing is fused.
+    """
+    ck = read_checkpoint(path)
+    print(ck.describe(), flush=True)
+    if ck.layout.mobileone and not spec.reparameterizable:
+        guess = guess_mobileone(ck.state)
+        raise HelpersError(f"{path.name} is a MobileOne checkpoint ({ck.layout} layout), not a {spec.key} one; "
+                           f"use KEY {guess or 'mobileone_sN'}")
+    state = ck.state
+    head_key = _classifier_key(spec.timm_name)
     ckpt_classes = int(state[head_key].shape[0]) if head_key in state and state[head_key].ndim >= 1 else None
     if num_classes is None:
         num_classes = ckpt_classes or spec.num_classes
     elif ckpt_classes is not None and ckpt_classes != int(num_classes):
         raise HelpersError(f"{path.name} has a {ckpt_classes}-class head but num_classes={num_classes} was "
                            "asked; drop num_classes (it is read from the checkpoint) or use another checkpoint")
-    model = probe if int(num_classes) == probe.num_classes else \
-        _timm_create(spec.timm_name, pretrained=False, num_classes=int(num_classes))
-    if apple:
-        state = _apple_to_timm(state, model, path)
-    elif spec.reparameterizable and any(".reparam_conv." in k for k in state):
-        model = reparameterize(model)  # a checkpoint saved after fusing
+    if spec.reparameterizable and ck.layout.fused:
+        model = create_fused(spec.key, int(num_classes))
     elif spec.reparameterizable:  # unfused: trained with as many k x k branches as it carries
-        k = checkpoint_conv_branches(state)
-        if k and k != checkpoint_conv_branches(model.state_dict()):
-
-            model = create_unfused(spec.key, int(num_classes), conv_branches=k)
-    _load_exact(model, state, spec, path)
+        model = create_unfused(spec.key, int(num_classes), conv_branches=checkpoint_conv_branches(state))
+    else:
+        model = _timm_create(spec.timm_name, pretrained=False, num_classes=int(num_classes))
+    _load_exact(model, state, spec, path, str(ck.layout))
     return model.eval()
-
 
 
 _KXK_RE = re.compile(r"\.conv_kxk\.(\d+)\.")
@@ -346,7 +259,7 @@ def checkpoint_conv_branches(state) -> Optional[int]:
 
 
 
-def _load_exact(model, state, spec: registry.ModelSpec, path: Path) -> None:
+def _load_exact(model, state, spec: registry.ModelSpec, path: Path, layout: str = "timm") -> None:
     target = model.state_dict()
     missing = [k for k in target if k not in state]
     unexpected = [k for k in state if k not in target]
@@ -360,7 +273,11 @@ def _load_exact(model, state, spec: registry.ModelSpec, path: Path) -> None:
         if wrong:
             k = wrong[0]
             parts.append(f"{len(wrong)} of other shape (e.g. {k}: {list(state[k].shape)} vs {list(target[k].shape)})")
-        raise HelpersError(f"{path.name} is not a {spec.key} checkpoint: {'; '.join(parts)}. "
+        guess = guess_mobileone(state) if spec.reparameterizable else None
+        if guess and guess != spec.key:
+            raise HelpersError(f"{path.name} looks like a {guess} checkpoint ({layout} layout), not {spec.key}: "
+                               f"{'; '.join(parts)}; use KEY {guess}")
+        raise HelpersError(f"{path.name} ({layout} layout) is not a {spec.key} checkpoint: {'; '.join(parts)}. "
                            "Is it a checkpoint of another model? Use its registry key (python -m helpers list)")
     model.load_state_dict(state, strict=True)
 
@@ -476,8 +393,8 @@ def count_torch_params(model) -> int:
     return int(sum(p.numel() for p in model.parameters()))
 
 
-def _with_conv_branches(cfg, branches: int):
-    """A timm ByobNet config with ``num_conv_branches`` set on every MobileOne block."""
+def _with_block_kwargs(cfg, **kwargs):
+    """A timm ByobNet config with ``kwargs`` added to every MobileOne block's ``block_kwargs``."""
     import dataclasses
 
     def fix(b):
@@ -485,15 +402,34 @@ def _with_conv_branches(cfg, branches: int):
             return type(b)(fix(x) for x in b)
         if b.type != "one":
             return b
-        return dataclasses.replace(b, block_kwargs={**(b.block_kwargs or {}), "num_conv_branches": int(branches)})
+        return dataclasses.replace(b, block_kwargs={**(b.block_kwargs or {}), **kwargs})
 
     return dataclasses.replace(cfg, blocks=tuple(fix(b) for b in cfg.blocks))
 
 
+def _byobnet(spec: registry.ModelSpec, num_classes: int, **block_kwargs):
+    import timm
+    from timm.layers import set_layer_config
+    from timm.models import byobnet
+
+    cfg = _with_block_kwargs(byobnet.model_cfgs[spec.timm_name], **block_kwargs)
+    with set_layer_config(exportable=True):
+        model = byobnet.ByobNet(cfg, num_classes=num_classes)
+    model.pretrained_cfg = timm.models.get_pretrained_cfg(spec.timm_name).to_dict()
+    return model
+
+
+def _mobileone_spec(key: str, what: str) -> registry.ModelSpec:
+    from timm.models import byobnet
+
+    spec = registry.get(key)
+    if not spec.reparameterizable or spec.timm_name not in byobnet.model_cfgs:
+        raise HelpersError(f"{what} applies to MobileOne only, not {key}")
+    return spec
+
 
 def create_unfused(key: str, num_classes: int, conv_branches: Optional[int] = None, seed: int = 0):
     """The randomly initialised (training-form) timm model; ``conv_branches`` overrides MobileOne's k."""
-    import timm
     import torch
 
     spec = registry.get(key)
@@ -501,16 +437,26 @@ def create_unfused(key: str, num_classes: int, conv_branches: Optional[int] = No
         torch.manual_seed(int(seed))
         if conv_branches is None:
             return _timm_create(spec.timm_name, pretrained=False, num_classes=num_classes)
-        from timm.models import byobnet
-
-        if not spec.reparameterizable or spec.timm_name not in byobnet.model_cfgs:
-            raise HelpersError(f"--conv-branches applies to MobileOne only, not {key}")
+        spec = _mobileone_spec(key, "--conv-branches")
         if conv_branches < 1:
             raise HelpersError(f"--conv-branches must be at least 1, got {conv_branches}")
-        cfg = _with_conv_branches(byobnet.model_cfgs[spec.timm_name], conv_branches)
-        from timm.layers import set_layer_config
+        return _byobnet(spec, num_classes, num_conv_branches=int(conv_branches))
 
-        with set_layer_config(exportable=True):
-            model = byobnet.ByobNet(cfg, num_classes=num_classes)
-        model.pretrained_cfg = timm.models.get_pretrained_cfg(spec.timm_name).to_dict()
-        return model
+
+def create_fused(key: str, num_classes: int):
+    """timm's MobileOne built in its fused (inference) form: one convolution per block, random weights.
+
+    timm's stem takes no ``inference_mode``; fusing its one block here costs nothing. timm's
+    ``inference_mode`` convolution has no padding (its ``reparameterize`` copies the branches'
+    padding, timm 1.0 ``byobnet.MobileOneBlock``), so we set the padding the branches have.
+    """
+    from timm.layers import get_padding
+    from timm.models.byobnet import MobileOneBlock
+
+    model = _byobnet(_mobileone_spec(key, "a re-parameterised checkpoint"), num_classes, inference_mode=True)
+    model.stem.reparameterize()
+    for m in model.modules():
+        if isinstance(m, MobileOneBlock):
+            conv = m.reparam_conv
+            conv.padding = tuple(get_padding(k, s, d) for k, s, d in zip(conv.kernel_size, conv.stride, conv.dilation))
+    return model.eval()

@@ -414,7 +414,7 @@ def run_pipeline(out=None, epochs: Optional[int] = None, key: str = DEFAULT_KEY,
 def cmd_demo(args) -> int:
     import matplotlib
 
-    from helpers.training.recipe import TrainConfig
+    from helpers.training.config import TrainConfig
 
     TrainConfig(epochs=args.epochs or 1, img_size=args.img_size, seed=args.seed).validate()  # before any work
     matplotlib.use("Agg")

@@ -15,15 +15,17 @@
   plain tensors and numbers, loadable with ``torch.load(weights_only=True)``); ``--resume``
   continues from them;
 * at the end ``model.safetensors``: the final weights, re-parameterised for MobileOne;
-* multi-GPU / multi-node through ``torchrun`` (DDP; ``torch.distributed`` is used when
-  ``WORLD_SIZE`` > 1). Only the single-process path is tested here.
+* multi-GPU / multi-node through ``torchrun`` (DDP, :mod:`helpers.training.distributed`; used when
+  ``WORLD_SIZE`` > 1): each rank trains on its shard, validation counts every image once, only rank 0
+  writes files; tested with 2 CPU processes (gloo).
+* ``--recipe NAME``: a named preset (:mod:`helpers.training.recipes`), e.g. ``mmpretrain-mobileone``.
 
-ImageNet with 8 GPUs (we have neither; no ImageNet claim is made)::
+ImageNet with 8 GPUs (we have neither; no ImageNet claim is made), next to mmpretrain's own launch::
 
-    torchrun --nproc_per_node 8 -m helpers train mobileone_s0 --data /data/imagenet \\
-        --weights random --epochs 300 --batch-size 128 --img-size 224 --ema-decay 0.9998
+    torchrun --nproc_per_node 8 -m helpers train mobileone_s0 --data /data/imagenet --recipe mmpretrain-mobileone
+    bash tools/dist_train.sh configs/mobileone/mobileone-s0_8xb32_in1k.py 8      # in an mmpretrain checkout
 
-For reference, the published mmpretrain MobileOne-S0 recipe (``registry.MOBILEONE_MMPRETRAIN``) is
+For reference, the published mmpretrain MobileOne-S0 result (``registry.MOBILEONE_MMPRETRAIN``) is
 printed by :func:`published_reference`.
 """
 from __future__ import annotations
@@ -34,7 +36,7 @@ import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -42,7 +44,9 @@ from helpers.board import registry
 from helpers.errors import HelpersError, brief, first_line, unwrap_worker_error
 from helpers.board.meta import META_CLASSES, META_CONV_BRANCHES, META_EPOCH, META_EPOCHS, META_IMG_SIZE, META_INIT_WEIGHTS, META_KEY, META_REPARAMETERIZED
 from helpers.pc.models import create_model, create_unfused
-from helpers.training.recipe import SMOOTHING, TrainConfig  # noqa: F401 - TrainConfig is part of this API
+from helpers.training.config import SMOOTHING, TrainConfig  # noqa: F401 - TrainConfig is part of this API
+from helpers.training.distributed import Dist, all_sum as _all_sum, setup as _dist_setup, val_shard
+from helpers.training.recipes import RECIPES, check_recipe_key, cosine_weight_decay, recipe_options
 from helpers.board.files import REPO_ROOT, atomic_output, atomic_write_text, rel_to_repo
 
 LAST = "last.safetensors"
@@ -171,49 +175,6 @@ class TrainTransform:
         from helpers.board.image import load_image
 
         return self.tf(Image.fromarray(load_image(path)))
-
-
-# ------------------------------------------------------------------------------------------------
-# distributed
-# ------------------------------------------------------------------------------------------------
-@dataclass
-class Dist:
-    world: int = 1
-    rank: int = 0
-    local_rank: int = 0
-    device: str = "cpu"
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def _dist_setup() -> Dist:
-    import torch
-
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    cuda = torch.cuda.is_available()
-    if world <= 1:
-        return Dist(device="cuda" if cuda else "cpu")
-    import torch.distributed as dist
-
-    local = int(os.environ.get("LOCAL_RANK", "0"))
-    if cuda:
-        torch.cuda.set_device(local)
-    if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if cuda else "gloo")
-    return Dist(world, dist.get_rank(), local, f"cuda:{local}" if cuda else "cpu")
-
-
-def _all_sum(values: Sequence[float], d: Dist) -> List[float]:
-    if d.world <= 1:
-        return list(values)
-    import torch
-    import torch.distributed as dist
-
-    t = torch.tensor(list(values), dtype=torch.float64, device=d.device)
-    dist.all_reduce(t)
-    return t.tolist()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -367,12 +328,13 @@ def train(key: str, data, config: Optional[TrainConfig] = None, *, out=None, res
     lr, weight_decay, opt, sched, warmup_epochs = cfg.lr, cfg.weight_decay, cfg.opt, cfg.sched, cfg.warmup_epochs
     smoothing, ema_decay, hflip, scale, color_jitter = cfg.smoothing, cfg.ema_decay, cfg.hflip, cfg.scale, cfg.color_jitter
     conv_branches, workers, seed = cfg.conv_branches, cfg.workers, cfg.seed
+    check_recipe_key(cfg.recipe, key)
     import torch
     from timm.data import create_transform
     from timm.loss import LabelSmoothingCrossEntropy
     from timm.optim import create_optimizer_v2
     from timm.scheduler import create_scheduler_v2
-    from timm.utils import ModelEmaV3
+    from timm.utils import ModelEmaV3, distribute_bn
     from tqdm.auto import tqdm
 
     from helpers.training.datasets import check_same_classes, load_split
@@ -443,6 +405,7 @@ def train(key: str, data, config: Optional[TrainConfig] = None, *, out=None, res
     scale = tuple(scale or hints.get("scale") or (0.08, 1.0))
     train_tf = TrainTransform(create_transform(size, is_training=True, scale=scale, hflip=hflip,
                                                color_jitter=color_jitter, interpolation="bilinear",
+                                               auto_augment=cfg.auto_augment,
                                                mean=spec.mean, std=spec.std))
     val_tf = DeployedTransform((size, size), spec.mean, spec.std)
     ds_train, ds_val = _Images(train_set, train_tf), _Images(val_set, val_tf)
@@ -452,11 +415,12 @@ def train(key: str, data, config: Optional[TrainConfig] = None, *, out=None, res
         from torch.utils.data.distributed import DistributedSampler
 
         sampler_t = DistributedSampler(ds_train, shuffle=True, seed=seed, drop_last=True)
-        sampler_v = DistributedSampler(ds_val, shuffle=False)
+        sampler_v = val_shard(len(ds_val), d)
     gen = torch.Generator().manual_seed(seed)
     kw = dict(num_workers=workers, pin_memory=cuda, persistent_workers=workers > 0)
+    per_rank = len(ds_train) // d.world
     dl_train = torch.utils.data.DataLoader(ds_train, batch_size=batch_size, shuffle=sampler_t is None,
-                                           sampler=sampler_t, drop_last=len(ds_train) > batch_size,
+                                           sampler=sampler_t, drop_last=per_rank > batch_size,
                                            generator=gen, **kw)
     dl_val = torch.utils.data.DataLoader(ds_val, batch_size=max(batch_size, 128), shuffle=False,
                                          sampler=sampler_v, **kw)
@@ -464,6 +428,8 @@ def train(key: str, data, config: Optional[TrainConfig] = None, *, out=None, res
     global_batch = batch_size * d.world
     if lr:
         lr = float(lr)
+    elif cfg.lr_base:  # the recipe's lr for LR_BASE_BATCH, scaled linearly (mmpretrain auto_scale_lr)
+        lr = float(cfg.lr_base) * global_batch / LR_BASE_BATCH
     elif "lr" in hints:  # the dataset's recipe (digits: from scratch), scaled linearly with the batch
         lr = float(hints["lr"]) * global_batch / float(hints.get("batch_size", global_batch))
     else:
@@ -480,7 +446,9 @@ def train(key: str, data, config: Optional[TrainConfig] = None, *, out=None, res
     if warmup_epochs is None:
         warmup_epochs = 1 if epochs >= 3 else 0
     scheduler, _ = create_scheduler_v2(optimizer, sched, num_epochs=epochs, warmup_epochs=warmup_epochs,
-                                       warmup_lr=lr / 10, min_lr=lr / 100, step_on_epochs=False,
+                                       warmup_lr=lr * cfg.warmup_lr_factor,
+                                       min_lr=lr / 100 if cfg.min_lr is None else float(cfg.min_lr),
+                                       warmup_prefix=cfg.warmup_prefix, step_on_epochs=False,
                                        updates_per_epoch=steps)
     if scheduler is None:
         raise HelpersError(f"sched {brief(sched, 40)} is not a timm scheduler; e.g. cosine, step, plateau")
@@ -489,8 +457,10 @@ def train(key: str, data, config: Optional[TrainConfig] = None, *, out=None, res
         optimizer.load_state_dict(state["optimizer"])
         if ema is not None and state.get("ema"):
             ema.module.load_state_dict(state["ema"])
-        if "rng" in state:
-            torch.set_rng_state(state["rng"])
+        if "rng" in state and d.main:
+            torch.set_rng_state(state["rng"])  # rank 0's; the others continue from their own seed
+        elif d.rank:
+            torch.manual_seed(seed + d.rank + 1000 * start_epoch)
     train_model = model
     if d.world > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
@@ -511,7 +481,8 @@ def train(key: str, data, config: Optional[TrainConfig] = None, *, out=None, res
         meta[META_CONV_BRANCHES] = str(branches)
     log(f"training {key} ({'resuming at epoch ' + str(start_epoch) if resume else 'weights ' + meta[META_INIT_WEIGHTS]}) on "
         f"{len(train_set)} train / {len(val_set)} val images, {len(classes)} classes, {size}x{size}, "
-        f"{epochs} epochs, {opt} batch {batch_size} x {d.world}, lr {lr:.2e}, weight decay {weight_decay:g}, {d.device}")
+        f"{epochs} epochs, {opt} batch {batch_size} x {d.world}, lr {lr:.2e}, weight decay {weight_decay:g}, {d.device}"
+        + (f", recipe {cfg.recipe}" if cfg.recipe else ""))
     flush = torch.set_flush_denormal(True) if not cuda else False  # denormals make CPU convs crawl
     started = time.perf_counter()
     num_updates = (start_epoch - 1) * steps
@@ -521,6 +492,8 @@ def train(key: str, data, config: Optional[TrainConfig] = None, *, out=None, res
             gen.manual_seed(seed * 100003 + epoch)  # per-epoch order: a resumed run continues exactly
             if sampler_t is not None:
                 sampler_t.set_epoch(epoch)
+            if cfg.weight_decay_end is not None:
+                cosine_weight_decay(optimizer, epoch, epochs, float(cfg.weight_decay_end))
             train_model.train()
             total, count = 0.0, 0
             bar = tqdm(dl_train, desc=f"epoch {epoch}/{epochs}", unit="batch", disable=not progress, leave=False)
@@ -546,6 +519,10 @@ def train(key: str, data, config: Optional[TrainConfig] = None, *, out=None, res
                 count += y.numel()
                 bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{optimizer.param_groups[0]['lr']:.1e}")
             bar.close()
+            if d.world > 1:  # DDP syncs gradients, not BatchNorm statistics: average them (as timm's train.py)
+                distribute_bn(model, d.world, reduce=True)
+                if ema is not None:
+                    distribute_bn(ema.module, d.world, reduce=True)
             scheduler.step(epoch)
             loss_sum, loss_n = _all_sum([total, count], d)
             top1, top5 = _evaluate(model, dl_val, d, amp)
@@ -601,6 +578,8 @@ def train(key: str, data, config: Optional[TrainConfig] = None, *, out=None, res
         import torch.distributed as dist
 
         dist.barrier()
+        if d.owns_group:
+            dist.destroy_process_group()
     return result
 
 
@@ -616,10 +595,12 @@ def cmd_train(args) -> int:
         scale = ()
     if scale is not None and len(scale) != 2:
         raise HelpersError(f"--scale takes two numbers MIN,MAX with 0 < MIN <= MAX <= 1, e.g. 0.08,1; got {brief(args.scale, 40)}")
-    cfg = TrainConfig(epochs=args.epochs, img_size=args.img_size, weights=args.weights, batch_size=args.batch_size,
-                      lr=args.lr, opt=args.opt, warmup_epochs=args.warmup_epochs, ema_decay=args.ema_decay,
-                      hflip=args.hflip, conv_branches=args.conv_branches, scale=scale, workers=args.workers,
-                      seed=args.seed).validate()
+    given = dict(epochs=args.epochs, img_size=args.img_size, weights=args.weights, batch_size=args.batch_size,
+                 lr=args.lr, opt=args.opt, warmup_epochs=args.warmup_epochs, ema_decay=args.ema_decay,
+                 hflip=args.hflip, conv_branches=args.conv_branches, scale=scale, workers=args.workers,
+                 seed=args.seed)
+    base = TrainConfig(**recipe_options(args.recipe, args.key)) if args.recipe else TrainConfig()
+    cfg = base.with_options(**{k: v for k, v in given.items() if v is not None}).validate()  # given options override the recipe
     res = train(args.key, args.data or DIGITS_DIR, cfg, out=args.out, resume=args.resume, overwrite=args.overwrite)
     print(res.summary())
     print(f"next: python -m helpers eval {rel_to_repo(res.checkpoint)} --data {args.data or rel_to_repo(DIGITS_DIR)}")
@@ -634,9 +615,11 @@ def register(sub) -> None:
                                    "--nproc_per_node 8 -m helpers train KEY --data DIR ...")
     p.add_argument("key", help="registry key (python -m helpers list)")
     p.add_argument("--data", help="dataset root with train/ and val/ ImageFolders (default: data/digits)")
-    p.add_argument("--epochs", type=int, default=10, help="total epochs (default 10)")
+    p.add_argument("--recipe", choices=sorted(RECIPES), help="a named preset (options given override it): "
+                   "mmpretrain-mobileone = mmpretrain's configs/mobileone/mobileone-s0_8xb32_in1k.py in timm's terms")
+    p.add_argument("--epochs", type=int, help="total epochs (default 10, or the recipe's)")
     p.add_argument("--img-size", type=int, help="training/deployment size in px (default: the dataset's, else the registry's)")
-    p.add_argument("--weights", default="imagenet", help="imagenet (timm pretrained), random (from scratch) or a checkpoint PATH")
+    p.add_argument("--weights", help="imagenet (timm pretrained; the default), random (from scratch) or a checkpoint PATH")
     p.add_argument("--out", help="run folder (default: runs/train/KEY)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
     p.add_argument("--overwrite", action="store_true", help="start a new run over an existing one in --out")
@@ -648,9 +631,9 @@ def register(sub) -> None:
     p.add_argument("--warmup-epochs", type=int, help="linear warm-up epochs (default 1 when epochs >= 3)")
     p.add_argument("--conv-branches", type=int, help="MobileOne: k x k branches per block while training (default: "
                                                         "the model's, 4 for S0); the fused model is the same")
-    p.add_argument("--ema-decay", type=float, default=0.0, help="keep an EMA of the weights (e.g. 0.9998); 0 = off")
+    p.add_argument("--ema-decay", type=float, help="keep an EMA of the weights (e.g. 0.9998); 0 = off (the default)")
     p.add_argument("--hflip", type=float, help="horizontal flip probability (default: dataset hint, else 0.5)")
     p.add_argument("--scale", help="random-resized-crop area range, e.g. 0.08,1 (default: dataset hint)")
     p.add_argument("--workers", type=int, help="data loader processes (default: cores - 1)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.set_defaults(func=cmd_train)

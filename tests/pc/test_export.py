@@ -1,8 +1,8 @@
 """Export: every registry key to float ONNX with parity, re-parameterisation, the file contract,
-metadata, overwrite refusal, offline ImageNet, and checkpoints (good, corrupt, foreign, Apple's)."""
+metadata, overwrite refusal, offline ImageNet, and checkpoints (good, corrupt, foreign;
+the other projects' layouts are in test_checkpoints.py)."""
 import json
 import os
-import re
 import subprocess
 import sys
 import warnings
@@ -307,49 +307,6 @@ def test_checkpoint_of_another_architecture(tmp_path):
     torch.save(_timm_model("mobileone_s1").state_dict(), tmp_path / "s1.pth")
     with pytest.raises(HelpersError, match="other shape"):
         models.create_model("mobileone_s0", tmp_path / "s1.pth")
-
-
-# Apple's names (apple/ml-mobileone mobileone.py): stage0 = stem, stage1..4, per block rbr_skip
-# (BatchNorm), rbr_conv.N.{conv,bn}, rbr_scale.{conv,bn}, se.{reduce,expand} registered FIRST,
-# and the classifier `linear`.
-_TO_APPLE = [(r"^stem\.", "stage0."), (r"\.conv_kxk\.", ".rbr_conv."), (r"\.conv_scale\.", ".rbr_scale."),
-             (r"\.identity\.", ".rbr_skip."), (r"\.attn\.fc1\.", ".se.reduce."), (r"\.attn\.fc2\.", ".se.expand."),
-             (r"^head\.fc\.", "linear.")]
-
-
-def _apple_layout(state):
-    out = []
-    for k, v in state.items():
-        m = re.match(r"^stages\.(\d+)\.", k)
-        if m:
-            k = f"stage{int(m.group(1)) + 1}." + k[m.end():]
-        for pat, rep in _TO_APPLE:
-            k = re.sub(pat, rep, k)
-        out.append((k, v))
-
-    def block(k):
-        return k.split(".se.")[0] if ".se." in k else re.sub(r"\.rbr_\w+\..*$", "", k)
-
-    blocks = {}
-    for i, (k, _) in enumerate(out):
-        blocks.setdefault(block(k), i)
-
-    out.sort(key=lambda kv: (blocks[block(kv[0])], ".se." not in kv[0]))  # Apple: SE first in a block
-    return dict(out)
-
-
-@pytest.mark.parametrize("key", ["mobileone_s0", "mobileone_s4"])  # s4: blocks with squeeze-excite
-def test_apple_unfused_checkpoint(tmp_path, key):
-    ref = _perturb(_timm_model(key))
-    apple = _apple_layout(ref.state_dict())
-    assert any(".se." in k for k in apple) == (key == "mobileone_s4")
-    assert models.is_apple_mobileone_layout(apple)
-    torch.save(apple, tmp_path / f"{key}_unfused.pth.tar")
-    model = models.create_model(key, tmp_path / f"{key}_unfused.pth.tar")
-    _assert_same_weights(model, ref)
-    if key == "mobileone_s0":  # another variant's Apple checkpoint is refused clearly
-        with pytest.raises(HelpersError, match="Apple's MobileOne layout"):
-            models.create_model("mobileone_s1", tmp_path / f"{key}_unfused.pth.tar")
 
 
 def test_trained_model_object_exports(tmp_path):

@@ -43,6 +43,13 @@ class TrainConfig:
     conv_branches: Optional[int] = None
     workers: Optional[int] = None
     seed: int = 0
+    lr_base: Optional[float] = None          # lr for a global batch of LR_BASE_BATCH, scaled linearly (if lr is None)
+    min_lr: Optional[float] = None           # cosine floor (default lr / 100)
+    warmup_lr_factor: float = 0.1            # warm-up starts at lr x this
+    weight_decay_end: Optional[float] = None  # cosine-anneal the weight decay to this by the last epoch
+    auto_augment: Optional[str] = None       # timm RandAugment string, e.g. rand-m7-n2-mstd0.5-inc1
+    warmup_prefix: bool = False              # the cosine starts after the warm-up (else it includes it)
+    recipe: str = ""                         # the preset this config came from (recorded in the log)
 
     def with_options(self, **options) -> "TrainConfig":
         """A copy with ``options`` replaced; an unknown option names the known ones."""
