@@ -56,30 +56,49 @@ def yuv_to_rgb_matrix(yuv_range: str) -> Tuple[np.ndarray, np.ndarray]:
     return (full @ scale).astype(np.float32), np.array([16.0, 128.0, 128.0], np.float32)
 
 
-def rgb_to_nv12(rgb: np.ndarray, yuv_range: str = DEFAULT_RANGE) -> np.ndarray:
-    """RGB uint8 HxWx3 -> NV12 uint8, flat, length H*W*3/2 (what the board's ``forward`` takes)."""
-    import cv2
-
-    check_range(yuv_range)
+def _check_rgb(rgb) -> np.ndarray:
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise HelpersError(f"rgb_to_nv12 needs an RGB uint8 HxWx3 array, got {rgb.dtype} {rgb.shape}")
+    check_even(*rgb.shape[:2])
+    return rgb
+
+
+def rgb_to_nv12(rgb: np.ndarray, yuv_range: str = DEFAULT_RANGE) -> np.ndarray:
+    """RGB uint8 HxWx3 -> NV12 uint8, flat, length H*W*3/2 (what the board's ``forward`` takes).
+
+    All OpenCV, written straight into the output buffer:
+
+    * ``limited``: ``cv2.cvtColor(COLOR_RGB2YUV_I420)`` (BT.601 video range), U and V planes then
+      interleaved with ``cv2.merge``.
+    * ``full``: BT.601 full range as in JPEG/JFIF (the inverse of :func:`yuv_to_rgb_matrix`). Y is
+      ``cv2.cvtColor(COLOR_RGB2GRAY)`` (the same weights). Chroma is that of each 2x2 block's mean RGB
+      (the transform is affine, so this is the mean of the pixels' chroma): a float bilinear resize to
+      exactly half the size (at factor 2 it is the block mean), ``cv2.cvtColor(COLOR_RGB2YCrCb)`` on it,
+      Cb/Cr reordered to NV12's U, V and rounded once. Within one level of the exact transform
+      (``tests/board/test_nv12.py`` checks it against a NumPy reference).
+    """
+    import cv2
+
+    check_range(yuv_range)
+    rgb = _check_rgb(rgb)
     h, w = rgb.shape[:2]
-    check_even(h, w)
+    out = np.empty(h * w * 3 // 2, np.uint8)
+    y_out, uv_out = out[: h * w].reshape(h, w), out[h * w:].reshape(h // 2, w // 2, 2)
     if yuv_range == "limited":
         i420 = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420).reshape(-1)
-        y, u, v = i420[: h * w], i420[h * w: h * w * 5 // 4], i420[h * w * 5 // 4:]
-        uv = np.stack([u, v], axis=1).reshape(-1)
-        return np.concatenate([y, uv])
-    # full range: the exact inverse of yuv_to_rgb_matrix (OpenCV's own YCrCb centres chroma on
-    # 127.5, not 128). The transform is affine, so the 2x2 mean of U/V is the transform of the
-    # block's mean RGB: average first (cv2 INTER_AREA), then one cv2.transform per plane.
-    m, off = yuv_to_rgb_matrix("full")
-    fwd = np.hstack([np.linalg.inv(m), off[:, None]]).astype(np.float32)  # 3x4 [M^-1 | offset]
-    y = cv2.transform(rgb, fwd[:1]).reshape(-1)  # uint8: rounded and saturated by OpenCV
-    block_mean = cv2.resize(rgb.astype(np.float32), (w // 2, h // 2), interpolation=cv2.INTER_AREA)
-    uv = np.clip(np.rint(cv2.transform(block_mean, fwd[1:])), 0, 255).astype(np.uint8).reshape(-1)
-    return np.concatenate([y, uv])
+        q = h * w // 4
+        y_out[:] = i420[: h * w].reshape(h, w)
+        cv2.merge([i420[h * w: h * w + q].reshape(h // 2, w // 2), i420[h * w + q:].reshape(h // 2, w // 2)],
+                  dst=uv_out)
+        return out
+    cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY, dst=y_out)  # Y = 0.299 R + 0.587 G + 0.114 B, as JFIF
+    block_mean = cv2.resize(rgb.astype(np.float32), (w // 2, h // 2), interpolation=cv2.INTER_LINEAR)
+    ycrcb = cv2.cvtColor(block_mean, cv2.COLOR_RGB2YCrCb)  # float: chroma centred on 0.5, not 128
+    uv = np.empty((h // 2, w // 2, 2), np.float32)
+    cv2.mixChannels([ycrcb], [uv], [2, 0, 1, 1])  # (Y, Cr, Cb) -> (U = Cb, V = Cr)
+    cv2.convertScaleAbs(uv, dst=uv_out, beta=127.5)  # + 127.5 -> centred on 128; one rounding, saturated
+    return out
 
 
 def bgr_to_nv12(bgr: np.ndarray, yuv_range: str = DEFAULT_RANGE) -> np.ndarray:

@@ -83,3 +83,35 @@ def test_nv12_wrong_buffer_length():
         nv12.split_nv12(np.zeros(23, np.uint8), 4, 4)
     with pytest.raises(HelpersError, match="unknown YUV range"):
         nv12.rgb_to_nv12(np.zeros((2, 2, 3), np.uint8), "studio")
+
+
+def _jfif_nv12_reference(rgb):
+    """Independent NumPy reference: JFIF full-range BT.601 (ITU-T T.871), chroma of each 2x2 block's mean RGB."""
+    x = rgb.astype(np.float64)
+    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    h, w = rgb.shape[:2]
+    m = x.reshape(h // 2, 2, w // 2, 2, 3).mean((1, 3))
+    cb = 128 - 0.168736 * m[..., 0] - 0.331264 * m[..., 1] + 0.5 * m[..., 2]
+    cr = 128 + 0.5 * m[..., 0] - 0.418688 * m[..., 1] - 0.081312 * m[..., 2]
+    return y, np.stack([cb, cr], axis=-1)
+
+
+@pytest.mark.parametrize("kind", ["smooth", "noise"])
+def test_full_range_opencv_route_matches_numpy_reference(kind):
+    """The OpenCV route (YCrCb + half-size chroma) is within one level of the exact JFIF transform, unbiased."""
+    rng = np.random.default_rng(3)
+    rgb = smooth_image(64, 96) if kind == "smooth" else rng.integers(0, 256, (64, 96, 3), dtype=np.uint8)
+    y_ref, uv_ref = _jfif_nv12_reference(rgb)
+    y, uv = nv12.split_nv12(nv12.rgb_to_nv12(rgb, "full"), 64, 96)
+    dy, duv = y - np.clip(y_ref, 0, 255), uv - np.clip(uv_ref, 0, 255)
+    assert np.abs(dy).max() <= 1 and np.abs(duv).max() <= 1
+    assert abs(dy.mean()) < 0.1 and abs(duv.mean()) < 0.1
+
+
+def test_limited_range_is_opencv_i420_reordered():
+    """NV12 limited = OpenCV's I420 planes, U and V interleaved (not a re-derivation)."""
+    rgb = np.random.default_rng(4).integers(0, 256, (6, 8, 3), dtype=np.uint8)
+    i420 = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420).reshape(-1)
+    y, u, v = i420[:48], i420[48:60], i420[60:]
+    assert np.array_equal(nv12.rgb_to_nv12(rgb, "limited"), np.concatenate([y, np.stack([u, v], 1).reshape(-1)]))
