@@ -117,18 +117,43 @@ def load_image(src: ImageLike) -> np.ndarray:
     return rgb
 
 
-def board_resize(rgb: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
-    """Stretch the whole frame to ``size`` = (H, W) with OpenCV, as our board pipeline does.
+#: an axis shrunk by this factor or more is first halved (box filter) before the bilinear step
+ANTIALIAS_FACTOR = 2
 
-    INTER_AREA when shrinking (no aliasing), INTER_LINEAR when enlarging.
+
+def resize_plane(img: np.ndarray, size: Tuple[int, int], antialias: bool = True) -> np.ndarray:
+    """Stretch an HxW or HxWxC ``uint8`` image to ``size`` = (H, W): the one resize the deployed model sees.
+
+    Bilinear (``cv2.INTER_LINEAR``, half-pixel centres), as the board's own resizers do. Where an axis
+    shrinks by 2x or more it is first halved (repeatedly) with ``INTER_LINEAR`` at exactly half the size:
+    at an exact factor of 2 OpenCV's bilinear samples between each pair of pixels, so each halving is a
+    2-tap box filter (the same as ``INTER_AREA`` 2x, without its slow path for other factors). The
+    linear step that follows then shrinks by less than 2x and does not alias. ``antialias=False``: a
+    single bilinear step (OpenCV's plain ``resize(INTER_LINEAR)``). An odd size loses its last row or
+    column before a halving (less than one output pixel).
     """
     import cv2
 
     h, w = size
-    if rgb.shape[:2] == (h, w):
-        return rgb
-    shrink = rgb.shape[0] >= h and rgb.shape[1] >= w
-    return cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    while antialias:
+        ih, iw = img.shape[:2]
+        halve_y, halve_x = ih >= ANTIALIAS_FACTOR * h, iw >= ANTIALIAS_FACTOR * w
+        if not (halve_y or halve_x):
+            break
+        th, tw = (ih // 2 if halve_y else ih), (iw // 2 if halve_x else iw)
+        img = cv2.resize(img[: 2 * th if halve_y else ih, : 2 * tw if halve_x else iw], (tw, th),
+                         interpolation=cv2.INTER_LINEAR)
+    if img.shape[:2] == (h, w):
+        return img
+    return cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def board_resize(rgb: np.ndarray, size: Tuple[int, int], antialias: bool = True) -> np.ndarray:
+    """Stretch the whole RGB frame to ``size`` = (H, W), as our board pipeline does (see :func:`resize_plane`).
+
+    Calibration data, ``eval``, the demo, the notebooks and the board all resize with this.
+    """
+    return resize_plane(rgb, size, antialias)
 
 
 def timm_resize(rgb: np.ndarray, size: Tuple[int, int], crop_pct: float = 0.875,

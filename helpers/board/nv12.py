@@ -9,7 +9,7 @@ The YUV->RGB matrix below is the single definition used both by the NumPy refere
 """
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -135,3 +135,42 @@ def nv12_to_rgb_float(nv12: np.ndarray, height: int, width: int, yuv_range: str 
 def nv12_to_rgb(nv12: np.ndarray, height: int, width: int, yuv_range: str = DEFAULT_RANGE) -> np.ndarray:
     """NV12 -> RGB uint8 HxWx3, for showing what the board sees."""
     return np.rint(nv12_to_rgb_float(nv12, height, width, yuv_range)).astype(np.uint8)
+
+
+def _range_lut(src_range: str, dst_range: str):
+    """Lookup tables (Y, UV) that re-level NV12 from ``src_range`` to ``dst_range`` (None when equal)."""
+    if check_range(src_range) == check_range(dst_range):
+        return None
+    v = np.arange(256, dtype=np.float64)
+    if dst_range == "limited":  # full -> limited
+        y, c = 16 + v * 219 / 255, 128 + (v - 128) * 224 / 255
+    else:                       # limited -> full
+        y, c = (v - 16) * 255 / 219, 128 + (v - 128) * 255 / 224
+    return tuple(np.clip(np.rint(t), 0, 255).astype(np.uint8) for t in (y, c))
+
+
+def resize_nv12(nv12: np.ndarray, height: int, width: int, size: Tuple[int, int], src_range: str = DEFAULT_RANGE,
+                dst_range: Optional[str] = None, antialias: bool = True) -> np.ndarray:
+    """An NV12 frame (``height`` x ``width``, e.g. from an RDK camera) -> NV12 at ``size`` = (H, W), no RGB.
+
+    The Y plane is resized to ``size`` and the interleaved UV plane to ``size / 2`` with the same resize
+    as RGB frames (:func:`helpers.board.image.resize_plane`: exact halvings where shrinking 2x or more,
+    then bilinear), so the model sees what :func:`rgb_to_nv12` of the resized RGB frame would give, to
+    within the rounding of the two routes. ``dst_range`` (default ``src_range``): re-level with a lookup
+    table when the camera's range is not the model's.
+    """
+    import cv2
+
+    from helpers.board.image import resize_plane
+
+    h, w = size
+    check_even(h, w)
+    y, uv = split_nv12(nv12, height, width)
+    out = np.empty(h * w * 3 // 2, np.uint8)
+    out[: h * w] = resize_plane(y, (h, w), antialias).reshape(-1)
+    out[h * w:] = resize_plane(uv, (h // 2, w // 2), antialias).reshape(-1)
+    lut = _range_lut(src_range, dst_range or src_range)
+    if lut is not None:
+        cv2.LUT(out[: h * w], lut[0], dst=out[: h * w])
+        cv2.LUT(out[h * w:], lut[1], dst=out[h * w:])
+    return out

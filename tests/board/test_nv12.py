@@ -7,6 +7,7 @@ from PIL import Image
 from testkit import smooth_image
 
 from helpers.board import nv12
+from helpers.board.image import board_resize
 from helpers.errors import HelpersError
 
 
@@ -115,3 +116,39 @@ def test_limited_range_is_opencv_i420_reordered():
     i420 = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420).reshape(-1)
     y, u, v = i420[:48], i420[48:60], i420[60:]
     assert np.array_equal(nv12.rgb_to_nv12(rgb, "limited"), np.concatenate([y, np.stack([u, v], 1).reshape(-1)]))
+
+
+@pytest.mark.parametrize("yuv_range", ["full", "limited"])
+@pytest.mark.parametrize("src", [(480, 640), (1080, 1920), (64, 96)])
+def test_resize_nv12_planes_match_the_rgb_path(yuv_range, src):
+    """Camera NV12 resized plane by plane ~= NV12 of the resized RGB frame (4:2:0 and rounding aside)."""
+    h, w = src
+    rgb = cv2.resize(smooth_image(), (w, h), interpolation=cv2.INTER_LINEAR)
+    size = (224, 224) if h > 64 else (112, 160)  # the last one enlarges
+    got = nv12.resize_nv12(nv12.rgb_to_nv12(rgb, yuv_range), h, w, size, yuv_range)
+    want = nv12.rgb_to_nv12(board_resize(rgb, size), yuv_range)
+    n = size[0] * size[1]
+    dy, duv = got[:n].astype(int) - want[:n], got[n:].astype(int) - want[n:]
+    assert np.abs(dy).max() <= 2 and abs(dy.mean()) < 0.25  # each uint8 halving rounds .5 up
+    # full: both routes average chroma the same way; OpenCV's I420 (limited) subsamples its own way
+    assert np.abs(duv).mean() < (0.5 if yuv_range == "full" else 1.5)
+    back = nv12.nv12_to_rgb(got, *size, yuv_range).astype(int)
+    assert np.abs(back - board_resize(rgb, size)).mean() < 3
+
+
+def test_resize_nv12_converts_the_range():
+    rgb = smooth_image(96, 128)
+    full = nv12.rgb_to_nv12(rgb, "full")
+    to_limited = nv12.resize_nv12(full, 96, 128, (48, 64), "full", "limited")
+    want = nv12.rgb_to_nv12(board_resize(rgb, (48, 64)), "limited")
+    assert np.abs(to_limited[: 48 * 64].astype(int) - want[: 48 * 64]).max() <= 2
+    assert to_limited[: 48 * 64].min() >= 16 and to_limited[: 48 * 64].max() <= 235
+    black = nv12.rgb_to_nv12(np.zeros((4, 4, 3), np.uint8), "limited")
+    assert list(nv12.resize_nv12(black, 4, 4, (2, 2), "limited", "full")) == [0, 0, 0, 0, 128, 128]
+
+
+def test_resize_nv12_bad_input():
+    with pytest.raises(HelpersError, match="needs 24"):
+        nv12.resize_nv12(np.zeros(23, np.uint8), 4, 4, (2, 2))
+    with pytest.raises(HelpersError, match="even"):
+        nv12.resize_nv12(np.zeros(24, np.uint8), 4, 4, (3, 2))
