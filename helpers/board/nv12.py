@@ -73,10 +73,11 @@ def rgb_to_nv12(rgb: np.ndarray, yuv_range: str = DEFAULT_RANGE) -> np.ndarray:
       interleaved with ``cv2.merge``.
     * ``full``: BT.601 full range as in JPEG/JFIF (the inverse of :func:`yuv_to_rgb_matrix`). Y is
       ``cv2.cvtColor(COLOR_RGB2GRAY)`` (the same weights). Chroma is that of each 2x2 block's mean RGB
-      (the transform is affine, so this is the mean of the pixels' chroma): a float bilinear resize to
-      exactly half the size (at factor 2 it is the block mean), ``cv2.cvtColor(COLOR_RGB2YCrCb)`` on it,
-      Cb/Cr reordered to NV12's U, V and rounded once. Within one level of the exact transform
-      (``tests/board/test_nv12.py`` checks it against a NumPy reference).
+      (the transform is affine, so this is the mean of the pixels' chroma): a bilinear resize to
+      exactly half the size (at factor 2 it is the block mean, rounded to uint8; the chroma weights sum
+      to zero, so that rounding adds no systematic bias), ``cv2.cvtColor(COLOR_RGB2YCrCb)`` on it (chroma centred
+      on 128), Cb/Cr reordered to NV12's U, V. Within one level of the exact transform rounded once, mean
+      difference under 0.1 level (``tests/board/test_nv12.py`` checks it against a NumPy reference).
     """
     import cv2
 
@@ -93,11 +94,9 @@ def rgb_to_nv12(rgb: np.ndarray, yuv_range: str = DEFAULT_RANGE) -> np.ndarray:
                   dst=uv_out)
         return out
     cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY, dst=y_out)  # Y = 0.299 R + 0.587 G + 0.114 B, as JFIF
-    block_mean = cv2.resize(rgb.astype(np.float32), (w // 2, h // 2), interpolation=cv2.INTER_LINEAR)
-    ycrcb = cv2.cvtColor(block_mean, cv2.COLOR_RGB2YCrCb)  # float: chroma centred on 0.5, not 128
-    uv = np.empty((h // 2, w // 2, 2), np.float32)
-    cv2.mixChannels([ycrcb], [uv], [2, 0, 1, 1])  # (Y, Cr, Cb) -> (U = Cb, V = Cr)
-    cv2.convertScaleAbs(uv, dst=uv_out, beta=127.5)  # + 127.5 -> centred on 128; one rounding, saturated
+    block_mean = cv2.resize(rgb, (w // 2, h // 2), interpolation=cv2.INTER_LINEAR)  # exact half: 2x2 means
+    ycrcb = cv2.cvtColor(block_mean, cv2.COLOR_RGB2YCrCb)
+    cv2.mixChannels([ycrcb], [uv_out], [2, 0, 1, 1])  # (Y, Cr, Cb) -> (U = Cb, V = Cr)
     return out
 
 

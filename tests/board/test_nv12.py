@@ -105,9 +105,13 @@ def test_full_range_opencv_route_matches_numpy_reference(kind):
     rgb = smooth_image(64, 96) if kind == "smooth" else rng.integers(0, 256, (64, 96, 3), dtype=np.uint8)
     y_ref, uv_ref = _jfif_nv12_reference(rgb)
     y, uv = nv12.split_nv12(nv12.rgb_to_nv12(rgb, "full"), 64, 96)
-    dy, duv = y - np.clip(y_ref, 0, 255), uv - np.clip(uv_ref, 0, 255)
+    # against the exact encoder's output (rounded once, as the previous NumPy-matrix encoder did)
+    dy = y.astype(int) - np.clip(np.rint(y_ref), 0, 255)
+    duv = uv.astype(int) - np.clip(np.rint(uv_ref), 0, 255)
     assert np.abs(dy).max() <= 1 and np.abs(duv).max() <= 1
-    assert abs(dy.mean()) < 0.1 and abs(duv.mean()) < 0.1
+    assert abs(dy.mean()) < 0.02 and abs(duv.mean()) < 0.1       # no bias to speak of
+    # Y is exact but for OpenCV's fixed point; chroma is rounded twice (block mean, then YCrCb)
+    assert (dy != 0).mean() < 0.01 and (duv != 0).mean() < 0.3
 
 
 def test_limited_range_is_opencv_i420_reordered():
