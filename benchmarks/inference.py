@@ -41,11 +41,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from helpers import registry  # noqa: E402
-from helpers import notebook as nb  # noqa: E402
+from helpers.board import registry  # noqa: E402
+from helpers.notebooks import inference as nb  # noqa: E402
 from helpers.board.classifier import Classifier  # noqa: E402
 from helpers.errors import HelpersError  # noqa: E402
-from helpers import nv12  # noqa: E402
+from helpers.board import nv12  # noqa: E402
 from helpers.board.image import board_resize, load_image  # noqa: E402
 
 DEFAULT_MODELS = ("mobileone_s0", "mobilenetv1_100", "mobilenetv3_large_100", "mobilenetv4_conv_small")

@@ -10,8 +10,11 @@ picks for the file: onnxruntime for ``.onnx``, hobot_dnn / bpu_infer_lib for ``.
   call it concurrently for ``seconds``; FPS = frames completed / wall time, latency = the median
   per-call time under that load.
 
-Only the runtime call is timed (the input is prepared once): pre-processing is measured separately by
-``benchmarks/inference.py``. onnxruntime releases the GIL while it runs, so Python threads do overlap.
+Only the runtime call is timed (the input is prepared once). Given images, :func:`benchmark` also
+measures the **end-to-end** rate of decode -> prepare -> run -> top-k on one runtime instance
+(:func:`helpers.board.pipeline.throughput`): serially in one thread, and with ``N`` threads preparing
+the next frames while the model runs. When the end-to-end FPS is far below the runtime-only FPS, the
+CPU (decoding, resizing, NV12), not the model, limits the pipeline. onnxruntime releases the GIL while it runs, so Python threads do overlap.
 With ``N`` workers on onnxruntime each session gets ``max(1, cpus // N)`` intra-op threads (one worker:
 onnxruntime's default), so the workers share the CPU instead of oversubscribing it.
 
@@ -31,6 +34,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from helpers.board import registry
+from helpers.board.pipeline import StreamRow, throughput
 from helpers.errors import HelpersError, first_line
 from helpers.board.meta import META_KEY
 from helpers.board.runtime import BACKENDS, Backend, TensorInfo, open_model
@@ -110,6 +114,7 @@ class BenchResult:
     seconds: float
     rows: List[Row]
     key: Optional[str] = None
+    stream: List[StreamRow] = field(default_factory=list)   # end to end, serial first
     machine: str = field(default_factory=lambda: f"{platform.machine()}, {os.cpu_count()} CPUs, "
                                                   f"Python {platform.python_version()}")
 
@@ -141,7 +146,18 @@ class BenchResult:
         head = f"{'threads':>7}  {'frames':>7}  {'latency median':>14}  {'latency p90':>11}  {'FPS':>9}"
         lines = [head] + [f"{r.threads:>7}  {r.frames:>7}  {r.latency_median_ms:>11.2f} ms  "
                           f"{r.latency_p90_ms:>8.2f} ms  {r.fps:>9.1f}" for r in self.rows]
-        return "\n".join(lines)
+        return "\n".join(lines + self.stream_lines())
+
+    def stream_lines(self) -> List[str]:
+        """The end-to-end rows (decode -> prepare -> run -> top-5, one runtime instance), if measured."""
+        if not self.stream:
+            return []
+        serial, one = self.stream[0].fps, self.single.fps
+        out = ["", "end to end: decode -> prepare -> run -> top-5, one runtime instance",
+               f"{'prepare':>18}  {'frames':>7}  {'FPS':>9}  {'vs serial':>9}  {'of runtime-only 1-thread FPS':>28}"]
+        out += [f"{r.label:>18}  {r.frames:>7}  {r.fps:>9.1f}  {r.fps / serial:>8.2f}x  {r.fps / one:>27.0%}"
+                for r in self.stream]
+        return out
 
     def zoo_table(self, published: Optional[registry.Published] = None) -> str:
         """The RDK Model Zoo's table columns (markdown), our row first, the published one labelled."""
@@ -160,7 +176,11 @@ class BenchResult:
 
     def notes(self, published: Optional[registry.Published] = None) -> List[str]:
         out = [f"Measured now by `helpers.board.bench` on {self.machine}: {self.seconds:g} s per thread count, "
-               f"each worker thread with its own {self.backend} instance; only the runtime call is timed."]
+               f"each worker thread with its own {self.backend} instance; the latency and FPS rows time only the runtime call."]
+        if self.stream:
+            best = max(self.stream, key=lambda r: r.fps)
+            out.append(f"End to end (decode, resize, input conversion, run, top-5) on one runtime instance: {self.stream[0].fps:.1f} FPS serially, {best.fps:.1f} FPS with "
+                       f"{best.label} ({best.fps / self.stream[0].fps:.2f}x); runtime alone: {self.single.fps:.1f} FPS.")
         if published is not None:
             out.append(f"Published row: RDK Model Zoo, {published.source} (not measured by us).")
         if self.on_board:
@@ -242,13 +262,41 @@ def _intra_threads(backend_name: str, workers: int) -> Optional[int]:
     return max(1, (os.cpu_count() or 1) // workers)
 
 
+def encoded_images(images) -> List:
+    """Sources for the end-to-end rate: files read into memory (so decoding is timed, not the disk)."""
+    from helpers.board.image import find_images
+
+    out: List = []
+    for item in images:
+        if isinstance(item, (str, os.PathLike)):
+            p = Path(item)
+            files = find_images(p) if p.is_dir() else [p]
+            for f in files:
+                if not f.is_file():
+                    raise HelpersError(f"image not found: {f}")
+                out.append(f.read_bytes())
+        else:
+            out.append(item)
+    return out
+
+
+def stream_rows(clf, images, counts: Sequence[int], seconds: float) -> List[StreamRow]:
+    """End to end with ``clf``: serial, then ``N`` prepare threads for each N of ``counts``."""
+    sources = encoded_images(images)
+    throughput(clf, sources[:1], 0, 0.0)  # warm-up (and a bad image fails here, with its message)
+    return [throughput(clf, sources, n, seconds) for n in (0, *counts)]
+
+
 def benchmark(model, threads: Sequence[int] = DEFAULT_THREADS, seconds: float = DEFAULT_SECONDS,
               backend: str = "auto", feed: Optional[np.ndarray] = None, key: Optional[str] = None,
-              warmup: int = 3) -> BenchResult:
+              warmup: int = 3, images: Optional[Sequence] = None) -> BenchResult:
     """Single-thread latency and multi-thread FPS of ``model`` (a .onnx/.bin path, or a loaded Classifier).
 
     ``feed`` is the array handed to the runtime (default: a synthetic one of the right type and size).
+    ``images`` (paths, folders, bytes or arrays): also the end-to-end rate with 0 and each ``threads``
+    count of prepare threads (:func:`stream_rows`).
     """
+    clf = model if hasattr(model, "runtime") else None
     if hasattr(model, "runtime"):  # a Classifier: same file, same backend, its registry key
         key = key or (model.spec.key if getattr(model, "spec", None) is not None else None)
         backend = model.backend
@@ -271,14 +319,26 @@ def benchmark(model, threads: Sequence[int] = DEFAULT_THREADS, seconds: float = 
         while len(pool) < n:
             pool.append(open_model(path, backend=first.name, threads=intra))
         rows.append(measure(pool[:n], feed, seconds, warmup=warmup))
-    return BenchResult(path, first.name, str(info), seconds, rows, key=key)
+    stream: List[StreamRow] = []
+    if images:
+        if clf is None:
+            from helpers.board.classifier import Classifier
+
+            clf = Classifier(path, key=key, backend=first.name)
+        stream = stream_rows(clf, images, counts, seconds)
+    return BenchResult(path, first.name, str(info), seconds, rows, key=key, stream=stream)
 
 
 # ------------------------------------------------------------------------------------------------ CLI
 
 def cmd_bench(args) -> int:
+    images = None
+    if not args.no_end_to_end:
+        from helpers.board.image import sample_images
+
+        images = args.images or sample_images()
     result = benchmark(args.model, threads=parse_threads(args.threads), seconds=check_seconds(args.seconds),
-                       backend=args.backend, key=args.key)
+                       backend=args.backend, key=args.key, images=images)
     print(f"{result.model.name} on {result.backend} (input {result.input}); {result.seconds:g} s per thread count")
     print(result.details())
     spec = registry.MODELS.get(result.key or "")
@@ -312,5 +372,7 @@ def register(sub) -> None:
     p.add_argument("--backend", default="auto", help="auto, onnxruntime, hobot_dnn or bpu_infer_lib")
     p.add_argument("--key", help="registry key, for the model name in the table (ONNX files carry it)")
     p.add_argument("--board", choices=sorted(registry.BOARDS), help="also print the published figures for this board")
+    p.add_argument("--images", nargs="+", help="images or folders for the end-to-end rate (default: the photos in data/)")
+    p.add_argument("--no-end-to-end", action="store_true", help="only the runtime call (skip decode -> prepare -> run -> top-5)")
     p.add_argument("--record", action="store_true", help="store the rows in data/results/bench.json (README tables)")
     p.set_defaults(func=cmd_bench)

@@ -129,6 +129,18 @@ class Classifier:
         rgb = board_resize(load_image(image), self.size)
         return Prepared(rgb, self.feed(rgb))
 
+    def nv12_feed(self, frame: np.ndarray, height: int, width: int, frame_range: Optional[str] = None) -> np.ndarray:
+        """The feed for an NV12 camera frame (``height`` x ``width``, in ``frame_range``, default the model's).
+
+        An NV12 model gets the frame resized plane by plane (:func:`helpers.board.nv12.resize_nv12`), with
+        no RGB round trip; other models get the resized frame converted to RGB.
+        """
+        frame_range = frame_range or self.yuv_range
+        if self.kind == "nv12":
+            return nv12mod.resize_nv12(frame, height, width, self.size, frame_range, self.yuv_range)
+        small = nv12mod.resize_nv12(frame, height, width, self.size, frame_range)
+        return self.feed(nv12mod.nv12_to_rgb(small, *self.size, frame_range))
+
     def logits(self, image: ImageLike) -> np.ndarray:
         """The raw output vector for one image (float32, flattened)."""
         return self.run(self.prepare(image).feed)

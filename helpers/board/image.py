@@ -133,18 +133,35 @@ def load_image(src: ImageLike) -> np.ndarray:
     return rgb
 
 
-def board_resize(rgb: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
-    """Stretch the whole frame to ``size`` = (H, W) with OpenCV, as our board pipeline does.
+def resize_plane(img: np.ndarray, size: Tuple[int, int], antialias: bool = True) -> np.ndarray:
+    """Stretch an HxW or HxWxC ``uint8`` image to ``size`` = (H, W): the one resize the deployed model sees.
 
-    INTER_AREA when shrinking (no aliasing), INTER_LINEAR when enlarging.
+    Bilinear (``cv2.INTER_LINEAR``, half-pixel centres), as OpenCV's native resize. Where both axes
+    shrink by 2x or more the image is first halved (repeatedly, while that holds) with ``INTER_LINEAR``
+    at exactly half the size: at a factor of exactly 2 OpenCV's bilinear samples between each pair of
+    pixels, so each halving is a 2x2 box filter (as ``INTER_AREA`` 2x) and keeps the frame's geometry.
+    The bilinear step that follows then shrinks less, so far fewer source pixels are skipped (aliasing
+    measured by ``benchmarks/preprocess.py``). Halving only one axis (e.g. 451x300 -> 224x224) is not
+    done: OpenCV has no fast path for it and, measured, it did not reduce the error. An odd size loses
+    its last row or column before a halving. ``antialias=False``: one plain bilinear step.
     """
     import cv2
 
     h, w = size
-    if rgb.shape[:2] == (h, w):
-        return rgb
-    shrink = rgb.shape[0] >= h and rgb.shape[1] >= w
-    return cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    while antialias and img.shape[0] >= 2 * h and img.shape[1] >= 2 * w:
+        th, tw = img.shape[0] // 2, img.shape[1] // 2
+        img = cv2.resize(img[: 2 * th, : 2 * tw], (tw, th), interpolation=cv2.INTER_LINEAR)
+    if img.shape[:2] == (h, w):
+        return img
+    return cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def board_resize(rgb: np.ndarray, size: Tuple[int, int], antialias: bool = True) -> np.ndarray:
+    """Stretch the whole RGB frame to ``size`` = (H, W), as our board pipeline does (see :func:`resize_plane`).
+
+    Calibration data, ``eval``, the demo, the notebooks and the board all resize with this.
+    """
+    return resize_plane(rgb, size, antialias)
 
 
 def timm_resize(rgb: np.ndarray, size: Tuple[int, int], crop_pct: float = 0.875,

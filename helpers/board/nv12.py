@@ -9,7 +9,7 @@ The YUV->RGB matrix below is the single definition used both by the NumPy refere
 """
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -56,30 +56,48 @@ def yuv_to_rgb_matrix(yuv_range: str) -> Tuple[np.ndarray, np.ndarray]:
     return (full @ scale).astype(np.float32), np.array([16.0, 128.0, 128.0], np.float32)
 
 
-def rgb_to_nv12(rgb: np.ndarray, yuv_range: str = DEFAULT_RANGE) -> np.ndarray:
-    """RGB uint8 HxWx3 -> NV12 uint8, flat, length H*W*3/2 (what the board's ``forward`` takes)."""
-    import cv2
-
-    check_range(yuv_range)
+def _check_rgb(rgb) -> np.ndarray:
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise HelpersError(f"rgb_to_nv12 needs an RGB uint8 HxWx3 array, got {rgb.dtype} {rgb.shape}")
+    check_even(*rgb.shape[:2])
+    return rgb
+
+
+def rgb_to_nv12(rgb: np.ndarray, yuv_range: str = DEFAULT_RANGE) -> np.ndarray:
+    """RGB uint8 HxWx3 -> NV12 uint8, flat, length H*W*3/2 (what the board's ``forward`` takes).
+
+    All OpenCV, written straight into the output buffer:
+
+    * ``limited``: ``cv2.cvtColor(COLOR_RGB2YUV_I420)`` (BT.601 video range), U and V planes then
+      interleaved with ``cv2.merge``.
+    * ``full``: BT.601 full range as in JPEG/JFIF (the inverse of :func:`yuv_to_rgb_matrix`). Y is
+      ``cv2.cvtColor(COLOR_RGB2GRAY)`` (the same weights). Chroma is that of each 2x2 block's mean RGB
+      (the transform is affine, so this is the mean of the pixels' chroma): a bilinear resize to
+      exactly half the size (at factor 2 it is the block mean, rounded to uint8; the chroma weights sum
+      to zero, so that rounding adds no systematic bias), ``cv2.cvtColor(COLOR_RGB2YCrCb)`` on it (chroma centred
+      on 128), Cb/Cr reordered to NV12's U, V. Within one level of the exact transform rounded once, mean
+      difference under 0.1 level (``tests/board/test_nv12.py`` checks it against a NumPy reference).
+    """
+    import cv2
+
+    check_range(yuv_range)
+    rgb = _check_rgb(rgb)
     h, w = rgb.shape[:2]
-    check_even(h, w)
+    out = np.empty(h * w * 3 // 2, np.uint8)
+    y_out, uv_out = out[: h * w].reshape(h, w), out[h * w:].reshape(h // 2, w // 2, 2)
     if yuv_range == "limited":
         i420 = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420).reshape(-1)
-        y, u, v = i420[: h * w], i420[h * w: h * w * 5 // 4], i420[h * w * 5 // 4:]
-        uv = np.stack([u, v], axis=1).reshape(-1)
-        return np.concatenate([y, uv])
-    # full range: the exact inverse of yuv_to_rgb_matrix (OpenCV's own YCrCb centres chroma on
-    # 127.5, not 128). The transform is affine, so the 2x2 mean of U/V is the transform of the
-    # block's mean RGB: average first (cv2 INTER_AREA), then one cv2.transform per plane.
-    m, off = yuv_to_rgb_matrix("full")
-    fwd = np.hstack([np.linalg.inv(m), off[:, None]]).astype(np.float32)  # 3x4 [M^-1 | offset]
-    y = cv2.transform(rgb, fwd[:1]).reshape(-1)  # uint8: rounded and saturated by OpenCV
-    block_mean = cv2.resize(rgb.astype(np.float32), (w // 2, h // 2), interpolation=cv2.INTER_AREA)
-    uv = np.clip(np.rint(cv2.transform(block_mean, fwd[1:])), 0, 255).astype(np.uint8).reshape(-1)
-    return np.concatenate([y, uv])
+        q = h * w // 4
+        y_out[:] = i420[: h * w].reshape(h, w)
+        cv2.merge([i420[h * w: h * w + q].reshape(h // 2, w // 2), i420[h * w + q:].reshape(h // 2, w // 2)],
+                  dst=uv_out)
+        return out
+    cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY, dst=y_out)  # Y = 0.299 R + 0.587 G + 0.114 B, as JFIF
+    block_mean = cv2.resize(rgb, (w // 2, h // 2), interpolation=cv2.INTER_LINEAR)  # exact half: 2x2 means
+    ycrcb = cv2.cvtColor(block_mean, cv2.COLOR_RGB2YCrCb)
+    cv2.mixChannels([ycrcb], [uv_out], [2, 0, 1, 1])  # (Y, Cr, Cb) -> (U = Cb, V = Cr)
+    return out
 
 
 def bgr_to_nv12(bgr: np.ndarray, yuv_range: str = DEFAULT_RANGE) -> np.ndarray:
@@ -116,3 +134,42 @@ def nv12_to_rgb_float(nv12: np.ndarray, height: int, width: int, yuv_range: str 
 def nv12_to_rgb(nv12: np.ndarray, height: int, width: int, yuv_range: str = DEFAULT_RANGE) -> np.ndarray:
     """NV12 -> RGB uint8 HxWx3, for showing what the board sees."""
     return np.rint(nv12_to_rgb_float(nv12, height, width, yuv_range)).astype(np.uint8)
+
+
+def _range_lut(src_range: str, dst_range: str):
+    """Lookup tables (Y, UV) that re-level NV12 from ``src_range`` to ``dst_range`` (None when equal)."""
+    if check_range(src_range) == check_range(dst_range):
+        return None
+    v = np.arange(256, dtype=np.float64)
+    if dst_range == "limited":  # full -> limited
+        y, c = 16 + v * 219 / 255, 128 + (v - 128) * 224 / 255
+    else:                       # limited -> full
+        y, c = (v - 16) * 255 / 219, 128 + (v - 128) * 255 / 224
+    return tuple(np.clip(np.rint(t), 0, 255).astype(np.uint8) for t in (y, c))
+
+
+def resize_nv12(nv12: np.ndarray, height: int, width: int, size: Tuple[int, int], src_range: str = DEFAULT_RANGE,
+                dst_range: Optional[str] = None, antialias: bool = True) -> np.ndarray:
+    """An NV12 frame (``height`` x ``width``, e.g. from an RDK camera) -> NV12 at ``size`` = (H, W), no RGB.
+
+    The Y plane is resized to ``size`` and the interleaved UV plane to ``size / 2`` with the same resize
+    as RGB frames (:func:`helpers.board.image.resize_plane`: exact halvings where shrinking 2x or more,
+    then bilinear), so the model sees what :func:`rgb_to_nv12` of the resized RGB frame would give, to
+    within the rounding of the two routes. ``dst_range`` (default ``src_range``): re-level with a lookup
+    table when the camera's range is not the model's.
+    """
+    import cv2
+
+    from helpers.board.image import resize_plane
+
+    h, w = size
+    check_even(h, w)
+    y, uv = split_nv12(nv12, height, width)
+    out = np.empty(h * w * 3 // 2, np.uint8)
+    out[: h * w] = resize_plane(y, (h, w), antialias).reshape(-1)
+    out[h * w:] = resize_plane(uv, (h // 2, w // 2), antialias).reshape(-1)
+    lut = _range_lut(src_range, dst_range or src_range)
+    if lut is not None:
+        cv2.LUT(out[: h * w], lut[0], dst=out[: h * w])
+        cv2.LUT(out[h * w:], lut[1], dst=out[h * w:])
+    return out

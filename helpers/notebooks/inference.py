@@ -582,7 +582,11 @@ class InferenceDemo:
 
     # ---- 6. latency and FPS
     def benchmark(self, threads: Optional[Sequence[int]] = None, seconds: Optional[float] = None):
-        """helpers.board.bench on the loaded file and backend, with this image's feed; a table in the zoo's format."""
+        """helpers.board.bench on the loaded file and backend, with this image's feed; a table in the zoo's format.
+
+        Also the end-to-end rate on this image (decode -> prepare -> run -> top-5), serially and with
+        ``threads`` threads preparing ahead (:func:`helpers.board.bench.stream_rows`).
+        """
         from helpers.board import bench
 
         clf = self._need()
@@ -590,8 +594,8 @@ class InferenceDemo:
             threads = (1, 2, 4, 8) if self.choice is not None and self.choice.kind == "bin" else (1, 2, 4)
         if seconds is None:
             seconds = float(os.environ.get(BENCH_SECONDS_ENV, DEFAULT_BENCH_SECONDS))
-        result = bench.benchmark(clf.runtime.path, threads=threads, seconds=seconds, backend=clf.backend,
-                                 feed=self.prepared().feed, key=self.key)
+        result = bench.benchmark(clf, threads=threads, seconds=seconds, feed=self.prepared().feed, key=self.key,
+                                 images=[self.image])
         return BenchReport(result, self.spec.published_for(self.board))
 
     def vendor_call(self, run: Optional[bool] = None) -> str:

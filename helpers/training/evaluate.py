@@ -24,11 +24,9 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -36,6 +34,7 @@ from helpers.board import registry
 from helpers.errors import HelpersError
 from helpers.board.meta import META_QUANT, labels_from_metadata
 from helpers.board.files import atomic_write_text, rel_to_repo
+from helpers.board.pipeline import prefetch
 
 
 KIND_TORCH = "PyTorch checkpoint"
@@ -44,19 +43,6 @@ KIND_NV12 = "ONNX board model (NV12)"
 KIND_INT8 = "ONNX INT8 (QDQ)"
 KIND_BIN = "board .bin"
 
-
-def prefetch(fn: Callable, items: Iterable, workers: int = 2, depth: Optional[int] = None) -> Iterator:
-    """``map(fn, items)`` in order, computed ``depth`` items ahead by a thread pool."""
-    depth = depth or max(2, 4 * workers)
-    queue: deque = deque()
-    it = iter(items)
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="decode") as pool:
-        for item in it:
-            queue.append(pool.submit(fn, item))
-            if len(queue) >= depth:
-                yield queue.popleft().result()
-        while queue:
-            yield queue.popleft().result()
 
 
 # ------------------------------------------------------------------------------------------------

@@ -138,6 +138,7 @@ def test_cli_bench(tiny):
     r = run_cli("bench", tiny, "--threads", "1,2", "--seconds", "0.3", "--board", "x5")
     assert r.returncode == 0, r.stderr
     assert "latency median" in r.stdout and "FPS" in r.stdout and "hrt_model_exec perf" in r.stdout
+    assert "end to end: decode -> prepare -> run -> top-5" in r.stdout and "1 prepare thread" in r.stdout
 
 
 @pytest.mark.parametrize("args,needle", [
@@ -150,3 +151,31 @@ def test_cli_bench_errors_are_one_line(tiny, args, needle):
     r = run_cli("bench", *[str(tiny) if a == "TINY" else a for a in args])
     assert r.returncode == 2, r.stdout + r.stderr
     assert r.stderr.startswith("error: ") and r.stderr.strip().count("\n") == 0 and needle in r.stderr
+
+
+def test_benchmark_end_to_end_rows(tiny, tmp_path):
+    """With images: a serial row then one per thread count, every image decoded, shown beside the runtime rows."""
+    from PIL import Image
+
+    from helpers.board.image import sample_images
+
+    png = tmp_path / "frame.png"
+    Image.fromarray(np.full((48, 64, 3), 90, np.uint8)).save(png)
+    r = bench.benchmark(tiny, threads=(1, 2), seconds=0.05, images=[png, sample_images()[0]])
+    assert [s.workers for s in r.stream] == [0, 1, 2] and all(s.frames >= 2 for s in r.stream)
+    text = r.details()
+    assert "end to end: decode -> prepare -> run -> top-5" in text and "serial" in text and "2 prepare threads" in text
+    assert "End to end" in r.markdown() and "FPS serially" in r.markdown()
+    assert bench.benchmark(tiny, threads=(1,), seconds=0.05).stream == []
+
+
+def test_benchmark_end_to_end_bad_image(tiny, tmp_path):
+    (tmp_path / "x.jpg").write_text("not a picture")
+    with pytest.raises(HelpersError, match="not an image"):
+        bench.benchmark(tiny, threads=(1,), seconds=0.05, images=[tmp_path / "x.jpg"])
+
+
+def test_cli_bench_end_to_end_switches(tiny):
+    r = run_cli("bench", tiny, "--threads", "1", "--seconds", "0.1", "--no-end-to-end")
+    assert r.returncode == 0, r.stderr
+    assert "end to end" not in r.stdout

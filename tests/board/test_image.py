@@ -8,7 +8,7 @@ from PIL import Image
 from testkit import smooth_image
 
 from helpers.board import registry
-from helpers.board.image import board_resize, load_image, normalize_nchw, timm_resize
+from helpers.board.image import board_resize, load_image, normalize_nchw, resize_plane, timm_resize
 from helpers.errors import HelpersError
 
 
@@ -92,10 +92,47 @@ def test_board_resize_and_timm_resize():
     rgb = smooth_image(300, 400)
     out = board_resize(rgb, (224, 224))
     assert out.shape == (224, 224, 3)
-    assert np.array_equal(out, cv2.resize(rgb, (224, 224), interpolation=cv2.INTER_AREA))
+    # shrinks by less than 2x on both axes: exactly OpenCV's bilinear, nothing else
+    assert np.array_equal(out, cv2.resize(rgb, (224, 224), interpolation=cv2.INTER_LINEAR))
     crop = timm_resize(rgb, (224, 224), crop_pct=0.875)
     assert crop.shape == (224, 224, 3)
     # timm: shorter side 300 -> 256, so the crop sees the centre, not the whole width
     x = normalize_nchw(out, registry.IMAGENET_MEAN, registry.IMAGENET_STD)
     assert x.shape == (1, 3, 224, 224) and x.dtype == np.float32
     assert np.isclose(x[0, 0, 0, 0], (out[0, 0, 0] / 255.0 - 0.485) / 0.229, atol=1e-6)
+
+
+def test_board_resize_box_filters_where_shrinking_2x_or_more():
+    """448x672 -> 224x224: both axes shrink 2x or more, so a 2x2 box to 224x336 first, then bilinear to 224."""
+    rgb = np.random.default_rng(0).integers(0, 256, (448, 672, 3), dtype=np.uint8)
+    out = board_resize(rgb, (224, 224)).astype(np.float64)
+    box = rgb.astype(np.float64).reshape(224, 2, 336, 2, 3).mean((1, 3))  # NumPy 2x2 block means
+    ref = cv2.resize(box.astype(np.float32), (224, 224), interpolation=cv2.INTER_LINEAR)
+    assert np.abs(out - ref).max() <= 1.0  # uint8 rounding of the intermediate
+    plain = cv2.resize(rgb, (224, 224), interpolation=cv2.INTER_LINEAR).astype(np.float64)
+    assert np.abs(plain - ref).mean() > 10  # the plain bilinear step is really something else here
+    assert np.array_equal(board_resize(rgb, (224, 224), antialias=False), plain.astype(np.uint8))
+
+
+@pytest.mark.parametrize("shape", [(1080, 1920), (481, 641), (1200, 1600)])
+def test_board_resize_anti_aliasing_on_fine_stripes(shape):
+    """Stripes of period 3 (0, 0, 255) shrunk 2.9-8.6x: the ideal result is their mean (85) everywhere.
+
+    A 2-tap box only halves this frequency, so at 2.9x (one halving) aliasing is halved; from 4x on
+    (two halvings) a quarter at most. Bilinear alone keeps the stripes at full contrast."""
+    h, w = shape
+    stripes = np.where(np.arange(w) % 3 == 2, 255, 0).astype(np.uint8)
+    rgb = np.repeat(np.broadcast_to(stripes, (h, w))[:, :, None], 3, axis=2).copy()
+    aa = board_resize(rgb, (224, 224)).astype(int)
+    plain = board_resize(rgb, (224, 224), antialias=False).astype(int)
+    err_aa, err_plain = np.abs(aa - 85).mean(), np.abs(plain - 85).mean()
+    assert aa.shape == (224, 224, 3) and err_plain > 60 and err_aa < 0.55 * err_plain
+    if min(h, w) >= 4 * 224:
+        assert err_aa < 0.33 * err_plain
+
+
+def test_resize_plane_two_channels_and_identity():
+    uv = np.random.default_rng(1).integers(0, 256, (60, 80, 2), dtype=np.uint8)
+    assert resize_plane(uv, (60, 80)) is uv
+    out = resize_plane(uv, (14, 20))
+    assert out.shape == (14, 20, 2) and out.dtype == np.uint8

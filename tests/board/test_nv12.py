@@ -7,6 +7,7 @@ from PIL import Image
 from testkit import smooth_image
 
 from helpers.board import nv12
+from helpers.board.image import board_resize
 from helpers.errors import HelpersError
 
 
@@ -83,3 +84,75 @@ def test_nv12_wrong_buffer_length():
         nv12.split_nv12(np.zeros(23, np.uint8), 4, 4)
     with pytest.raises(HelpersError, match="unknown YUV range"):
         nv12.rgb_to_nv12(np.zeros((2, 2, 3), np.uint8), "studio")
+
+
+def _jfif_nv12_reference(rgb):
+    """Independent NumPy reference: JFIF full-range BT.601 (ITU-T T.871), chroma of each 2x2 block's mean RGB."""
+    x = rgb.astype(np.float64)
+    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    h, w = rgb.shape[:2]
+    m = x.reshape(h // 2, 2, w // 2, 2, 3).mean((1, 3))
+    cb = 128 - 0.168736 * m[..., 0] - 0.331264 * m[..., 1] + 0.5 * m[..., 2]
+    cr = 128 + 0.5 * m[..., 0] - 0.418688 * m[..., 1] - 0.081312 * m[..., 2]
+    return y, np.stack([cb, cr], axis=-1)
+
+
+@pytest.mark.parametrize("kind", ["smooth", "noise"])
+def test_full_range_opencv_route_matches_numpy_reference(kind):
+    """The OpenCV route (YCrCb + half-size chroma) is within one level of the exact JFIF transform, unbiased."""
+    rng = np.random.default_rng(3)
+    rgb = smooth_image(64, 96) if kind == "smooth" else rng.integers(0, 256, (64, 96, 3), dtype=np.uint8)
+    y_ref, uv_ref = _jfif_nv12_reference(rgb)
+    y, uv = nv12.split_nv12(nv12.rgb_to_nv12(rgb, "full"), 64, 96)
+    # against the exact encoder's output (rounded once, as the previous NumPy-matrix encoder did)
+    dy = y.astype(int) - np.clip(np.rint(y_ref), 0, 255)
+    duv = uv.astype(int) - np.clip(np.rint(uv_ref), 0, 255)
+    assert np.abs(dy).max() <= 1 and np.abs(duv).max() <= 1
+    assert abs(dy.mean()) < 0.02 and abs(duv.mean()) < 0.1       # no bias to speak of
+    # Y is exact but for OpenCV's fixed point; chroma is rounded twice (block mean, then YCrCb)
+    assert (dy != 0).mean() < 0.01 and (duv != 0).mean() < 0.3
+
+
+def test_limited_range_is_opencv_i420_reordered():
+    """NV12 limited = OpenCV's I420 planes, U and V interleaved (not a re-derivation)."""
+    rgb = np.random.default_rng(4).integers(0, 256, (6, 8, 3), dtype=np.uint8)
+    i420 = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420).reshape(-1)
+    y, u, v = i420[:48], i420[48:60], i420[60:]
+    assert np.array_equal(nv12.rgb_to_nv12(rgb, "limited"), np.concatenate([y, np.stack([u, v], 1).reshape(-1)]))
+
+
+@pytest.mark.parametrize("yuv_range", ["full", "limited"])
+@pytest.mark.parametrize("src", [(480, 640), (1080, 1920), (64, 96)])
+def test_resize_nv12_planes_match_the_rgb_path(yuv_range, src):
+    """Camera NV12 resized plane by plane ~= NV12 of the resized RGB frame (4:2:0 and rounding aside)."""
+    h, w = src
+    rgb = cv2.resize(smooth_image(), (w, h), interpolation=cv2.INTER_LINEAR)
+    size = (224, 224) if h > 64 else (112, 160)  # the last one enlarges
+    got = nv12.resize_nv12(nv12.rgb_to_nv12(rgb, yuv_range), h, w, size, yuv_range)
+    want = nv12.rgb_to_nv12(board_resize(rgb, size), yuv_range)
+    n = size[0] * size[1]
+    dy, duv = got[:n].astype(int) - want[:n], got[n:].astype(int) - want[n:]
+    assert np.abs(dy).max() <= 2 and abs(dy.mean()) < 0.25  # each uint8 halving rounds .5 up
+    # full: both routes average chroma the same way; OpenCV's I420 (limited) subsamples its own way
+    assert np.abs(duv).mean() < (0.5 if yuv_range == "full" else 1.5)
+    back = nv12.nv12_to_rgb(got, *size, yuv_range).astype(int)
+    assert np.abs(back - board_resize(rgb, size)).mean() < 3
+
+
+def test_resize_nv12_converts_the_range():
+    rgb = smooth_image(96, 128)
+    full = nv12.rgb_to_nv12(rgb, "full")
+    to_limited = nv12.resize_nv12(full, 96, 128, (48, 64), "full", "limited")
+    want = nv12.rgb_to_nv12(board_resize(rgb, (48, 64)), "limited")
+    assert np.abs(to_limited[: 48 * 64].astype(int) - want[: 48 * 64]).max() <= 2
+    assert to_limited[: 48 * 64].min() >= 16 and to_limited[: 48 * 64].max() <= 235
+    black = nv12.rgb_to_nv12(np.zeros((4, 4, 3), np.uint8), "limited")
+    assert list(nv12.resize_nv12(black, 4, 4, (2, 2), "limited", "full")) == [0, 0, 0, 0, 128, 128]
+
+
+def test_resize_nv12_bad_input():
+    with pytest.raises(HelpersError, match="needs 24"):
+        nv12.resize_nv12(np.zeros(23, np.uint8), 4, 4, (2, 2))
+    with pytest.raises(HelpersError, match="even"):
+        nv12.resize_nv12(np.zeros(24, np.uint8), 4, 4, (3, 2))

@@ -39,9 +39,11 @@ def test_samples_are_raw_float32_rgb_nchw_unnormalised(tmp_path):
     h, w = registry.get("mobileone_s0").input_size
     for f in files:
         assert f.stat().st_size == 3 * h * w * 4          # headerless: exactly the float32 payload
-    # independent reference: OpenCV decode + INTER_AREA stretch to the deployed size, RGB, CHW, 0..255
+    # independent reference: OpenCV decode + bilinear stretch to the deployed size (600x400 shrinks by
+    # less than 2x on one axis: no box pre-step), RGB, CHW, 0..255
     bgr = cv2.imread(str(imgs / "coffee.jpg"))
-    ref = cv2.resize(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), (w, h), interpolation=cv2.INTER_AREA)
+    assert bgr.shape[:2] == (400, 600)
+    ref = cv2.resize(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), (w, h), interpolation=cv2.INTER_LINEAR)
     got = np.fromfile(files[1], dtype=np.float32).reshape(3, h, w)
     assert got.max() > 1.5 and got.min() >= 0 and got.max() <= 255      # not normalised
     assert np.abs(got.transpose(1, 2, 0) - ref.astype(np.float32)).mean() < 1.0   # decoders differ by rounding

@@ -1,8 +1,5 @@
 """Evaluation on every backend we can run here, with models whose accuracy is known by construction."""
 import json
-import random
-import threading
-import time
 
 import cv2
 import numpy as np
@@ -58,18 +55,6 @@ def colour_folder(root, names=COLOURS, n=3, size=24):
             img[i, i] = (128, 128, 128)
             assert cv2.imwrite(str(d / f"{i}.png"), img[:, :, ::-1])
     return root
-
-
-def test_prefetch_keeps_order_and_runs_ahead():
-    seen = []
-
-    def slow(i):
-        time.sleep(random.random() * 0.01)
-        seen.append(threading.current_thread().name)
-        return i * i
-
-    assert list(E.prefetch(slow, range(30), workers=3)) == [i * i for i in range(30)]
-    assert all(n.startswith("decode") for n in seen)
 
 
 def test_float_onnx_accuracy_by_class_name(tmp_path):

@@ -1,0 +1,136 @@
+"""Pre-processing speed against OpenCV's native path, and what the anti-aliasing buys, in one run.
+
+    python benchmarks/preprocess.py [--seconds 2] [--size 224] [--model BOARD.onnx --data DIGITS_DIR]
+
+For a 451x300 photo (data/chelsea.jpg) and 640x480 / 1920x1080 camera frames, side by side on the same
+frame (calls alternated, medians of per-round ratios; see ``benchmarks/inference.py`` ``paired``):
+
+* **native**: ``cv2.resize(INTER_LINEAR)`` + ``cv2.cvtColor(COLOR_RGB2YUV_I420)``, the reference;
+* **full** / **limited**: what the board pipeline does, ``rgb_to_nv12(board_resize(frame))`` in each
+  range (helpers.board.image / helpers.board.nv12);
+* **no AA**: the same without the anti-aliasing halvings (``antialias=False``);
+* **old**: ``INTER_AREA`` resize + NV12 full, the previous path (for the record);
+* **NV12 in**: a camera frame that is NV12 already, resized plane by plane (``resize_nv12``).
+
+Anti-aliasing, measured rather than assumed: mean absolute error, in levels, against ``INTER_AREA``
+(an exact box filter, the reference for shrinking) on a zone plate (every frequency up to Nyquist, the
+worst case for aliasing) and on the photo. With ``--model`` (an NV12 board-model ONNX, e.g. the demo's)
+and ``--data`` (an ImageFolder whose images are larger than the model input), also top-1 with each
+resize. The last line is the figure we track: ``worst ratio to OpenCV native`` of the full and
+limited paths over the frame sizes (target <= 1.5).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import cv2  # noqa: E402
+
+from helpers.board import nv12  # noqa: E402
+from helpers.board.image import board_resize, load_image, sample_images  # noqa: E402
+from inference import paired  # noqa: E402  (benchmarks/inference.py, next to this file)
+
+FRAMES = (("451x300 photo", None), ("640x480 frame", (480, 640)), ("1920x1080 frame", (1080, 1920)))
+TARGET = 1.5
+
+
+def frames():
+    photo = load_image(sample_images()[0])  # chelsea.jpg, 451x300
+    big = load_image(sample_images()[4])    # hubble_deep_field.jpg: fine detail, stretched to camera sizes
+    out = []
+    for name, hw in FRAMES:
+        out.append((name, photo if hw is None else cv2.resize(big, hw[::-1], interpolation=cv2.INTER_AREA)))
+    return out
+
+
+def zone_plate(h: int, w: int) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    r2 = (xx - w / 2) ** 2 + (yy - h / 2) ** 2
+    g = 127.5 + 127.5 * np.cos(np.pi * r2 / (2 * max(h, w)))
+    return np.repeat(g.astype(np.uint8)[:, :, None], 3, axis=2)
+
+
+def area_error(rgb: np.ndarray, size) -> tuple:
+    ref = cv2.resize(rgb, size[::-1], interpolation=cv2.INTER_AREA).astype(np.float64)
+    aa = np.abs(board_resize(rgb, size).astype(np.float64) - ref).mean()
+    plain = np.abs(board_resize(rgb, size, antialias=False).astype(np.float64) - ref).mean()
+    return aa, plain
+
+
+def top1(model, data, how: str) -> float:
+    """top-1 of ``model`` on ``data`` with the given resize in Classifier.prepare (aa, plain, area)."""
+    from helpers.board import classifier
+    from helpers.training.evaluate import evaluate
+
+    resize = {"aa": board_resize, "plain": lambda rgb, size: board_resize(rgb, size, antialias=False),
+              "area": lambda rgb, size: cv2.resize(rgb, size[::-1], interpolation=cv2.INTER_AREA)}[how]
+    saved = classifier.board_resize
+    classifier.board_resize = resize
+    try:
+        return evaluate(model, data, progress=False, workers=1).top1
+    finally:
+        classifier.board_resize = saved
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seconds", type=float, default=2.0, help="seconds per measured pair (default 2)")
+    p.add_argument("--size", type=int, default=224, help="model input side (default 224)")
+    p.add_argument("--model", help="NV12 board-model ONNX for the top-1 comparison (needs --data)")
+    p.add_argument("--data", help="ImageFolder (val/ split when present) for --model")
+    args = p.parse_args(argv)
+    size = (args.size, args.size)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+          f"OpenCV {cv2.__version__} ({cv2.getNumThreads()} threads); output {args.size}x{args.size}; "
+          f"{args.seconds:g} s per pair, ratio = median of per-round (ours / native) time")
+    print(f"{'frame':16s} {'native':>8s} {'full':>8s} {'ratio':>6s} {'limited':>8s} {'ratio':>6s} "
+          f"{'no AA':>6s} {'old':>6s} {'NV12 in':>8s} {'ratio':>6s}")
+    worst = 0.0
+    for name, rgb in frames():
+        h, w = rgb.shape[:2]
+        cam = nv12.rgb_to_nv12(rgb[: h // 2 * 2, : w // 2 * 2], "full")
+        ch, cw = h // 2 * 2, w // 2 * 2
+
+        def native():
+            return cv2.cvtColor(cv2.resize(rgb, size[::-1], interpolation=cv2.INTER_LINEAR), cv2.COLOR_RGB2YUV_I420)
+
+        t_nat, t_full, r_full, _ = paired(native, lambda: nv12.rgb_to_nv12(board_resize(rgb, size), "full"), args.seconds)
+        _, t_lim, r_lim, _ = paired(native, lambda: nv12.rgb_to_nv12(board_resize(rgb, size), "limited"), args.seconds)
+        _, _, r_plain, _ = paired(native, lambda: nv12.rgb_to_nv12(board_resize(rgb, size, antialias=False), "full"),
+                                  args.seconds / 2)
+        _, _, r_old, _ = paired(native, lambda: nv12.rgb_to_nv12(
+            cv2.resize(rgb, size[::-1], interpolation=cv2.INTER_AREA), "full"), args.seconds / 2)
+        _, t_cam, r_cam, _ = paired(native, lambda: nv12.resize_nv12(cam, ch, cw, size, "full"), args.seconds)
+        worst = max(worst, r_full, r_lim)
+        print(f"{name:16s} {t_nat * 1e3:6.3f}ms {t_full * 1e3:6.3f}ms {r_full:6.2f} {t_lim * 1e3:6.3f}ms {r_lim:6.2f} "
+              f"{r_plain:6.2f} {r_old:6.2f} {t_cam * 1e3:6.3f}ms {r_cam:6.2f}", flush=True)
+    print()
+    print("anti-aliasing: mean |error| in levels against INTER_AREA (exact box filter); lower is better")
+    print(f"{'frame':16s} {'zone plate AA':>14s} {'no AA':>7s}   {'photo AA':>9s} {'no AA':>7s}")
+    for name, rgb in frames():
+        zp_aa, zp_plain = area_error(zone_plate(*rgb.shape[:2]), size)
+        ph_aa, ph_plain = area_error(rgb, size)
+        print(f"{name:16s} {zp_aa:14.2f} {zp_plain:7.2f}   {ph_aa:9.2f} {ph_plain:7.2f}")
+    if args.model:
+        if not args.data:
+            print("error: --model needs --data", file=sys.stderr)
+            return 2
+        print()
+        print(f"top-1 of {Path(args.model).name} on {args.data}: " + ", ".join(
+            f"{label} {top1(args.model, args.data, how):.2f} %" for how, label in
+            (("aa", "board_resize"), ("plain", "bilinear only"), ("area", "INTER_AREA (old)"))))
+    print()
+    print(f"target: full and limited within {TARGET}x of OpenCV native: {'met' if worst <= TARGET else 'MISSED'}")
+    print(f"worst ratio to OpenCV native: {worst:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
