@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "helpers.training.train",
     "helpers.training.evaluate",
     "helpers.pc.quantize",
+    "helpers.pc.sensitivity",
     "helpers.training.demo",
     "helpers.docs.readme",
 ]

@@ -133,7 +133,7 @@ def calibrate(pre: Path, reader, method: Method, cache: Path, symmetric: bool) -
     reader.rewind()
     extra = dict(method.options)
     extra["symmetric"] = symmetric
-    with contextlib.redirect_stdout(io.StringIO()):    # the histogram calibrators print progress
+    with _quiet():    # the histogram calibrators print progress
         calibrator = create_calibrator(Path(pre), None, augmented_model_path=str(Path(cache).with_suffix(".aug.onnx")),
                                        calibrate_method=method.calibration_method(), extra_options=extra)
         calibrator.collect_data(reader)
@@ -161,6 +161,34 @@ def activation_tensors(model, nodes: Sequence[str]) -> List[str]:
     return out
 
 
+#: 16-bit QuantizeLinear / DequantizeLinear need opset 21
+INT16_OPSET = 21
+
+
+def to_int16_opset(pre: Path, out: Path) -> Path:
+    """``pre`` converted to opset 21 once, so that int16 variants do not each convert it again."""
+    import onnx
+    from onnx import version_converter
+
+    onnx.save(version_converter.convert_version(onnx.load(str(pre)), INT16_OPSET), str(out))
+    return Path(out)
+
+
+@contextlib.contextmanager
+def _quiet():
+    """onnxruntime's quantiser prints progress and logs an opset warning per model: keep them out."""
+    import logging
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        root.setLevel(level)
+
+
 def build(pre: Path, out: Path, cache: Path, method: Method, sch: Scheme, per_channel: bool,
           int16: Sequence[str] = (), float_nodes: Sequence[str] = (), only: Optional[Sequence[str]] = None) -> Path:
     """An INT8 QDQ model of ``pre`` from stored ranges: ``int16`` nodes at 16 bit, ``float_nodes``
@@ -172,7 +200,7 @@ def build(pre: Path, out: Path, cache: Path, method: Method, sch: Scheme, per_ch
     if int16:
         tensors = activation_tensors(onnx.load(str(pre)), int16)
         extra["TensorQuantOverrides"] = {t: [{"quant_type": QuantType.QInt16}] for t in tensors}
-    with contextlib.redirect_stdout(io.StringIO()):
+    with _quiet():
         quantize_static(str(pre), str(out), None, quant_format=QuantFormat.QDQ, per_channel=per_channel,
                         activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
                         calibrate_method=method.calibration_method(), calibration_cache_path=str(cache),

@@ -171,6 +171,46 @@ def _to_opset(path: Path, opset: int) -> None:
         onnx.save(model, str(path))
 
 
+def calibrated_candidates(pre: Path, reader, float_be, methods, choices, sch, tmpd: Path,
+                          int16: Sequence[str] = (), float_nodes: Sequence[str] = ()):
+    """Calibrate once per method, build one model per (method, per-channel) and measure it.
+
+    Returns ``(candidates, {(method label, per_channel): (model path, ranges file, Method)})``.
+    """
+    from helpers.pc import precision
+
+    candidates: List[Candidate] = []
+    built = {}
+    for mi, m in enumerate(methods):
+        t0 = time.perf_counter()
+        cache = precision.calibrate(pre, reader, m, tmpd / f"ranges{mi}.json", sch.activation_symmetric)
+        cal_s = time.perf_counter() - t0
+        for pc in choices:
+            t0 = time.perf_counter()
+            q = precision.build(pre, tmpd / f"int8_{mi}_pc{int(pc)}.onnx", cache, m, sch, pc,
+                                int16=int16, float_nodes=float_nodes)
+            agree, err = _agreement(float_be, q, reader)
+            candidates.append(Candidate(pc, agree, err, time.perf_counter() - t0 + cal_s, m.label))
+            built[(m.label, pc)] = (q, cache, m)
+            cal_s = 0.0
+    return candidates, built
+
+
+def best_candidate(candidates: Sequence[Candidate]) -> Candidate:
+    """The candidate that agrees best with float (top-1 agreement, then logit error)."""
+    return max(candidates, key=lambda c: (round(c.top1_agreement, 6), -c.logit_rel_err))
+
+
+def prepared(src: Path, tmpd: Path) -> Path:
+    """``quant_pre_process`` + opset 13: the model every variant is quantised from."""
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    pre = Path(tmpd) / "pre.onnx"
+    quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+    _to_opset(pre, QDQ_OPSET)
+    return pre
+
+
 def quantize(onnx_path, calib_dir, out, per_channel: str = "auto", overwrite: bool = False,
              count: Optional[int] = None, calibrate_method: str = "minmax", scheme: str = "ort",
              calibration_type: Optional[str] = None, max_percentile: Optional[float] = None,
@@ -182,7 +222,6 @@ def quantize(onnx_path, calib_dir, out, per_channel: str = "auto", overwrite: bo
     ``node_info`` / ``run_on_cpu`` ask of the toolchain).
     """
     import onnx
-    from onnxruntime.quantization.shape_inference import quant_pre_process
 
     from helpers.pc import precision
 
@@ -211,25 +250,11 @@ def quantize(onnx_path, calib_dir, out, per_channel: str = "auto", overwrite: bo
         choices = [sch.per_channel]
     else:
         choices = {"auto": [False, True], "on": [True], "off": [False]}[per_channel]
-    candidates: List[Candidate] = []
     with tempfile.TemporaryDirectory(prefix="rdk-quant-") as tmpd:
-        pre = Path(tmpd) / "pre.onnx"
-        quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
-        _to_opset(pre, QDQ_OPSET)
-        built = {}
-        for mi, m in enumerate(methods):
-            t0 = time.perf_counter()
-            cache = precision.calibrate(pre, reader, m, Path(tmpd) / f"ranges{mi}.json", sch.activation_symmetric)
-            cal_s = time.perf_counter() - t0
-            for pc in choices:
-                t0 = time.perf_counter()
-                q = precision.build(pre, Path(tmpd) / f"int8_{mi}_pc{int(pc)}.onnx", cache, m, sch, pc,
-                                    int16=int16_nodes, float_nodes=float_nodes)
-                agree, err = _agreement(float_be, q, reader)
-                candidates.append(Candidate(pc, agree, err, time.perf_counter() - t0 + cal_s, m.label))
-                built[(m.label, pc)] = q
-                cal_s = 0.0
-        best = max(candidates, key=lambda c: (round(c.top1_agreement, 6), -c.logit_rel_err))
+        pre = prepared(src, Path(tmpd))
+        candidates, built = calibrated_candidates(pre, reader, float_be, methods, choices, sch, Path(tmpd),
+                                                  int16=int16_nodes, float_nodes=float_nodes)
+        best = best_candidate(candidates)
         if len(candidates) == 1:
             choice = f"forced ({per_channel if sch.per_channel is None else 'scheme ' + sch.name})"
         else:
@@ -240,7 +265,7 @@ def quantize(onnx_path, calib_dir, out, per_channel: str = "auto", overwrite: bo
                 what.append(f"calibration {best.method}")
             choice = (f"auto: {', '.join(what)} agrees best with the float model "
                       f"on the {len(reader)} calibration samples")
-        model = onnx.load(str(built[(best.method, best.per_channel)]))
+        model = onnx.load(str(built[(best.method, best.per_channel)][0]))
         settings["per_channel"] = best.per_channel
         settings["calibration"] = best.method
         merged = dict(meta)
