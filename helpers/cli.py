@@ -33,6 +33,7 @@ COMMAND_MODULES = [
     "helpers.training.train",
     "helpers.training.evaluate",
     "helpers.pc.quantize",
+    "helpers.pc.sensitivity",
     "helpers.training.demo",
     "helpers.docs.readme",
     "helpers.docs.notebooks",

@@ -428,6 +428,8 @@ def draw_demo(result: Dict, path: Path) -> Path:
     plt = _plt()
     rows = [r for r in result.get("rows", []) if isinstance(r, dict)]
     names = [str(r.get("stage", r.get("model", "?"))) for r in rows]
+    if len({r.get("key") for r in rows}) > 1:   # several models recorded: say which row is which
+        names = [f"{r.get('key')}: {n}" for r, n in zip(rows, names)]
     top1 = [r.get("top1") if r.get("weights") != "random" else None for r in rows]
     lat = [r.get("latency_ms") for r in rows]
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(9, 3.2))

@@ -118,6 +118,8 @@ PER_MODEL_SOURCES: Tuple[Source, ...] = (
            "Speed on this PC (onnxruntime)", "本机速度（onnxruntime）"),
     Source("quantize", "python -m helpers quantize ONNX --calib DIR --out FILE --data DIR --record",
            "INT8 preview (onnxruntime static quantisation)", "INT8 预览（onnxruntime 静态量化）"),
+    Source("sensitivity", "python -m helpers demo [--key KEY] --record",
+           "INT8 sensitivity: layers kept above int8 (PC preview)", "INT8 敏感度：保留为高精度的层（PC 预览）"),
 )
 DEMO = Source("demo", "python -m helpers demo --record",
               "End-to-end demo (offline, bundled digits data)", "端到端演示（离线，自带的 digits 数据）")
@@ -173,9 +175,19 @@ FIELDS: Tuple[Tuple[str, str, str, Callable[[Any], str]], ...] = (
     ("latency_ratio", "latency ratio", "延迟比", _fmt(3)),
     ("size_mb", "size (MB)", "大小 (MB)", _fmt(2)),
     ("seconds", "time (s)", "耗时 (s)", _fmt(1)),
+    ("board", "board", "开发板", str),
+    ("scheme", "scheme", "量化方案", str),
+    ("calibration", "calibration", "校准方法", str),
+    ("int8_bpu_top1", "INT8 BPU-like top-1 (%)", "INT8 类 BPU 方案 top-1 (%)", _fmt(2)),
+    ("kept_top1", "INT8 + kept layers top-1 (%)", "INT8 + 保留层 top-1 (%)", _fmt(2)),
+    ("kept_layers", "layers kept", "保留层数", _fmt_int),
+    ("layers", "candidate layers", "候选层数", _fmt_int),
+    ("kept_as", "kept as", "保留为", str),
+    ("analysis_s", "analysis (s)", "分析耗时 (s)", _fmt(0)),
+    ("target_met", "target met", "达到目标", str),
 )
 _FIELD = {f[0]: f for f in FIELDS}
-_HIDDEN = {"command", "machine", "date", "schema", "note"}
+_HIDDEN = {"command", "machine", "date", "schema", "note", "kept_nodes"}
 
 
 def is_accuracy(field: str) -> bool:
@@ -425,8 +437,15 @@ def block_training(ctx: Ctx) -> str:
     return cap + "\n\n" + md_table(header, [row]) + "\n\n" + block_demo(ctx)
 
 
+def block_sensitivity(ctx: Ctx) -> str:
+    """Top README: the quantisation experiments of the demo (``data/results/sensitivity.json``)."""
+    src = next(s for s in PER_MODEL_SOURCES if s.name == "sensitivity")
+    return _result_section(src, None, ctx)
+
+
 BLOCKS: Dict[str, Callable[[Ctx], str]] = {
     "models": block_models,
+    "sensitivity": block_sensitivity,
     "published": block_published,
     "demo": block_demo,
     "links": block_links,

@@ -95,6 +95,7 @@ class Candidate:
     top1_agreement: float    # % of calibration samples with the float model's top-1
     logit_rel_err: float     # mean ||int8 - float|| / ||float|| over the samples
     seconds: float
+    method: str = "minmax"   # the calibration (helpers.pc.precision.Method.label)
 
 
 @dataclass
@@ -114,10 +115,14 @@ class QuantizeResult:
                  f"{self.size_mb_float:.2f} MB)",
                  f"  calibration : {self.samples} samples, {self.settings.get('calibrate_method')}, "
                  f"activations {self.settings.get('activation_type')}, weights {self.settings.get('weight_type')}"]
+        kept = self.settings.get("calibration")
         for c in self.candidates:
-            mark = "  <- kept" if c.per_channel == self.per_channel else ""
-            lines.append(f"  per-channel {'on ' if c.per_channel else 'off'}: top-1 agreement with float "
-                         f"{c.top1_agreement:.1f} %, logit rel. error {c.logit_rel_err:.4f}{mark}")
+            mark = "  <- kept" if c.per_channel == self.per_channel and c.method == (kept or c.method) else ""
+            lines.append(f"  {c.method:>16s}, per-channel {'on ' if c.per_channel else 'off'}: top-1 agreement "
+                         f"with float {c.top1_agreement:.1f} %, logit rel. error {c.logit_rel_err:.4f}{mark}")
+        if self.settings.get("int16_nodes") or self.settings.get("float_nodes"):
+            lines.append(f"  kept nodes  : {len(self.settings.get('int16_nodes', []))} in int16, "
+                         f"{len(self.settings.get('float_nodes', []))} in float")
         lines.append(f"  choice      : {self.choice}")
         lines.append(f"  note        : {BPU_NOTE}")
         return "\n".join(lines)
@@ -166,20 +171,65 @@ def _to_opset(path: Path, opset: int) -> None:
         onnx.save(model, str(path))
 
 
-def quantize(onnx_path, calib_dir, out, per_channel: str = "auto", overwrite: bool = False,
-             count: Optional[int] = None, calibrate_method: str = "minmax") -> QuantizeResult:
-    """Quantise the float ONNX at ``onnx_path`` with the calibration samples in ``calib_dir``."""
-    import onnx
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+def calibrated_candidates(pre: Path, reader, float_be, methods, choices, sch, tmpd: Path,
+                          int16: Sequence[str] = (), float_nodes: Sequence[str] = ()):
+    """Calibrate once per method, build one model per (method, per-channel) and measure it.
+
+    Returns ``(candidates, {(method label, per_channel): (model path, ranges file, Method)})``.
+    """
+    from helpers.pc import precision
+
+    candidates: List[Candidate] = []
+    built = {}
+    for mi, m in enumerate(methods):
+        t0 = time.perf_counter()
+        cache = precision.calibrate(pre, reader, m, tmpd / f"ranges{mi}.json", sch.activation_symmetric)
+        cal_s = time.perf_counter() - t0
+        for pc in choices:
+            t0 = time.perf_counter()
+            q = precision.build(pre, tmpd / f"int8_{mi}_pc{int(pc)}.onnx", cache, m, sch, pc,
+                                int16=int16, float_nodes=float_nodes)
+            agree, err = _agreement(float_be, q, reader)
+            candidates.append(Candidate(pc, agree, err, time.perf_counter() - t0 + cal_s, m.label))
+            built[(m.label, pc)] = (q, cache, m)
+            cal_s = 0.0
+    return candidates, built
+
+
+def best_candidate(candidates: Sequence[Candidate]) -> Candidate:
+    """The candidate that agrees best with float (top-1 agreement, then logit error)."""
+    return max(candidates, key=lambda c: (round(c.top1_agreement, 6), -c.logit_rel_err))
+
+
+def prepared(src: Path, tmpd: Path) -> Path:
+    """``quant_pre_process`` + opset 13: the model every variant is quantised from."""
     from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    pre = Path(tmpd) / "pre.onnx"
+    quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+    _to_opset(pre, QDQ_OPSET)
+    return pre
+
+
+def quantize(onnx_path, calib_dir, out, per_channel: str = "auto", overwrite: bool = False,
+             count: Optional[int] = None, calibrate_method: str = "minmax", scheme: str = "ort",
+             calibration_type: Optional[str] = None, max_percentile: Optional[float] = None,
+             int16_nodes: Sequence[str] = (), float_nodes: Sequence[str] = ()) -> QuantizeResult:
+    """Quantise the float ONNX at ``onnx_path`` with the calibration samples in ``calib_dir``.
+
+    ``scheme`` / ``calibration_type`` (the mapper's names) / kept nodes: :mod:`helpers.pc.precision`.
+    ``int16_nodes`` keep their activations in int16, ``float_nodes`` stay float (what a yaml's
+    ``node_info`` / ``run_on_cpu`` ask of the toolchain).
+    """
+    import onnx
+
+    from helpers.pc import precision
 
     src, out = Path(onnx_path), Path(out)
     if per_channel not in ("auto", "on", "off"):
         raise HelpersError(f"--per-channel must be auto, on or off; got {per_channel!r}")
-    methods = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
-               "percentile": CalibrationMethod.Percentile}
-    if calibrate_method not in methods:
-        raise HelpersError(f"--method must be one of {', '.join(methods)}; got {calibrate_method!r}")
+    sch = precision.scheme(scheme)
+    methods = precision.methods(calibration_type, calibrate_method, max_percentile)
     check_writable_target(out, overwrite)
     float_be, info, mean, std, meta = _float_io(src)
     files = calibration_files(calib_dir)
@@ -188,32 +238,36 @@ def quantize(onnx_path, calib_dir, out, per_channel: str = "auto", overwrite: bo
 
         files = pick(files, count)
     reader = _reader_class()(files, info.name, info.hw, mean, std)
-    settings = {"tool": "onnxruntime.quantization.quantize_static", "format": "QDQ",
-                "activation_type": "int8", "weight_type": "int8", "calibrate_method": calibrate_method,
-                "samples": len(reader)}
-    choices = {"auto": [False, True], "on": [True], "off": [False]}[per_channel]
-    candidates: List[Candidate] = []
+    settings = {"tool": "onnxruntime.quantization.quantize_static", "format": "QDQ", "scheme": sch.name,
+                "activation_type": "int8", "weight_type": "int8",
+                "activation_symmetric": sch.activation_symmetric,
+                "calibrate_method": calibration_type or calibrate_method, "samples": len(reader)}
+    if int16_nodes or float_nodes:
+        settings.update(int16_nodes=list(int16_nodes), float_nodes=list(float_nodes))
+    if sch.per_channel is not None:
+        if per_channel == "off":
+            raise HelpersError(f"--scheme {sch.name} has per-channel weights; drop --per-channel off")
+        choices = [sch.per_channel]
+    else:
+        choices = {"auto": [False, True], "on": [True], "off": [False]}[per_channel]
     with tempfile.TemporaryDirectory(prefix="rdk-quant-") as tmpd:
-        pre = Path(tmpd) / "pre.onnx"
-        quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
-        _to_opset(pre, QDQ_OPSET)
-        for pc in choices:
-            t0 = time.perf_counter()
-            reader.rewind()
-            q = Path(tmpd) / f"int8_pc{int(pc)}.onnx"
-            quantize_static(str(pre), str(q), reader, quant_format=QuantFormat.QDQ, per_channel=pc,
-                            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-                            calibrate_method=methods[calibrate_method])
-            agree, err = _agreement(float_be, q, reader)
-            candidates.append(Candidate(pc, agree, err, time.perf_counter() - t0))
-        best = max(candidates, key=lambda c: (round(c.top1_agreement, 6), -c.logit_rel_err))
+        pre = prepared(src, Path(tmpd))
+        candidates, built = calibrated_candidates(pre, reader, float_be, methods, choices, sch, Path(tmpd),
+                                                  int16=int16_nodes, float_nodes=float_nodes)
+        best = best_candidate(candidates)
         if len(candidates) == 1:
-            choice = f"forced ({per_channel})"
+            choice = f"forced ({per_channel if sch.per_channel is None else 'scheme ' + sch.name})"
         else:
-            choice = (f"auto: per-channel {'on' if best.per_channel else 'off'} agrees better with the float model "
+            what = []
+            if len(choices) > 1:
+                what.append(f"per-channel {'on' if best.per_channel else 'off'}")
+            if len(methods) > 1:
+                what.append(f"calibration {best.method}")
+            choice = (f"auto: {', '.join(what)} agrees best with the float model "
                       f"on the {len(reader)} calibration samples")
-        model = onnx.load(str(Path(tmpd) / f"int8_pc{int(best.per_channel)}.onnx"))
+        model = onnx.load(str(built[(best.method, best.per_channel)][0]))
         settings["per_channel"] = best.per_channel
+        settings["calibration"] = best.method
         merged = dict(meta)
         merged[META_QUANT] = json.dumps(settings)
         del model.metadata_props[:]
@@ -243,6 +297,18 @@ def record_row(res: QuantizeResult, f, q) -> Dict:
             "size_mb": round(res.size_mb_int8, 2)}
 
 
+def yaml_choice(path) -> Dict:
+    """What a mapper yaml asks of the quantiser: kept nodes and its calibration_type / max_percentile."""
+    from helpers.pc import mapper, node_info
+
+    cfg = mapper.load_config(path)
+    int16, cpu = node_info.kept_nodes(cfg)
+    cp = cfg.get("calibration_parameters") if isinstance(cfg.get("calibration_parameters"), dict) else {}
+    mp = cp.get("max_percentile")
+    return {"int16_nodes": int16, "float_nodes": cpu, "calibration_type": cp.get("calibration_type") or "default",
+            "max_percentile": float(mp) if mp not in (None, "") else None}
+
+
 def cmd_quantize(args) -> int:
     from helpers.board.checks import in_range
 
@@ -250,8 +316,11 @@ def cmd_quantize(args) -> int:
         raise HelpersError("--record needs --data DIR: the table reports accuracy, measured on labelled images")
     in_range("--count", args.count, 1, None, integer=True)
     in_range("--limit", args.limit, 1, None, integer=True)
+    choice = yaml_choice(args.yaml) if args.yaml else {}
+    if args.calibration_type:
+        choice["calibration_type"] = args.calibration_type
     res = quantize(args.onnx, args.calib, args.out, per_channel=args.per_channel, overwrite=args.overwrite,
-                   count=args.count, calibrate_method=args.method)
+                   count=args.count, calibrate_method=args.method, scheme=args.scheme, **choice)
     print(res.summary())
     if args.data:
         f, q = compare(args.onnx, res.path, args.data, labels_file=args.labels, limit=args.limit)
@@ -278,7 +347,15 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="INT8 ONNX to write")
     p.add_argument("--per-channel", default="auto", choices=["auto", "on", "off"],
                    help="per-channel weight scales (auto: build both, keep the one closer to float)")
-    p.add_argument("--method", default="minmax", choices=["minmax", "entropy", "percentile"], help="calibration method")
+    p.add_argument("--method", default="minmax", choices=["minmax", "entropy", "percentile"],
+                   help="onnxruntime calibration method (ignored with --calibration-type / --yaml)")
+    p.add_argument("--scheme", default="ort", choices=["ort", "bpu"],
+                   help="ort: onnxruntime defaults (asymmetric activations); bpu: symmetric int8 activations "
+                        "per tensor + symmetric per-channel weights")
+    p.add_argument("--calibration-type", choices=["default", "max", "kl"],
+                   help="calibrate as the mapper's calibration_type (default: search max / max 0.99995 / kl)")
+    p.add_argument("--yaml", help="mapper yaml whose node_info (int16) / run_on_cpu (float) nodes and "
+                                  "calibration_type the preview honours")
     p.add_argument("--count", type=int, help="use this many calibration samples (default: all)")
     p.add_argument("--data", help="labelled data (ImageFolder / its val/) to report accuracy and speed vs float")
     p.add_argument("--labels", help="labels file for a flat image folder (see eval --help)")

@@ -66,6 +66,7 @@ def test_pipeline_end_to_end_on_a_tiny_dataset(tmp_path):
 
     data = make_dataset(tmp_path / "data", n_train=6, n_val=4)
     p = D.Pipeline(out=tmp_path / "run", epochs=1, img_size=32, data=data, progress=False, log=lambda *a: None)
+    p.max_layers, p.calibration_type = 1, "max"   # one layer, one calibration: keeps this test short
     res = p.run()
     p.save()
     board = onnx.load(str(p.out / "MobileOne_S0_32x32_nv12.onnx"))
@@ -73,7 +74,8 @@ def test_pipeline_end_to_end_on_a_tiny_dataset(tmp_path):
     assert meta["rdk.input_type_rt"] == "nv12" and json.loads(meta["rdk.labels"]) == ["circle", "square", "stripe"]
     dims = [d.dim_value for d in board.graph.input[0].type.tensor_type.shape.dim]
     assert dims == [1, 32 * 3 // 2, 32]
-    assert [s.stage for s in res.stages] == [D.STAGE_TORCH, D.STAGE_FLOAT, D.STAGE_NV12, D.STAGE_INT8]
+    assert [s.stage for s in res.stages] == [D.STAGE_TORCH, D.STAGE_FLOAT, D.STAGE_NV12, D.STAGE_INT8,
+                                             D.STAGE_INT8_BPU, D.STAGE_INT8_KEPT]
     assert all(s.images == 12 for s in res.stages)
     # the re-parameterised PyTorch model and its ONNX export classify identically
     assert res.stage(D.STAGE_TORCH).top1 == res.stage(D.STAGE_FLOAT).top1
@@ -87,6 +89,15 @@ def test_pipeline_end_to_end_on_a_tiny_dataset(tmp_path):
 
     cfg = yaml.safe_load((p.out / "mobileone_s0_x5.yaml").read_text())
     assert cfg["input_parameters"]["input_shape"] == "1x3x32x32"
+    # the variant keeps the chosen layer in int16 (node_info), and the kept INT8 preview honours it
+    kept = yaml.safe_load((p.out / "mobileone_s0_x5_kept.yaml").read_text())
+    chosen = res.sensitivity.chosen
+    assert len(chosen) == 1 and kept["model_parameters"]["node_info"] == {
+        chosen[0]: {"ON": "BPU", "InputType": "int16", "OutputType": "int16"}}
+    assert chosen[0] in {n.name for n in onnx.load(str(p.out / "mobileone_s0.onnx")).graph.node}
+    q = onnx.load(str(p.out / "mobileone_s0_int8_kept.onnx"))
+    assert {i.data_type for i in q.graph.initializer if i.name.endswith("_zero_point")} >= {onnx.TensorProto.INT16}
+    assert doc["sensitivity"]["chosen"] == chosen and doc["targets"]["kept_layers"] == 1
     assert len(list((p.out / "calibration_data_rgb_f32").iterdir())) == 18
     raw = np.fromfile(str(sorted((p.out / "calibration_data_rgb_f32").iterdir())[0]), np.float32)
     assert raw.size == 3 * 32 * 32 and 0 <= raw.min() and raw.max() <= 255

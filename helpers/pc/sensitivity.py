@@ -1,0 +1,421 @@
+"""Which layers does INT8 hurt? Per-layer sensitivity of the INT8 preview, and the yaml that keeps them (PC only).
+
+``python -m helpers sensitivity ONNX --calib DIR --data DIR [--board x5] [--yaml-out FILE] [--record]``
+
+For a float ONNX, its calibration data and labelled images:
+
+1. calibrate once (:mod:`helpers.pc.precision`: the mapper's ``calibration_type``, ranges stored and
+   reused by every variant below) and build the all-INT8 model;
+2. for every candidate layer (``--ops``, default Conv and Gemm), build the model with **that layer
+   kept** (``--mode keep``: int16 on X5, float on X3 - what the yaml will ask) or with **only that
+   layer quantised** (``--mode only``), and measure top-1 and top-1 agreement with the float model
+   on a subset of labelled images (``--rank-split``, default the train split, so the layers are not
+   chosen on the images the result is reported on);
+3. rank the layers (keep: the most agreement recovered first; only: the most agreement lost first),
+   then keep the top 1, 2, ... k layers (k up to ``--budget`` x the number of layers, default 5 %)
+   and take the smallest k within ``--target`` points of float;
+4. report float, all-INT8 and INT8 with the kept layers on the ``--split`` images (default val), a
+   table, a plot, a JSON record, and optionally the mapper yaml whose ``node_info`` (X5) or
+   ``run_on_cpu`` (X3) asks the toolchain for the same (:mod:`helpers.pc.node_info`).
+
+What this can and cannot say about the BPU: see the README's quantisation section. In short, it
+ranks layers by how much an onnxruntime INT8 model of the same network suffers, which points at
+the layers with hard-to-quantise ranges; the ``.bin``'s own accuracy comes only from ``hb_mapper``.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from helpers.board import registry
+from helpers.board.files import atomic_write_text, rel_to_repo
+from helpers.board.meta import META_KEY, META_WEIGHTS
+from helpers.board.text import table
+from helpers.errors import HelpersError
+
+DEFAULT_OPS = ("Conv", "Gemm")
+DEFAULT_BUDGET = 0.05        # at most 5 % of the candidate layers kept (issue #16's target)
+DEFAULT_TARGET = 1.0         # points of top-1 below float
+DEFAULT_RANK_IMAGES = 300
+MODES = ("keep", "only")
+COMMAND = "python -m helpers sensitivity ONNX --calib DIR --data DIR --record"
+
+
+@dataclass
+class Labelled:
+    """Preprocessed images (float ONNX feeds) with their class indices."""
+    feeds: List[np.ndarray]
+    targets: np.ndarray
+    describe: str
+
+
+def load_labelled(data, size, mean, std, num_outputs: int, labels: Optional[Sequence[str]], split: str = "val",
+                  limit: Optional[int] = None, progress: bool = True) -> Labelled:
+    """``split`` of an ImageFolder dataset (every ``limit``-th image, classes kept), as float-ONNX feeds."""
+    from tqdm.auto import tqdm
+
+    from helpers.board.image import deployed_input
+    from helpers.training.datasets import load_split, model_targets
+
+    images = load_split(data, split)
+    targets, _ = model_targets(images, labels, num_outputs)
+    idx = np.arange(len(images))
+    if limit is not None and limit < len(images):
+        idx = np.unique(np.linspace(0, len(images) - 1, limit).round().astype(int))
+    feeds = [deployed_input(images.paths[i], size, mean, std)
+             for i in tqdm(idx, desc=f"load {split}", unit="img", disable=not progress, leave=False)]
+    return Labelled(feeds, targets[idx], f"{images.describe()}, {len(idx)} images")
+
+
+@dataclass
+class Score:
+    name: str
+    op: str
+    top1: float
+    agreement: float           # % same top-1 as the float model
+    logit_err: float           # mean relative logit error vs float
+    seconds: float = 0.0
+
+
+class Measure:
+    """Top-1, agreement and logit error of ONNX files on one labelled set, against the float model."""
+
+    def __init__(self, float_onnx: Path, data: Labelled):
+        self.data = data
+        self.float_logits = self.logits(float_onnx)
+        self.float_pred = self.float_logits.argmax(1)
+
+    def logits(self, path: Path) -> np.ndarray:
+        from helpers.board.runtime import open_model
+
+        be = open_model(path)
+        return np.stack([np.asarray(be.run(x)[0], np.float64).reshape(-1) for x in self.data.feeds])
+
+    def __call__(self, path: Path, name: str = "", op: str = "") -> Score:
+        t0 = time.perf_counter()
+        z = self.logits(path)
+        pred = z.argmax(1)
+        err = np.linalg.norm(z - self.float_logits, axis=1) / np.maximum(np.linalg.norm(self.float_logits, axis=1), 1e-12)
+        return Score(name, op, 100.0 * float(np.mean(pred == self.data.targets)),
+                     100.0 * float(np.mean(pred == self.float_pred)), float(err.mean()), time.perf_counter() - t0)
+
+    @property
+    def float_top1(self) -> float:
+        return 100.0 * float(np.mean(self.float_pred == self.data.targets))
+
+
+@dataclass
+class SensitivityResult:
+    key: Optional[str]
+    board: str
+    keep_as: str                      # int16 (X5 node_info) / float (X3 run_on_cpu)
+    scheme: str
+    calibration: str                  # the calibration method kept (precision.Method.label)
+    mode: str
+    rank_data: str
+    layers: List[Score]               # ranked, most sensitive first
+    n_layers: int
+    budget_k: int
+    baseline: Score                   # all layers int8, on the ranking data
+    float_top1_rank: float
+    cumulative: List[Score]           # top-1..k kept, on the ranking data
+    chosen: List[str]
+    target: float
+    report: Dict[str, Score] = field(default_factory=dict)   # float / int8 / kept on the --split data
+    report_data: str = ""
+    report_images: int = 0
+    seconds: Dict[str, float] = field(default_factory=dict)
+
+    @property
+    def analysis_s(self) -> float:
+        return round(sum(v for k, v in self.seconds.items() if k != "report"), 1)
+
+    def met(self) -> Optional[bool]:
+        if "kept" not in self.report:
+            return None
+        return self.report["float"].top1 - self.report["kept"].top1 <= self.target + 1e-9
+
+    def table(self, limit: int = 12) -> str:
+        base = self.baseline
+        what = "kept" if self.mode == "keep" else "only this int8"
+        rows = [[i + 1, s.name, s.op, f"{s.top1:.2f}", f"{s.agreement:.2f}", f"{s.agreement - base.agreement:+.2f}",
+                 f"{s.logit_err:.4f}"] for i, s in enumerate(self.layers[:limit])]
+        head = ["rank", f"layer ({what})", "op", "top-1 %", "agree %", "vs all-int8", "logit err"]
+        return table(head, rows, "rllrrrr")
+
+    def summary(self) -> str:
+        lines = [f"sensitivity of {self.key or '?'} for {registry.BOARDS[self.board].name}: {self.n_layers} candidate "
+                 f"layers, scheme {self.scheme}, calibration {self.calibration}, mode {self.mode}, layers kept as "
+                 f"{self.keep_as}",
+                 f"ranked on {self.rank_data}: float top-1 {self.float_top1_rank:.2f} %, all-INT8 "
+                 f"{self.baseline.top1:.2f} % (agreement {self.baseline.agreement:.2f} %)", "", self.table(), ""]
+        for k, s in enumerate(self.cumulative, 1):
+            mark = "  <- chosen" if k == len(self.chosen) else ""
+            lines.append(f"  top {k} kept: top-1 {s.top1:.2f} %, agreement {s.agreement:.2f} %{mark}")
+        if self.report:
+            f, q = self.report["float"], self.report["int8"]
+            lines.append(f"on {self.report_data}: float {f.top1:.2f} %, all-INT8 {q.top1:.2f} %"
+                         + (f", {len(self.chosen)} layer(s) kept ({100.0 * len(self.chosen) / self.n_layers:.1f} % of "
+                            f"{self.n_layers}) {self.report['kept'].top1:.2f} %" if "kept" in self.report else ""))
+            if self.met() is not None:
+                lines.append(f"target (within {self.target:g} point of float, at most {self.budget_k} layer(s)): "
+                             f"{'met' if self.met() else 'MISSED'}")
+        lines.append("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in self.seconds.items())
+                     + f"; analysis {self.analysis_s:.1f} s")
+        return "\n".join(lines)
+
+    def to_json(self) -> Dict:
+        d = asdict(self)
+        d["analysis_s"] = self.analysis_s
+        d["met"] = self.met()
+        return d
+
+    def record_row(self) -> Dict:
+        """The row of data/results/sensitivity.json (helpers.docs.readme FIELDS)."""
+        r = self.report
+        return {"key": self.key, "board": self.board, "scheme": self.scheme, "calibration": self.calibration,
+                "images": self.report_images or None,
+                "float_top1": round(r["float"].top1, 2) if r else None,
+                "int8_top1": round(r["int8"].top1, 2) if r else None,
+                "kept_top1": round(r["kept"].top1, 2) if "kept" in r else None,
+                "kept_layers": len(self.chosen), "layers": self.n_layers, "analysis_s": self.analysis_s,
+                "kept_nodes": list(self.chosen)}
+
+    def plot(self, path=None, limit: int = 20):
+        """Agreement with float per layer (ranked) and the top-k curve. Saved to ``path`` when given."""
+        import matplotlib.pyplot as plt
+
+        shown = self.layers[:limit]
+        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [3, 1]})
+        ax.bar(range(len(shown)), [s.agreement for s in shown], color="#1f77b4")
+        ax.axhline(self.baseline.agreement, color="#d62728", ls="--", lw=1, label="all layers INT8")
+        ax.set_xticks(range(len(shown)))
+        ax.set_xticklabels([s.name.strip("/").replace("/", "\n", 1)[-28:] for s in shown], rotation=70,
+                           ha="right", fontsize=6)
+        ax.set_ylabel("top-1 agreement with float (%)")
+        ax.set_title(f"{'one layer kept as ' + self.keep_as if self.mode == 'keep' else 'only one layer INT8'}"
+                     f" ({self.rank_data.split(',')[0]})", fontsize=9)
+        ax.legend(fontsize=8)
+        ks = list(range(0, len(self.cumulative) + 1))
+        ax2.plot(ks, [self.baseline.top1] + [s.top1 for s in self.cumulative], "o-", label="INT8, top-k kept")
+        ax2.axhline(self.float_top1_rank, color="grey", ls="--", lw=1, label="float")
+        ax2.set_xlabel("layers kept")
+        ax2.set_ylabel("top-1 (%)")
+        ax2.set_xticks(ks)
+        ax2.legend(fontsize=8)
+        for a in (ax, ax2):
+            a.grid(axis="y", alpha=0.3)
+        fig.suptitle(f"{self.key or ''}: INT8 sensitivity per layer (scheme {self.scheme}, {self.calibration})",
+                     fontsize=10)
+        fig.tight_layout()
+        if path is not None:
+            fig.savefig(str(path), dpi=110)
+        return fig
+
+
+def analyse(onnx_path, calib_dir, rank: Labelled, board: str = "x5", scheme: str = "bpu",
+            calibration_type: str = "default", mode: str = "keep", ops: Sequence[str] = DEFAULT_OPS,
+            budget: float = DEFAULT_BUDGET, max_k: Optional[int] = None, target: float = DEFAULT_TARGET,
+            count: Optional[int] = None, report: Optional[Labelled] = None, progress: bool = True,
+            max_layers: Optional[int] = None) -> SensitivityResult:
+    """Rank the candidate layers of ``onnx_path`` (see the module doc) and choose the ones to keep.
+
+    ``max_layers``: rank only the first N candidates in graph order (a quick look, e.g. in CI);
+    the budget still counts every candidate layer.
+    """
+    import onnx
+    from tqdm.auto import tqdm
+
+    from helpers.pc import node_info, precision
+    from helpers.pc import quantize as Q
+
+    if mode not in MODES:
+        raise HelpersError(f"--mode must be one of {', '.join(MODES)}; got {mode!r}")
+    if not 0.0 < budget <= 1.0:
+        raise HelpersError(f"--budget is a fraction of the layers in (0, 1], got {budget}")
+    b = registry.board(board)
+    how = node_info.keep_as(b.march)
+    sch = precision.scheme(scheme)
+    methods = precision.methods(calibration_type)
+    src = Path(onnx_path)
+    seconds: Dict[str, float] = {}
+    t0 = time.perf_counter()
+    float_be, info, mean, std, meta = Q._float_io(src)
+    files = Q.calibration_files(calib_dir)
+    if count is not None:
+        from helpers.pc.calib import pick
+
+        files = pick(files, count)
+    reader = Q._reader_class()(files, info.name, info.hw, mean, std)
+    choices = [sch.per_channel] if sch.per_channel is not None else [False, True]
+    with tempfile.TemporaryDirectory(prefix="rdk-sens-") as tmpd:
+        tmp = Path(tmpd)
+        pre = Q.prepared(src, tmp)
+        pre16 = precision.to_int16_opset(pre, tmp / "pre21.onnx") if how == "int16" else pre
+        cands, built = Q.calibrated_candidates(pre, reader, float_be, methods, choices, sch, tmp)
+        best = Q.best_candidate(cands)
+        base_path, cache, method = built[(best.method, best.per_channel)]
+        seconds["calibrate"] = round(time.perf_counter() - t0, 1)
+        names = node_info.onnx_node_names(src) or []
+        cand = precision.layers(onnx.load(str(pre)), ops, among=names)
+        if not cand:
+            raise HelpersError(f"{src.name} has no {'/'.join(ops)} nodes named as in the float ONNX; check --ops")
+        n_layers = len(cand)
+        if max_layers is not None:
+            if max_layers < 1:
+                raise HelpersError(f"--max-layers must be at least 1, got {max_layers}")
+            cand = cand[:max_layers]
+        t0 = time.perf_counter()
+        measure = Measure(src, rank)
+        baseline = measure(base_path, "all int8", "-")
+
+        def variant(kept: Sequence[str], tag: str) -> Path:
+            out = tmp / f"v_{tag}.onnx"
+            if mode == "only" and tag.startswith("layer"):
+                return precision.build(pre, out, cache, method, sch, best.per_channel, only=kept)
+            if how == "int16":
+                return precision.build(pre16, out, cache, method, sch, best.per_channel, int16=kept)
+            return precision.build(pre, out, cache, method, sch, best.per_channel, float_nodes=kept)
+
+        scores = []
+        for i, (name, op) in enumerate(tqdm(cand, desc=f"layers ({mode})", unit="layer", disable=not progress)):
+            t1 = time.perf_counter()
+            s = measure(variant([name], f"layer{i}"), name, op)
+            s.seconds = round(time.perf_counter() - t1, 3)
+            scores.append(s)
+        if mode == "keep":   # most agreement recovered first
+            scores.sort(key=lambda s: (-s.agreement, -s.top1, s.logit_err))
+        else:                # most agreement lost when quantised alone first
+            scores.sort(key=lambda s: (s.agreement, s.top1, -s.logit_err))
+        seconds["rank"] = round(time.perf_counter() - t0, 1)
+        t0 = time.perf_counter()
+        budget_k = max(1, int(budget * n_layers + 1e-9))
+        k_max = min(budget_k if max_k is None else max_k, len(cand))
+        cumulative = [measure(variant([s.name for s in scores[:k]], f"top{k}"), f"top {k}", "-")
+                      for k in range(1, k_max + 1)]
+        ok = [k for k, s in enumerate(cumulative, 1) if measure.float_top1 - s.top1 <= target + 1e-9]
+        k_best = ok[0] if ok else 1 + int(np.argmax([s.top1 for s in cumulative]))
+        chosen = [s.name for s in scores[:k_best]]
+        seconds["choose"] = round(time.perf_counter() - t0, 1)
+        res = SensitivityResult(key=meta.get(META_KEY), board=board, keep_as=how, scheme=sch.name,
+                                calibration=best.method, mode=mode, rank_data=rank.describe, layers=scores,
+                                n_layers=n_layers, budget_k=budget_k, baseline=baseline,
+                                float_top1_rank=measure.float_top1, cumulative=cumulative, chosen=chosen,
+                                target=target, seconds=seconds)
+        if report is not None:
+            t0 = time.perf_counter()
+            m2 = Measure(src, report)
+            f = Score("float", "-", m2.float_top1, 100.0, 0.0)
+            res.report = {"float": f, "int8": m2(base_path, "all int8", "-"),
+                          "kept": m2(variant(chosen, "chosen"), f"{len(chosen)} kept", "-")}
+            res.report_data = report.describe
+            res.report_images = len(report.feeds)
+            seconds["report"] = round(time.perf_counter() - t0, 1)
+    return res
+
+
+def variant_yaml(key: Optional[str], board: str, nodes: Sequence[str], out, base=None, overwrite: bool = False) -> Path:
+    """A mapper yaml that keeps ``nodes`` (node_info int16 on X5, run_on_cpu on X3).
+
+    ``base``: a mapper yaml to copy (its comment header is kept); default: the registry yaml of
+    ``key`` on ``board`` with paths relative to ``out``.
+    """
+    from helpers.pc import mapper, node_info
+
+    out = Path(out)
+    if base is not None:
+        import yaml
+
+        cfg = mapper.load_config(base)
+        march = (cfg.get("model_parameters") or {}).get("march") or registry.board(board).march
+        header = "\n".join(ln for ln in Path(base).read_text(encoding="utf-8").splitlines() if ln.startswith("#"))
+        body = yaml.safe_dump(node_info.apply(cfg, march, nodes), sort_keys=False, default_flow_style=False)
+        note = (f"# {len(nodes)} node(s) kept above int8 by python -m helpers sensitivity "
+                f"({'node_info int16' if node_info.keep_as(march) == 'int16' else 'run_on_cpu'})")
+        return atomic_write_text(out, f"{header}\n{note}\n\n{body}", overwrite=overwrite)
+    if not key or key not in registry.MODELS:
+        raise HelpersError("the ONNX carries no registry key (rdk.model_key); give the yaml to copy with --yaml-base")
+    here = out.resolve().parent
+    spec = registry.get(key)
+    text = mapper.generate_yaml(key, board, onnx_model=mapper._rel(spec.float_onnx_path, here),
+                                cal_data_dir=mapper._rel(spec.calib_dir, here),
+                                working_dir=mapper._rel(spec.working_dir(board), here),
+                                run_from=f"cd {rel_to_repo(here)}",
+                                command=f"python -m helpers sensitivity ... --yaml-out {out.name}", keep_nodes=nodes)
+    return atomic_write_text(out, text, overwrite=overwrite)
+
+
+def cmd_sensitivity(args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from helpers.board.meta import labels_from_metadata
+    from helpers.pc import quantize as Q
+
+    be, info, mean, std, meta = Q._float_io(Path(args.onnx))
+    n_out = int(np.asarray(be.run(np.zeros((1, 3, *info.hw), np.float32))[0]).size)
+    labels = labels_from_metadata(meta)
+    if meta.get(META_WEIGHTS) == "random":
+        print("WARNING: this ONNX has RANDOM weights; its accuracy and ranking mean nothing.")
+    rank = load_labelled(args.data, info.hw, mean, std, n_out, labels, split=args.rank_split, limit=args.limit)
+    rep = load_labelled(args.data, info.hw, mean, std, n_out, labels, split=args.split, limit=args.eval_limit)
+    res = analyse(args.onnx, args.calib, rank, board=args.board, scheme=args.scheme,
+                  calibration_type=args.calibration_type, mode=args.mode, ops=args.ops.split(","),
+                  budget=args.budget, max_k=args.max_k, target=args.target, count=args.count, report=rep,
+                  max_layers=args.max_layers)
+    print(res.summary())
+    stem = Path(args.onnx).with_suffix("")
+    plot = Path(args.plot) if args.plot else stem.parent / f"{stem.name}_sensitivity.png"
+    import matplotlib.pyplot as plt
+
+    plt.close(res.plot(plot))
+    js = atomic_write_text(Path(args.json) if args.json else stem.parent / f"{stem.name}_sensitivity.json",
+                           json.dumps(res.to_json(), indent=1) + "\n", overwrite=True)
+    print(f"plot: {rel_to_repo(plot)}, JSON: {rel_to_repo(js)}")
+    if args.yaml_out:
+        y = variant_yaml(res.key, res.board, res.chosen, args.yaml_out, base=args.yaml_base, overwrite=args.overwrite)
+        print(f"yaml with the {len(res.chosen)} kept layer(s): {rel_to_repo(y)}")
+    if args.record:
+        from helpers.board.records import record_and_report
+
+        record_and_report("sensitivity", [res.record_row()], COMMAND, merge_on=("key", "board"),
+                          dataset=res.report_data)
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("sensitivity", help="which layers INT8 hurts: rank them, keep the worst in int16 (yaml node_info)",
+                       description="Per-layer INT8 sensitivity with onnxruntime (a PC preview, not hb_mapper).")
+    p.add_argument("onnx", help="the float ONNX (python -m helpers export)")
+    p.add_argument("--calib", required=True, help="calibration folder (python -m helpers calib)")
+    p.add_argument("--data", required=True, help="labelled ImageFolder dataset (train/ and val/)")
+    p.add_argument("--board", default="x5", choices=list(registry.BOARDS),
+                   help="x5: kept layers in int16 (node_info); x3: in float on the CPU (run_on_cpu)")
+    p.add_argument("--scheme", default="bpu", choices=["bpu", "ort"], help="quantisation scheme (default bpu)")
+    p.add_argument("--calibration-type", default="default", choices=["default", "max", "kl"],
+                   help="the mapper's calibration_type (default: search max / max 0.99995 / kl)")
+    p.add_argument("--mode", default="keep", choices=list(MODES),
+                   help="keep: all INT8 but one layer; only: only one layer INT8")
+    p.add_argument("--ops", default=",".join(DEFAULT_OPS), help="candidate op types, comma-separated")
+    p.add_argument("--rank-split", default="train", help="split the layers are ranked on (default train)")
+    p.add_argument("--limit", type=int, default=DEFAULT_RANK_IMAGES, help="images of --rank-split to rank on")
+    p.add_argument("--split", default="val", help="split the result is reported on (default val)")
+    p.add_argument("--eval-limit", type=int, help="images of --split (default all)")
+    p.add_argument("--budget", type=float, default=DEFAULT_BUDGET, help="at most this fraction of layers kept")
+    p.add_argument("--max-layers", type=int, help="rank only the first N candidate layers (a quick look)")
+    p.add_argument("--max-k", type=int, help="at most this many layers kept (overrides --budget)")
+    p.add_argument("--target", type=float, default=DEFAULT_TARGET, help="points of top-1 below float to reach")
+    p.add_argument("--count", type=int, help="calibration samples to use (default all)")
+    p.add_argument("--yaml-out", help="write the mapper yaml with the kept layers (node_info / run_on_cpu)")
+    p.add_argument("--yaml-base", help="mapper yaml to copy into --yaml-out (default: the registry's yaml)")
+    p.add_argument("--plot", help="figure file (default: next to the ONNX)")
+    p.add_argument("--json", help="JSON file (default: next to the ONNX)")
+    p.add_argument("--record", action="store_true", help="store the result in data/results/sensitivity.json")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --yaml-out")
+    p.set_defaults(func=cmd_sensitivity)
