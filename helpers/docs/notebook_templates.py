@@ -181,6 +181,9 @@ The two figures of the RDK Model Zoo tables: **single-thread latency** (one thre
 runtime back to back) and **multi-thread latency and throughput** (several threads, each with its
 own runtime instance, calling it at once). Measured now by `helpers.board.bench`, only the runtime call
 timed; the published row, when the zoo has one for this model and board, is labelled as such.
+Below them, the **end-to-end** rate on this photo: decode -> resize -> NV12 -> run -> top-5 on one
+runtime instance, serially and with N threads preparing the next frames while the model runs. Far
+below the runtime-only FPS means the CPU, not the model, limits the pipeline.
 On a PC these are CPU numbers, not BPU ones. On the board, the vendor's reference tool is
 `hrt_model_exec perf --model_file X.bin --thread_num N --frame_count 1000`; the command line here
 is `python -m helpers bench MODEL_FILE --threads 1,2,4 --seconds S`.
