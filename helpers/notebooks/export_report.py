@@ -13,7 +13,7 @@ from helpers.board import registry
 from helpers.board.files import rel_to_repo
 from helpers.board.text import Banner
 from helpers.errors import HelpersError, RandomWeightsWarning
-from helpers.notebooks.inference import show
+from helpers.notebooks.display import show
 from helpers.pc.export import ExportResult
 from helpers.pc.models import (IMAGENET, RANDOM, REPARAM_RTOL, count_torch_params, multi_branch_modules,
                                RANDOM_BANNER, weights_label)

@@ -35,6 +35,8 @@ from helpers.board import nv12 as nv12mod
 from helpers.board import agreement, registry
 from helpers.board.agreement import Agreement
 from helpers.board.text import Banner
+from helpers.notebooks.display import (HEADLESS_ENV, _in_ipython, board_runtimes, device_model,  # noqa: F401
+                                       live_frontend, on_board, show)
 from helpers.board.classifier import Classifier, Prepared
 from helpers.errors import HelpersError
 from helpers.board.files import REPO_ROOT, rel_to_repo
@@ -47,8 +49,6 @@ from helpers.notebooks.vendor_call import vendor_call_lines
 MODEL_KINDS = ("auto", "bin", "board-onnx", "float-onnx")
 KIND_TEXT = {"bin": "board .bin (BPU)", "board-onnx": "NV12 board-model ONNX (the PC stand-in for the .bin)",
              "float-onnx": "float ONNX (RGB float32 input, normalised on the CPU)"}
-#: env var: "1" hides the widgets (headless run), "0" shows them even when we would guess headless
-HEADLESS_ENV = "RDK_HEADLESS"
 #: env var: seconds per thread count for the notebook's benchmark cell
 BENCH_SECONDS_ENV = "RDK_BENCH_SECONDS"
 DEFAULT_BENCH_SECONDS = 1.0
@@ -58,65 +58,18 @@ DEFAULT_BENCH_SECONDS = 1.0
 # ------------------------------------------------------------------------------------------------
 # where are we
 # ------------------------------------------------------------------------------------------------
-def board_runtimes() -> List[str]:
-    """The board runtimes importable here (empty on a PC)."""
-    return [b for b in available_backends() if b in BOARD_BACKENDS]
-
-
-def on_board() -> bool:
-    return bool(board_runtimes())
-
-
-def device_model() -> Optional[str]:
-    """The board's name from the device tree (e.g. 'D-Robotics RDK X5'), None on a PC."""
-    p = Path("/proc/device-tree/model")
-    try:
-        return p.read_bytes().decode("utf-8", "replace").strip("\x00 \n") or None
-    except OSError:
-        return None
 
 
 
 
-def live_frontend() -> bool:
-    """Is a Jupyter frontend likely to render widgets?
-
-    A kernel cannot see whether a browser is attached, so we decide from the environment:
-    ``RDK_HEADLESS=1``/``0`` decides outright; otherwise we need an IPython *kernel* (not plain Python
-    or terminal IPython), and no headless marker: ``MPLBACKEND=Agg`` (tests/conftest.py sets it for
-    pytest/nbval, and a kernel started by Jupyter uses the inline backend instead) or ``CI``.
-    """
-    flag = os.environ.get(HEADLESS_ENV)
-    if flag is not None and flag.strip():
-        return flag.strip().lower() in ("0", "false", "no", "off")
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    ip = get_ipython()
-    if ip is None or getattr(ip, "kernel", None) is None:
-        return False
-    if os.environ.get("MPLBACKEND", "").lower() == "agg" or os.environ.get("CI"):
-        return False
-    return True
 
 
-def _in_ipython() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    return get_ipython() is not None
 
 
-def show(obj) -> None:
-    """``display`` in IPython, ``print`` elsewhere (figures are skipped outside IPython)."""
-    if _in_ipython():
-        from IPython.display import display
 
-        display(obj)
-    elif not hasattr(obj, "savefig"):
-        print(obj)
+
+
+
 
 
 def fmt_prob(p: float) -> str:
@@ -630,94 +583,15 @@ class InferenceDemo:
         self.choice, self.clf, self._prepared = None, None, None
         return self.load(announce=announce, on_step=on_step)
 
-    def _switch_with_progress(self, key: str) -> None:
-        """:meth:`switch_model` for the widget: say what will be made before it starts, with a progress bar."""
-        steps = []
-        if self.model_kind in ("auto", "board-onnx", "float-onnx") and not on_board() and not self.model_file:
-            from helpers.pc.make import missing_steps
-
-            kind = "float-onnx" if self.model_kind == "float-onnx" else "board-onnx"
-            steps = missing_steps(key, self.board, kind)
-        if not steps:
-            self.switch_model(key, announce=False)
-            return
-        from tqdm.auto import tqdm
-
-        print(f"{key}: making {len(steps)} missing file(s) first (typically 10-30 s on a PC):")
-        for s in steps:
-            print(f"  - {s}")
-        with tqdm(total=len(steps), desc=f"making {key}", unit="file") as bar:
-            self.switch_model(key, announce=False, on_step=lambda text: bar.update(1))
-
     # ---- 7. widgets
     def interactive(self):
         """Model and image pickers plus an upload box; each change re-runs the prediction.
 
-        Returns the widget box. Displayed only in a live frontend (:func:`live_frontend`); headless
-        runs (nbval) build it and run one prediction through its callback, so the code path is tested.
+        Returns the widget box (see :func:`helpers.notebooks.widgets.interactive`).
         """
-        import ipywidgets as w
+        from helpers.notebooks.widgets import interactive
 
-        try:
-            images = sample_images()
-        except HelpersError:
-            images = []
-        current = Path(self.image) if isinstance(self.image, (str, os.PathLike)) else None
-        image_options = [(p.name, str(p)) for p in images]
-        if current is not None and str(current) not in dict(image_options).values():
-            image_options.insert(0, (current.name, str(current)))
-        model_pick = w.Dropdown(options=registry.keys(self.spec.arch), value=self.key, description="model")
-        image_pick = w.Dropdown(options=image_options, value=str(current) if current is not None else None,
-                                description="image")
-        upload = w.FileUpload(accept="image/*", multiple=False, description="upload")
-        out = w.Output()
-        uploads = {}  # dropdown value -> (name, bytes) of an uploaded photo
-        state = {"quiet": False}
-
-        def run(_change=None):
-            if state["quiet"]:
-                return
-            with out:
-                out.clear_output(wait=True)
-                try:
-                    if model_pick.value != self.key:
-                        self._switch_with_progress(model_pick.value)
-                    src, name = image_pick.value, None
-                    if src in uploads:
-                        name, src = uploads[src]
-                    self.show_prediction(self.predict(src, name=name), as_png=True)
-                except HelpersError as e:
-                    print(f"error: {e}")
-
-        def on_upload(change):
-            if not upload.value:
-                return
-            item = upload.value[0]
-            name = str(item.get("name") or "uploaded image")
-            tag = f"upload:{len(uploads)}:{name}"
-            uploads[tag] = (name, bytes(item["content"]))
-            state["quiet"] = True  # adding the option must not run the old choice first
-            try:
-                image_pick.options = list(image_pick.options) + [(f"{name} (uploaded)", tag)]
-                image_pick.value = tag
-            finally:
-                state["quiet"] = False
-            run()
-
-        model_pick.observe(run, names="value")
-        image_pick.observe(run, names="value")
-        upload.observe(on_upload, names="value")
-        box = w.VBox([w.HBox([model_pick, image_pick, upload]), out])
-        box.run = run  # for tests and scripts
-        box.upload = on_upload
-        if live_frontend():
-            run()
-            show(box)
-        else:
-            run()  # exercised headless, not displayed
-            print("widgets: built and run once, not displayed (no live Jupyter frontend: "
-                  f"{HEADLESS_ENV}=1, MPLBACKEND=Agg or CI); open the notebook in JupyterLab to use them")
-        return box
+        return interactive(self)
 
 
 class Markdown:

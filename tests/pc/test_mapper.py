@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import yaml
 
-from helpers.pc import mapper
+from helpers.pc import mapper, mapper_cli
 from helpers.board import nv12, registry
 from helpers.cli import main
 from helpers.errors import HelpersError
@@ -123,19 +123,19 @@ def test_preprocess_of_defaults_and_value_forms():
 
 def test_write_yaml_elsewhere_keeps_paths_relative(tmp_path):
     out = tmp_path / "sub" / "s0.yaml"
-    path, status = mapper.regenerate("mobileone_s0", "x5", out)
+    path, status = mapper_cli.regenerate("mobileone_s0", "x5", out)
     assert status == "written"
     cfg = mapper.load_config(path)
     onnx_model = Path(cfg["model_parameters"]["onnx_model"])
     assert not onnx_model.is_absolute()
     assert (out.parent / onnx_model).resolve() == registry.get("mobileone_s0").float_onnx_path.resolve()
-    assert mapper.regenerate("mobileone_s0", "x5", out)[1] == "unchanged"
+    assert mapper_cli.regenerate("mobileone_s0", "x5", out)[1] == "unchanged"
     # a file we did not generate is not replaced without overwrite
     own = write(tmp_path / "mine.yaml", "model_parameters: {}\n")
     with pytest.raises(HelpersError, match="--overwrite"):
-        mapper.regenerate("mobileone_s0", "x5", own)
+        mapper_cli.regenerate("mobileone_s0", "x5", own)
     assert own.read_text() == "model_parameters: {}\n"
-    assert mapper.regenerate("mobileone_s0", "x5", own, overwrite=True)[1] == "updated"
+    assert mapper_cli.regenerate("mobileone_s0", "x5", own, overwrite=True)[1] == "updated"
 
 
 def test_cli_yaml(tmp_path, capsys):

@@ -1,0 +1,103 @@
+"""The test notebooks' widgets: model and image pickers, an upload box, a progress bar while a model is made.
+
+Presentation only: each change calls :class:`helpers.notebooks.inference.InferenceDemo` methods.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from helpers.board import registry
+from helpers.board.image import sample_images
+from helpers.errors import HelpersError
+from helpers.notebooks.display import HEADLESS_ENV, live_frontend, on_board, show
+
+
+def switch_with_progress(demo, key: str) -> None:
+    """:meth:`switch_model` for the widget: say what will be made before it starts, with a progress bar."""
+    steps = []
+    if demo.model_kind in ("auto", "board-onnx", "float-onnx") and not on_board() and not demo.model_file:
+        from helpers.pc.make import missing_steps
+
+        kind = "float-onnx" if demo.model_kind == "float-onnx" else "board-onnx"
+        steps = missing_steps(key, demo.board, kind)
+    if not steps:
+        demo.switch_model(key, announce=False)
+        return
+    from tqdm.auto import tqdm
+
+    print(f"{key}: making {len(steps)} missing file(s) first (typically 10-30 s on a PC):")
+    for s in steps:
+        print(f"  - {s}")
+    with tqdm(total=len(steps), desc=f"making {key}", unit="file") as bar:
+        demo.switch_model(key, announce=False, on_step=lambda text: bar.update(1))
+
+
+def interactive(demo):
+    """Model and image pickers plus an upload box; each change re-runs the prediction.
+
+    Returns the widget box. Displayed only in a live frontend (:func:`live_frontend`); headless
+    runs (nbval) build it and run one prediction through its callback, so the code path is tested.
+    """
+    import ipywidgets as w
+
+    try:
+        images = sample_images()
+    except HelpersError:
+        images = []
+    current = Path(demo.image) if isinstance(demo.image, (str, os.PathLike)) else None
+    image_options = [(p.name, str(p)) for p in images]
+    if current is not None and str(current) not in dict(image_options).values():
+        image_options.insert(0, (current.name, str(current)))
+    model_pick = w.Dropdown(options=registry.keys(demo.spec.arch), value=demo.key, description="model")
+    image_pick = w.Dropdown(options=image_options, value=str(current) if current is not None else None,
+                            description="image")
+    upload = w.FileUpload(accept="image/*", multiple=False, description="upload")
+    out = w.Output()
+    uploads = {}  # dropdown value -> (name, bytes) of an uploaded photo
+    state = {"quiet": False}
+
+    def run(_change=None):
+        if state["quiet"]:
+            return
+        with out:
+            out.clear_output(wait=True)
+            try:
+                if model_pick.value != demo.key:
+                    switch_with_progress(demo, model_pick.value)
+                src, name = image_pick.value, None
+                if src in uploads:
+                    name, src = uploads[src]
+                demo.show_prediction(demo.predict(src, name=name), as_png=True)
+            except HelpersError as e:
+                print(f"error: {e}")
+
+    def on_upload(change):
+        if not upload.value:
+            return
+        item = upload.value[0]
+        name = str(item.get("name") or "uploaded image")
+        tag = f"upload:{len(uploads)}:{name}"
+        uploads[tag] = (name, bytes(item["content"]))
+        state["quiet"] = True  # adding the option must not run the old choice first
+        try:
+            image_pick.options = list(image_pick.options) + [(f"{name} (uploaded)", tag)]
+            image_pick.value = tag
+        finally:
+            state["quiet"] = False
+        run()
+
+    model_pick.observe(run, names="value")
+    image_pick.observe(run, names="value")
+    upload.observe(on_upload, names="value")
+    box = w.VBox([w.HBox([model_pick, image_pick, upload]), out])
+    box.run = run  # for tests and scripts
+    box.upload = on_upload
+    if live_frontend():
+        run()
+        show(box)
+    else:
+        run()  # exercised headless, not displayed
+        print("widgets: built and run once, not displayed (no live Jupyter frontend: "
+              f"{HEADLESS_ENV}=1, MPLBACKEND=Agg or CI); open the notebook in JupyterLab to use them")
+    return box
