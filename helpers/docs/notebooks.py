@@ -4,7 +4,7 @@ Like the yaml files, the eight notebooks are made, not edited. Each is one templ
 :mod:`helpers.docs.notebook_templates` filled with the facts of one architecture (:func:`facts`):
 
 * from :mod:`helpers.board.registry`: the default ``KEY`` (the architecture's first key), the default
-  ``BOARD`` (where that key's first published ``.bin`` runs, else the newest board it supports),
+  ``BOARD`` (the newest board with a published ``.bin`` of that key, else the newest board it supports),
   input size and number of classes (in the outputs nbval checks), and ``reparameterizable`` (which
   switches the re-parameterisation cells on);
 * from ``notebooks/<Arch>/notebook_text.md``: the prose that belongs to one architecture only,
@@ -103,7 +103,8 @@ def facts(arch: str, root: Optional[Path] = None) -> Dict[str, Any]:
         raise HelpersError(f"{arch}: the notebooks serve every key of an architecture, but only some "
                            f"are reparameterizable; split the architecture or make them agree")
     default = specs[0]
-    board = default.published[0].board if default.published else default.boards[-1]
+    published = [b for b in default.boards if default.published_for(b) is not None]
+    board = (published or list(default.boards))[-1]  # boards are listed oldest first
     text_path = root / "notebooks" / arch / TEXT_FILE
     sections = read_sections(text_path)
     reparameterizable = reparam.pop()
