@@ -12,7 +12,7 @@ os.environ.setdefault("RDK_WEIGHTS", "random")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("RDK_TRAIN_EPOCHS", "8")
 # the quantisation notebook: a short training, the first 3 layers ranked, one calibration method
-os.environ.setdefault("RDK_QUANT_EPOCHS", "2")
+os.environ.setdefault("RDK_QUANT_EPOCHS", "1")
 os.environ.setdefault("RDK_SENS_LAYERS", "3")
 os.environ.setdefault("RDK_SENS_CALIBRATION", "max")
 

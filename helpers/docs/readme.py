@@ -119,7 +119,7 @@ PER_MODEL_SOURCES: Tuple[Source, ...] = (
     Source("quantize", "python -m helpers quantize ONNX --calib DIR --out FILE --data DIR --record",
            "INT8 preview (onnxruntime static quantisation)", "INT8 预览（onnxruntime 静态量化）"),
     Source("sensitivity", "python -m helpers demo [--key KEY] --record",
-           "INT8 sensitivity: layers kept above int8 (PC preview)", "INT8 敏感度：保留为高精度的层（PC 预览）"),
+           "INT8 sensitivity: layers kept above int8 (PC preview)", "INT8 敏感度：保留为高于 int8 精度的层（PC 预览）"),
 )
 DEMO = Source("demo", "python -m helpers demo --record",
               "End-to-end demo (offline, bundled digits data)", "端到端演示（离线，自带的 digits 数据）")
