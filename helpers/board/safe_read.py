@@ -48,6 +48,8 @@ def read_bytes(path, what: str = "file", limit: int = MAX_CONFIG_BYTES) -> bytes
         raise HelpersError(f"cannot read {p}: permission denied; check its permissions") from None
     except OSError as e:
         raise HelpersError(f"cannot read {p} ({e.strerror or type(e).__name__}); give a {what}") from None
+    except ValueError:  # a NUL byte in the name
+        raise HelpersError(f"{brief(str(p), 120)} is not a valid file name (it holds a NUL byte); give a {what}") from None
     try:
         st = os.fstat(fd)
         if stat.S_ISDIR(st.st_mode):
