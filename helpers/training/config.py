@@ -61,6 +61,16 @@ class TrainConfig:
             raise HelpersError(f"unknown training option(s) {', '.join(bad)}; known: {', '.join(sorted(known))}")
         return dataclasses.replace(self, **options)
 
+    def fitted(self) -> "TrainConfig":
+        """A preset's warm-up shortened to fit a shorter run (the mmpretrain recipe warms up for 5 of its
+        300 epochs; ``--recipe ... --epochs 2`` warms up for 1). Options the user set are not touched:
+        only a config that came from a recipe is fitted, and ``validate`` still checks the result."""
+        import dataclasses
+
+        if self.recipe and self.warmup_epochs is not None and self.warmup_epochs >= int(self.epochs):
+            return dataclasses.replace(self, warmup_epochs=max(int(self.epochs) - 1, 0))
+        return self
+
     def validate(self, prefix: str = "--") -> "TrainConfig":
         """Every set field in its allowed range, else a one-line HelpersError naming the option (``prefix``
         + its command-line name) and the range. Returns ``self``; called before any work."""

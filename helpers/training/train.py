@@ -323,7 +323,7 @@ def train(key: str, data, config: Optional[TrainConfig] = None, *, out=None, res
     ``train(key, data, epochs=3, lr=0.1)``. ``out``: the run folder (default ``runs/train/<key>``);
     ``resume`` continues the run in it, ``overwrite`` starts it again.
     """
-    cfg = (config or TrainConfig()).with_options(**options).validate()
+    cfg = (config or TrainConfig()).with_options(**options).fitted().validate()
     epochs, img_size, weights, batch_size = cfg.epochs, cfg.img_size, cfg.weights, cfg.batch_size
     lr, weight_decay, opt, sched, warmup_epochs = cfg.lr, cfg.weight_decay, cfg.opt, cfg.sched, cfg.warmup_epochs
     smoothing, ema_decay, hflip, scale, color_jitter = cfg.smoothing, cfg.ema_decay, cfg.hflip, cfg.scale, cfg.color_jitter
@@ -600,7 +600,7 @@ def cmd_train(args) -> int:
                  hflip=args.hflip, conv_branches=args.conv_branches, scale=scale, workers=args.workers,
                  seed=args.seed)
     base = TrainConfig(**recipe_options(args.recipe, args.key)) if args.recipe else TrainConfig()
-    cfg = base.with_options(**{k: v for k, v in given.items() if v is not None}).validate()  # given options override the recipe
+    cfg = base.with_options(**{k: v for k, v in given.items() if v is not None}).fitted().validate()  # given options override the recipe
     res = train(args.key, args.data or DIGITS_DIR, cfg, out=args.out, resume=args.resume, overwrite=args.overwrite)
     print(res.summary())
     print(f"next: python -m helpers eval {rel_to_repo(res.checkpoint)} --data {args.data or rel_to_repo(DIGITS_DIR)}")
