@@ -104,7 +104,7 @@ def test_fewer_training_branches_fuse_to_the_same_network(run1, tmp_path):
     assert {k: tuple(v.shape) for k, v in fused.state_dict().items()} == want
     with pytest.raises(HelpersError, match="MobileOne only"):
         T.train("mobilenetv1_100", data, epochs=1, out=tmp_path / "v1", conv_branches=1, **KW)
-    with pytest.raises(HelpersError, match="at least 1"):
+    with pytest.raises(HelpersError, match=r"--conv-branches must be an integer in \[1, 16\]"):
         T.train("mobileone_s0", data, epochs=1, out=tmp_path / "k0", conv_branches=0, **KW)
     with pytest.raises(HelpersError, match="random weights only"):
         T.train("mobileone_s0", data, epochs=1, out=tmp_path / "pre", conv_branches=1,
@@ -177,11 +177,11 @@ def test_nothing_to_resume(tmp_path, run1):
 
 
 def test_zero_epochs_is_refused(tmp_path, capsys):
-    with pytest.raises(HelpersError, match="--epochs must be at least 1"):
+    with pytest.raises(HelpersError, match=r"--epochs must be an integer in \[1, 100000\], got 0"):
         T.train("mobileone_s0", tmp_path, epochs=0)
     assert main(["train", "mobileone_s0", "--data", str(tmp_path), "--epochs", "0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0] == "error: --epochs must be at least 1, got 0"
+    assert len(err) == 1 and err[0] == "error: --epochs must be an integer in [1, 100000], got 0"
 
 
 def test_bad_data_folders(tmp_path):
