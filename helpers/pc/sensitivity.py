@@ -11,9 +11,14 @@ For a float ONNX, its calibration data and labelled images:
    layer quantised** (``--mode only``), and measure top-1 and top-1 agreement with the float model
    on a subset of labelled images (``--rank-split``, default the train split, so the layers are not
    chosen on the images the result is reported on);
-3. rank the layers (keep: the most agreement recovered first; only: the most agreement lost first),
-   then keep the top 1, 2, ... k layers (k up to ``--budget`` x the number of layers, default 5 %)
-   and take the smallest k within ``--target`` points of float;
+3. rank the layers by the logit error against float (keep: the lowest first, the layer whose
+   keeping recovers most; only: the highest first). Logit error, not top-1: on images the model
+   was trained on, INT8 flips a handful of predictions, too few to rank 40+ layers by (measured on
+   the demo: one image apart). Then keep the top 1, 2, ... k layers (k up to ``--budget`` x the
+   number of layers, default 5 %) and take the k whose model is closest to float; also measure the
+   **ceiling**, every candidate layer kept: what ``node_info`` could buy at most. A ceiling close to
+   all-INT8 says the error is not in the activations (on X5 it is then in the int8 weights, which
+   ``node_info`` does not change);
 4. report float, all-INT8 and INT8 with the kept layers on the ``--split`` images (default val), a
    table, a plot, a JSON record, and optionally the mapper yaml whose ``node_info`` (X5) or
    ``run_on_cpu`` (X3) asks the toolchain for the same (:mod:`helpers.pc.node_info`).
@@ -127,6 +132,7 @@ class SensitivityResult:
     cumulative: List[Score]           # top-1..k kept, on the ranking data
     chosen: List[str]
     target: float
+    ceiling: Optional[Score] = None   # every candidate layer kept, on the ranking data
     report: Dict[str, Score] = field(default_factory=dict)   # float / int8 / kept on the --split data
     report_data: str = ""
     report_images: int = 0
@@ -136,6 +142,12 @@ class SensitivityResult:
     def analysis_s(self) -> float:
         return round(sum(v for k, v in self.seconds.items() if k != "report"), 1)
 
+    def ceiling_share(self) -> float:
+        """% of the all-INT8 logit error that keeping every candidate layer removes (on the ranking data)."""
+        if self.ceiling is None or self.baseline.logit_err <= 0:
+            return 0.0
+        return 100.0 * (1.0 - self.ceiling.logit_err / self.baseline.logit_err)
+
     def met(self) -> Optional[bool]:
         if "kept" not in self.report:
             return None
@@ -144,9 +156,9 @@ class SensitivityResult:
     def table(self, limit: int = 12) -> str:
         base = self.baseline
         what = "kept" if self.mode == "keep" else "only this int8"
-        rows = [[i + 1, s.name, s.op, f"{s.top1:.2f}", f"{s.agreement:.2f}", f"{s.agreement - base.agreement:+.2f}",
-                 f"{s.logit_err:.4f}"] for i, s in enumerate(self.layers[:limit])]
-        head = ["rank", f"layer ({what})", "op", "top-1 %", "agree %", "vs all-int8", "logit err"]
+        rows = [[i + 1, s.name, s.op, f"{s.top1:.2f}", f"{s.agreement:.2f}", f"{s.logit_err:.4f}",
+                 f"{s.logit_err - base.logit_err:+.4f}"] for i, s in enumerate(self.layers[:limit])]
+        head = ["rank", f"layer ({what})", "op", "top-1 %", "agree %", "logit err", "vs all-int8"]
         return table(head, rows, "rllrrrr")
 
     def summary(self) -> str:
@@ -154,10 +166,16 @@ class SensitivityResult:
                  f"layers, scheme {self.scheme}, calibration {self.calibration}, mode {self.mode}, layers kept as "
                  f"{self.keep_as}",
                  f"ranked on {self.rank_data}: float top-1 {self.float_top1_rank:.2f} %, all-INT8 "
-                 f"{self.baseline.top1:.2f} % (agreement {self.baseline.agreement:.2f} %)", "", self.table(), ""]
+                 f"{self.baseline.top1:.2f} % (agreement {self.baseline.agreement:.2f} %, logit error "
+                 f"{self.baseline.logit_err:.4f})", "", self.table(), ""]
         for k, s in enumerate(self.cumulative, 1):
-            mark = "  <- chosen" if k == len(self.chosen) else ""
-            lines.append(f"  top {k} kept: top-1 {s.top1:.2f} %, agreement {s.agreement:.2f} %{mark}")
+            mark = "  <- chosen (closest to float)" if k == len(self.chosen) else ""
+            lines.append(f"  top {k} kept: top-1 {s.top1:.2f} %, agreement {s.agreement:.2f} %, logit error "
+                         f"{s.logit_err:.4f}{mark}")
+        if self.ceiling is not None:
+            c = self.ceiling
+            lines.append(f"  ceiling ({c.name} as {self.keep_as}): top-1 {c.top1:.2f} %, agreement {c.agreement:.2f} %, "
+                         f"logit error {c.logit_err:.4f} ({self.ceiling_share():.0f} % of the INT8 error removed)")
         if self.report:
             f, q = self.report["float"], self.report["int8"]
             lines.append(f"on {self.report_data}: float {f.top1:.2f} %, all-INT8 {q.top1:.2f} %"
@@ -185,28 +203,30 @@ class SensitivityResult:
                 "int8_top1": round(r["int8"].top1, 2) if r else None,
                 "kept_top1": round(r["kept"].top1, 2) if "kept" in r else None,
                 "kept_layers": len(self.chosen), "layers": self.n_layers, "analysis_s": self.analysis_s,
-                "kept_nodes": list(self.chosen)}
+                "ceiling_share": round(self.ceiling_share(), 1), "kept_nodes": list(self.chosen)}
 
     def plot(self, path=None, limit: int = 20):
-        """Agreement with float per layer (ranked) and the top-k curve. Saved to ``path`` when given."""
+        """Logit error against float per layer (ranked), and the top-k curve. Saved to ``path`` when given."""
         import matplotlib.pyplot as plt
 
         shown = self.layers[:limit]
         fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [3, 1]})
-        ax.bar(range(len(shown)), [s.agreement for s in shown], color="#1f77b4")
-        ax.axhline(self.baseline.agreement, color="#d62728", ls="--", lw=1, label="all layers INT8")
+        ax.bar(range(len(shown)), [s.logit_err for s in shown], color="#1f77b4")
+        ax.axhline(self.baseline.logit_err, color="#d62728", ls="--", lw=1, label="all layers INT8")
+        if self.ceiling is not None and self.mode == "keep":
+            ax.axhline(self.ceiling.logit_err, color="#2ca02c", ls=":", lw=1.2,
+                       label=f"all layers kept as {self.keep_as} (ceiling)")
         ax.set_xticks(range(len(shown)))
         ax.set_xticklabels([s.name.strip("/").replace("/", "\n", 1)[-28:] for s in shown], rotation=70,
                            ha="right", fontsize=6)
-        ax.set_ylabel("top-1 agreement with float (%)")
+        ax.set_ylabel("logit error vs float (relative)")
         ax.set_title(f"{'one layer kept as ' + self.keep_as if self.mode == 'keep' else 'only one layer INT8'}"
                      f" ({self.rank_data.split(',')[0]})", fontsize=9)
         ax.legend(fontsize=8)
         ks = list(range(0, len(self.cumulative) + 1))
-        ax2.plot(ks, [self.baseline.top1] + [s.top1 for s in self.cumulative], "o-", label="INT8, top-k kept")
-        ax2.axhline(self.float_top1_rank, color="grey", ls="--", lw=1, label="float")
+        ax2.plot(ks, [self.baseline.logit_err] + [s.logit_err for s in self.cumulative], "o-", label="INT8, top-k kept")
         ax2.set_xlabel("layers kept")
-        ax2.set_ylabel("top-1 (%)")
+        ax2.set_ylabel("logit error vs float")
         ax2.set_xticks(ks)
         ax2.legend(fontsize=8)
         for a in (ax, ax2):
@@ -289,24 +309,25 @@ def analyse(onnx_path, calib_dir, rank: Labelled, board: str = "x5", scheme: str
             s = measure(variant([name], f"layer{i}"), name, op)
             s.seconds = round(time.perf_counter() - t1, 3)
             scores.append(s)
-        if mode == "keep":   # most agreement recovered first
-            scores.sort(key=lambda s: (-s.agreement, -s.top1, s.logit_err))
-        else:                # most agreement lost when quantised alone first
-            scores.sort(key=lambda s: (s.agreement, s.top1, -s.logit_err))
+        if mode == "keep":   # closest to float when kept first
+            scores.sort(key=lambda s: (s.logit_err, -s.agreement))
+        else:                # furthest from float when quantised alone first
+            scores.sort(key=lambda s: (-s.logit_err, s.agreement))
         seconds["rank"] = round(time.perf_counter() - t0, 1)
         t0 = time.perf_counter()
         budget_k = max(1, int(budget * n_layers + 1e-9))
         k_max = min(budget_k if max_k is None else max_k, len(cand))
         cumulative = [measure(variant([s.name for s in scores[:k]], f"top{k}"), f"top {k}", "-")
                       for k in range(1, k_max + 1)]
-        ok = [k for k, s in enumerate(cumulative, 1) if measure.float_top1 - s.top1 <= target + 1e-9]
-        k_best = ok[0] if ok else 1 + int(np.argmax([s.top1 for s in cumulative]))
+        k_best = 1 + int(np.argmin([round(s.logit_err, 6) for s in cumulative]))   # ties: the fewest layers
         chosen = [s.name for s in scores[:k_best]]
+        ceiling = measure(variant([name for name, _ in cand], "all"), f"all {len(cand)} kept", "-")
         seconds["choose"] = round(time.perf_counter() - t0, 1)
         res = SensitivityResult(key=meta.get(META_KEY), board=board, keep_as=how, scheme=sch.name,
                                 calibration=best.method, mode=mode, rank_data=rank.describe, layers=scores,
                                 n_layers=n_layers, budget_k=budget_k, baseline=baseline,
                                 float_top1_rank=measure.float_top1, cumulative=cumulative, chosen=chosen,
+                                ceiling=ceiling,
                                 target=target, seconds=seconds)
         if report is not None:
             t0 = time.perf_counter()

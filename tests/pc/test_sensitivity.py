@@ -77,8 +77,13 @@ def test_ranges_are_computed_once_per_method_and_the_ranking_is_reported(float_o
     names = {n.name for n in onnx.load(str(float_onnx)).graph.node}
     assert res.n_layers == 3 and {s.op for s in res.layers} == {"Conv", "Gemm"}
     assert all(s.name in names for s in res.layers) and set(res.chosen) <= names
-    # ranked by agreement with float (keep mode: most recovered first)
-    assert [s.agreement for s in res.layers] == sorted((s.agreement for s in res.layers), reverse=True)
+    # ranked by logit error against float (keep mode: the layer whose keeping recovers most first)
+    assert [s.logit_err for s in res.layers] == sorted(s.logit_err for s in res.layers)
+    # the chosen prefix is the one closest to float; the ceiling keeps every layer and removes error
+    errs = [s.logit_err for s in res.cumulative]
+    assert errs[len(res.chosen) - 1] == min(errs)
+    assert res.ceiling is not None and res.ceiling.logit_err < res.baseline.logit_err
+    assert 0 < res.ceiling_share() <= 100 and "ceiling (all 3 kept as int16)" in res.summary()
     assert res.float_top1_rank == 100.0 and res.report["float"].top1 == 100.0
     assert 1 <= len(res.chosen) <= 2 and len(res.cumulative) == 2
     assert res.keep_as == "int16" and res.analysis_s > 0
@@ -87,7 +92,7 @@ def test_ranges_are_computed_once_per_method_and_the_ranking_is_reported(float_o
     assert "rank" in res.table() and res.summary().count("top ") >= 2
     x3 = S.analyse(float_onnx, calib, data, board="x3", calibration_type="max", mode="only", progress=False)
     assert x3.keep_as == "float" and x3.budget_k == 1
-    assert [s.agreement for s in x3.layers] == sorted(s.agreement for s in x3.layers)
+    assert [s.logit_err for s in x3.layers] == sorted((s.logit_err for s in x3.layers), reverse=True)
 
 
 def test_cli_writes_table_plot_json_and_yaml(float_onnx, calib, tmp_path, capsys):  # noqa: F811
