@@ -432,7 +432,7 @@ def draw_demo(result: Dict, path: Path) -> Path:
         names = [f"{r.get('key')}: {n}" for r, n in zip(rows, names)]
     top1 = [r.get("top1") if r.get("weights") != "random" else None for r in rows]
     lat = [r.get("latency_ms") for r in rows]
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(9, 3.2))
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(max(9.0, 1.4 * len(rows)), 3.2 + 0.12 * len(rows)))
     x = np.arange(len(rows))
     ax.bar(x, [v if v is not None else 0 for v in top1], color="#2ca02c")
     for xi, v in zip(x, top1):

@@ -183,6 +183,7 @@ FIELDS: Tuple[Tuple[str, str, str, Callable[[Any], str]], ...] = (
     ("kept_layers", "layers kept", "保留层数", _fmt_int),
     ("layers", "candidate layers", "候选层数", _fmt_int),
     ("kept_as", "kept as", "保留为", str),
+    ("ceiling_share", "INT8 error removed if all kept (%)", "全部保留时消除的 INT8 误差 (%)", _fmt(0)),
     ("analysis_s", "analysis (s)", "分析耗时 (s)", _fmt(0)),
     ("target_met", "target met", "达到目标", str),
 )

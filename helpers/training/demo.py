@@ -497,7 +497,8 @@ class Pipeline:
                        "int8_top1": round(r.stage(STAGE_INT8).top1, 2),
                        "int8_bpu_top1": round(r.stage(STAGE_INT8_BPU).top1, 2),
                        "kept_top1": round(r.stage(STAGE_INT8_KEPT).top1, 2), "kept_layers": len(s.chosen),
-                       "layers": s.n_layers, "kept_as": s.keep_as, "analysis_s": s.analysis_s,
+                       "layers": s.n_layers, "kept_as": s.keep_as, "ceiling_share": round(s.ceiling_share(), 1),
+                       "analysis_s": s.analysis_s,
                        "target_met": t["kept_ok"], "kept_nodes": list(s.chosen)}
                 record_and_report("sensitivity", [row], "python -m helpers demo [--key KEY] --record", log=self.log,
                                   merge_on=("key", "board"), dataset=r.dataset)
