@@ -431,7 +431,7 @@ def register(sub) -> None:
     p.add_argument("--budget", type=float, default=DEFAULT_BUDGET, help="at most this fraction of layers kept")
     p.add_argument("--max-layers", type=int, help="rank only the first N candidate layers (a quick look)")
     p.add_argument("--max-k", type=int, help="at most this many layers kept (overrides --budget)")
-    p.add_argument("--target", type=float, default=DEFAULT_TARGET, help="points of top-1 below float to reach")
+    p.add_argument("--target", type=float, default=DEFAULT_TARGET, help="points of top-1 below float that count as met (reported; the choice is by logit error)")
     p.add_argument("--count", type=int, help="calibration samples to use (default all)")
     p.add_argument("--yaml-out", help="write the mapper yaml with the kept layers (node_info / run_on_cpu)")
     p.add_argument("--yaml-base", help="mapper yaml to copy into --yaml-out (default: the registry's yaml)")

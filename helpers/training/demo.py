@@ -492,14 +492,12 @@ class Pipeline:
             if r.sensitivity is not None and STAGE_INT8_KEPT in {s.stage for s in r.stages}:
                 t = r.targets()
                 s = r.sensitivity
-                row = {"key": r.key, "board": r.board, "scheme": s.scheme, "calibration": s.calibration,
+                # the analysis' own row, with the accuracies of the demo's val-split stages
+                row = {**s.record_row(), "key": r.key, "kept_as": s.keep_as,
                        "images": r.stage(STAGE_FLOAT).images, "float_top1": round(r.stage(STAGE_FLOAT).top1, 2),
                        "int8_top1": round(r.stage(STAGE_INT8).top1, 2),
                        "int8_bpu_top1": round(r.stage(STAGE_INT8_BPU).top1, 2),
-                       "kept_top1": round(r.stage(STAGE_INT8_KEPT).top1, 2), "kept_layers": len(s.chosen),
-                       "layers": s.n_layers, "kept_as": s.keep_as, "ceiling_share": round(s.ceiling_share(), 1),
-                       "analysis_s": s.analysis_s,
-                       "target_met": t["kept_ok"], "kept_nodes": list(s.chosen)}
+                       "kept_top1": round(r.stage(STAGE_INT8_KEPT).top1, 2), "target_met": t["kept_ok"]}
                 record_and_report("sensitivity", [row], "python -m helpers demo [--key KEY] --record", log=self.log,
                                   merge_on=("key", "board"), dataset=r.dataset)
         return path
