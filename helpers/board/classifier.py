@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -27,10 +27,23 @@ from helpers.board.meta import META_KEY, META_MEAN, META_STD, META_WEIGHTS, META
 
 @dataclass
 class Prepared:
-    """What one image becomes before it reaches the model."""
+    """What one image becomes before it reaches the model: the feed, and the resized RGB frame.
 
-    rgb: np.ndarray          # the resized RGB frame
-    feed: np.ndarray         # what is handed to the backend
+    An NV12 model's feed is made from the source frame (:func:`helpers.board.nv12.prepare_nv12`), so its
+    resized RGB (for figures) is computed only when asked for.
+    """
+
+    resized: Optional[np.ndarray]           # the RGB frame at the model size, or None until asked for
+    feed: np.ndarray                        # what is handed to the backend
+    source: Optional[np.ndarray] = None     # the RGB frame as loaded (any size)
+    size: Optional[Tuple[int, int]] = None  # the model's (H, W)
+
+    @property
+    def rgb(self) -> np.ndarray:
+        """The RGB frame at the model size (:func:`helpers.board.image.board_resize` of the source)."""
+        if self.resized is None:
+            self.resized = board_resize(self.source, self.size)
+        return self.resized
 
 
 def board_feed(rgb: np.ndarray, kind: str, yuv_range: str = nv12mod.DEFAULT_RANGE) -> np.ndarray:
@@ -126,8 +139,12 @@ class Classifier:
         return board_feed(rgb, self.kind, self.yuv_range)
 
     def prepare(self, image: ImageLike) -> Prepared:
-        rgb = board_resize(load_image(image), self.size)
-        return Prepared(rgb, self.feed(rgb))
+        """Load and resize one image, and build the feed: what the board pipeline does per frame."""
+        frame = load_image(image)
+        if self.kind == "nv12":
+            return Prepared(None, nv12mod.prepare_nv12(frame, self.size, self.yuv_range), frame, self.size)
+        rgb = board_resize(frame, self.size)
+        return Prepared(rgb, self.feed(rgb), frame, self.size)
 
     def nv12_feed(self, frame: np.ndarray, height: int, width: int, frame_range: Optional[str] = None) -> np.ndarray:
         """The feed for an NV12 camera frame (``height`` x ``width``, in ``frame_range``, default the model's).

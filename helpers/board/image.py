@@ -4,7 +4,9 @@ Two resizes, used in different places:
 
 * :func:`board_resize` stretches the whole frame to the model's input size with OpenCV. It is
   what our board pipeline does (``test_*.ipynb``, ``predict``, calibration data, evaluation), so
-  the calibration data, the PC emulation and the board all see the same pixels.
+  the calibration data, the PC emulation and the board all see the same pixels. An NV12 model's feed
+  (:func:`helpers.board.nv12.prepare_nv12`) has its geometry and anti-aliasing, with the last
+  bilinear step on the NV12 planes.
 * :func:`timm_resize` is timm's evaluation transform (shorter side to ``size / crop_pct`` then a
   centre crop). Use it only to compare against timm's published float accuracy.
 """
@@ -148,12 +150,23 @@ def resize_plane(img: np.ndarray, size: Tuple[int, int], antialias: bool = True)
     import cv2
 
     h, w = size
-    while antialias and img.shape[0] >= 2 * h and img.shape[1] >= 2 * w:
-        th, tw = img.shape[0] // 2, img.shape[1] // 2
-        img = cv2.resize(img[: 2 * th, : 2 * tw], (tw, th), interpolation=cv2.INTER_LINEAR)
+    if antialias:
+        img = halvings(img, size)
     if img.shape[:2] == (h, w):
         return img
     return cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def halvings(img: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
+    """The anti-aliasing of :func:`resize_plane`: halve ``img`` (exact 2x2 means) while both axes are at
+    least twice ``size`` = (H, W). Returns ``img`` itself when no halving applies."""
+    import cv2
+
+    h, w = size
+    while img.shape[0] >= 2 * h and img.shape[1] >= 2 * w:
+        th, tw = img.shape[0] // 2, img.shape[1] // 2
+        img = cv2.resize(img[: 2 * th, : 2 * tw], (tw, th), interpolation=cv2.INTER_LINEAR)
+    return img
 
 
 def board_resize(rgb: np.ndarray, size: Tuple[int, int], antialias: bool = True) -> np.ndarray:

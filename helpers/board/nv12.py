@@ -100,6 +100,54 @@ def rgb_to_nv12(rgb: np.ndarray, yuv_range: str = DEFAULT_RANGE) -> np.ndarray:
     return out
 
 
+def prepare_nv12(rgb: np.ndarray, size: Tuple[int, int], yuv_range: str = DEFAULT_RANGE,
+                 antialias: bool = True) -> np.ndarray:
+    """An RGB uint8 frame of any size -> the NV12 feed of a board model at ``size`` = (H, W).
+
+    The board pipeline's pre-processing for NV12 models (``Classifier.prepare``). Same geometry and
+    anti-aliasing as :func:`helpers.board.image.board_resize` (exact halvings while both axes shrink
+    2x or more, then bilinear), but where a halving applied, the frame is converted to NV12 at the
+    last halving and its planes are resized from there, as a camera's NV12 frame of that size would
+    be (:func:`resize_nv12`): the final bilinear step then moves one luma byte and half a chroma pair
+    per pixel instead of three RGB bytes, and the colour conversion runs before it (measured by
+    ``benchmarks/preprocess.py``). Equal to ``resize_nv12(rgb_to_nv12(halved frame, cropped to even))``;
+    within rounding of ``rgb_to_nv12(board_resize(rgb, size))`` in luma, and a slightly different
+    low-pass in chroma (``tests/board/test_nv12.py``). Without a halving it *is* the latter.
+    """
+    import cv2
+
+    from helpers.board.image import board_resize, halvings
+
+    check_range(yuv_range)
+    h, w = size
+    check_even(h, w)
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise HelpersError(f"prepare_nv12 needs an RGB uint8 HxWx3 array, got {rgb.dtype} {rgb.shape}")
+    small = halvings(rgb, size) if antialias else rgb
+    if small is rgb:
+        return rgb_to_nv12(board_resize(rgb, size, antialias=False), yuv_range)
+    ih, iw = small.shape[0] // 2 * 2, small.shape[1] // 2 * 2
+    small = small[:ih, :iw]
+    out = np.empty(h * w * 3 // 2, np.uint8)
+    y_out, uv_out = out[: h * w].reshape(h, w), out[h * w:].reshape(h // 2, w // 2, 2)
+    if yuv_range == "full":  # as rgb_to_nv12 "full", at the halved size
+        y = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+        ycrcb = cv2.cvtColor(cv2.resize(small, (iw // 2, ih // 2), interpolation=cv2.INTER_LINEAR),
+                             cv2.COLOR_RGB2YCrCb)
+        uv = np.empty((ih // 2, iw // 2, 2), np.uint8)
+        cv2.mixChannels([ycrcb], [uv], [2, 0, 1, 1])
+    else:
+        i420 = cv2.cvtColor(small, cv2.COLOR_RGB2YUV_I420).reshape(-1)
+        q = ih * iw // 4
+        y = i420[: ih * iw].reshape(ih, iw)
+        uv = cv2.merge([i420[ih * iw: ih * iw + q].reshape(ih // 2, iw // 2),
+                        i420[ih * iw + q:].reshape(ih // 2, iw // 2)])
+    cv2.resize(y, (w, h), dst=y_out, interpolation=cv2.INTER_LINEAR)
+    cv2.resize(uv, (w // 2, h // 2), dst=uv_out, interpolation=cv2.INTER_LINEAR)
+    return out
+
+
 def bgr_to_nv12(bgr: np.ndarray, yuv_range: str = DEFAULT_RANGE) -> np.ndarray:
     """BGR (OpenCV order) -> NV12; see :func:`rgb_to_nv12`."""
     return rgb_to_nv12(np.ascontiguousarray(np.asarray(bgr)[:, :, ::-1]), yuv_range)

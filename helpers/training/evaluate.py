@@ -9,7 +9,9 @@
 
 Preprocessing is the same for all of them: :func:`helpers.board.image.board_resize` (OpenCV stretch of
 the whole frame to the model's input) and then what the model's input declares: mean/std for a
-float input, NV12 in the model's YUV range for a board model or ``.bin``. That is what the board
+float input, NV12 in the model's YUV range for a board model or ``.bin`` (built by
+:func:`helpers.board.nv12.prepare_nv12`, the same geometry and anti-aliasing, its last bilinear step
+on the NV12 planes). That is what the board
 pipeline and the calibration data do, so rows for the same network differ only by how the
 network is represented (float, NV12 front end, INT8), never by preprocessing. (It is not timm's
 resize-and-centre-crop, so ImageNet numbers can differ slightly from timm's published ones.)

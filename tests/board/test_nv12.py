@@ -156,3 +156,71 @@ def test_resize_nv12_bad_input():
         nv12.resize_nv12(np.zeros(23, np.uint8), 4, 4, (2, 2))
     with pytest.raises(HelpersError, match="even"):
         nv12.resize_nv12(np.zeros(24, np.uint8), 4, 4, (3, 2))
+
+
+def _photo(h, w):
+    """A real photograph (fine detail: the Hubble deep field) stretched to h x w."""
+    from helpers.board.image import load_image, sample_images
+
+    return cv2.resize(load_image(sample_images()[4]), (w, h), interpolation=cv2.INTER_AREA)
+
+
+@pytest.mark.parametrize("yuv_range", ["full", "limited"])
+@pytest.mark.parametrize("src,size", [((480, 640), (224, 224)), ((1080, 1920), (224, 224)),
+                                      ((757, 1001), (224, 224)), ((300, 520), (96, 128))])
+def test_prepare_nv12_is_nv12_at_the_last_halving_resized_by_plane(yuv_range, src, size):
+    """The board path for a large RGB frame: 2x2-mean halvings (OpenCV INTER_AREA, written out here),
+    NV12 of the last one, each plane bilinear to the model size. Bit for bit, odd sizes cropped."""
+    rgb, (h, w) = _photo(*src), size
+    small = rgb
+    while small.shape[0] >= 2 * h and small.shape[1] >= 2 * w:
+        e = small[: small.shape[0] // 2 * 2, : small.shape[1] // 2 * 2]
+        small = cv2.resize(e, (e.shape[1] // 2, e.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    assert small.shape[0] < rgb.shape[0]  # every case here halves at least once
+    small = np.ascontiguousarray(small[: small.shape[0] // 2 * 2, : small.shape[1] // 2 * 2])
+    y, uv = nv12.split_nv12(nv12.rgb_to_nv12(small, yuv_range), *small.shape[:2])
+    want = np.concatenate([cv2.resize(y, (w, h), interpolation=cv2.INTER_LINEAR).reshape(-1),
+                           cv2.resize(uv, (w // 2, h // 2), interpolation=cv2.INTER_LINEAR).reshape(-1)])
+    assert np.array_equal(nv12.prepare_nv12(rgb, size, yuv_range), want)
+
+
+@pytest.mark.parametrize("yuv_range", ["full", "limited"])
+def test_prepare_nv12_agrees_with_nv12_of_the_resized_rgb(yuv_range):
+    """Against the RGB route (board_resize, then NV12): luma within rounding, chroma a near low-pass;
+    without a halving (a 451x300 photo to 224x224) the two are the same bytes."""
+    from helpers.board.image import load_image, sample_images
+
+    size, n = (224, 224), 224 * 224
+    for rgb in (_photo(480, 640), _photo(1080, 1920)):
+        got = nv12.prepare_nv12(rgb, size, yuv_range).astype(int)
+        want = nv12.rgb_to_nv12(board_resize(rgb, size), yuv_range).astype(int)
+        dy, duv = np.abs(got[:n] - want[:n]), np.abs(got[n:] - want[n:])
+        assert dy.mean() < 0.3 and np.percentile(dy, 99) <= 2, (dy.mean(), np.percentile(dy, 99))
+        assert duv.mean() < 0.5, duv.mean()
+    photo = load_image(sample_images()[0])
+    assert np.array_equal(nv12.prepare_nv12(photo, size, yuv_range), nv12.rgb_to_nv12(board_resize(photo, size), yuv_range))
+
+
+def test_prepare_nv12_keeps_the_anti_aliasing():
+    """On a zone plate (every frequency up to Nyquist), the board path's luma is as close to an exact box
+    filter (INTER_AREA) as board_resize's, and far closer than plain bilinear."""
+    yy, xx = np.mgrid[0:1080, 0:1920].astype(np.float64)
+    g = (127.5 + 127.5 * np.cos(np.pi * ((xx - 960) ** 2 + (yy - 540) ** 2) / 3840)).astype(np.uint8)
+    zp = np.repeat(g[:, :, None], 3, axis=2)
+    ref = cv2.resize(g, (224, 224), interpolation=cv2.INTER_AREA).astype(float)
+    err = lambda y: np.abs(y.astype(float) - ref).mean()  # noqa: E731
+    board = err(nv12.prepare_nv12(zp, (224, 224), "full")[: 224 * 224].reshape(224, 224))
+    rgb_route = err(board_resize(zp, (224, 224))[:, :, 0])
+    plain = err(nv12.prepare_nv12(zp, (224, 224), "full", antialias=False)[: 224 * 224].reshape(224, 224))
+    assert board < rgb_route + 0.5 and board < plain / 3, (board, rgb_route, plain)
+
+
+def test_prepare_nv12_bad_input():
+    with pytest.raises(HelpersError, match="RGB uint8"):
+        nv12.prepare_nv12(np.zeros((64, 64, 3), np.float32), (32, 32))
+    with pytest.raises(HelpersError, match="RGB uint8"):
+        nv12.prepare_nv12(np.zeros((64, 64), np.uint8), (32, 32))
+    with pytest.raises(HelpersError, match="even"):
+        nv12.prepare_nv12(np.zeros((64, 64, 3), np.uint8), (31, 32))
+    with pytest.raises(HelpersError, match="unknown YUV range"):
+        nv12.prepare_nv12(np.zeros((64, 64, 3), np.uint8), (32, 32), "bt709")

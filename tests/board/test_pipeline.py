@@ -105,8 +105,12 @@ def test_classifier_nv12_feed_from_a_camera_frame(tmp_path):
     frame = nv12.rgb_to_nv12(rgb, "limited")  # a camera in video range, the model in full range
     feed = clf.nv12_feed(frame, 480, 640, frame_range="limited")
     assert np.array_equal(feed, nv12.resize_nv12(frame, 480, 640, (224, 224), "limited", "full"))
-    via_rgb = clf.prepare(rgb).feed
+    prepared = clf.prepare(rgb)
+    via_rgb = prepared.feed
     assert np.abs(feed[: 224 * 224].astype(int) - via_rgb[: 224 * 224]).mean() < 1.0
+    # an NV12 model's feed is the board path from the frame as loaded; its resized RGB only when asked
+    assert np.array_equal(via_rgb, nv12.prepare_nv12(rgb, (224, 224), "full"))
+    assert prepared.resized is None and np.array_equal(prepared.rgb, board_resize(rgb, (224, 224)))
     tiny_onnx(tmp_path / "f.onnx", h=64, w=64)
     flt = Classifier(tmp_path / "f.onnx")
     x = flt.nv12_feed(nv12.rgb_to_nv12(rgb, "full"), 480, 640)
