@@ -12,6 +12,8 @@ frame (calls alternated, medians of per-round ratios; see ``benchmarks/inference
 * **RGB route**: ``rgb_to_nv12(board_resize(frame))``, resize in RGB then convert (the path before);
 * **old**: ``INTER_AREA`` resize + NV12 full, the previous path (for the record);
 * **NV12 in**: a camera frame that is NV12 already, resized plane by plane (``resize_nv12``);
+* **OpenCV threads**: native and the full-range path at 1080p with one thread and with all of them
+  (the halvings are parallel work, native's small resize is not);
 * **read once**: ``frame.copy()``, the floor of any anti-aliasing that looks at every pixel (native
   bilinear reads about 4 pixels per output pixel and skips the rest). Where it alone is near or over
   the target, the target cannot be met with anti-aliasing on this machine, only without it (no AA).
@@ -123,6 +125,17 @@ def main(argv=None) -> int:
         worst = max(worst, r_full, r_lim)
         print(f"{name:16s} {t_nat * 1e3:6.3f}ms {t_full * 1e3:6.3f}ms {r_full:6.2f} {t_lim * 1e3:6.3f}ms {r_lim:6.2f} "
               f"{r_plain:6.2f} {r_rgb:9.2f} {r_old:6.2f} {t_cam * 1e3:6.3f}ms {r_cam:6.2f} {r_copy:9.2f}", flush=True)
+    threads = cv2.getNumThreads()
+    if threads > 1:  # the halvings are parallel work; native's small resize barely is
+        name, rgb = frames()[-1]
+        print(f"\nOpenCV threads, {name} (median ms per call):")
+        for n in (1, threads):
+            cv2.setNumThreads(n)
+            t_nat, t_full, r, _ = paired(
+                lambda: cv2.cvtColor(cv2.resize(rgb, size[::-1], interpolation=cv2.INTER_LINEAR), cv2.COLOR_RGB2YUV_I420),
+                lambda: nv12.prepare_nv12(rgb, size, "full"), args.seconds / 2)
+            print(f"  {n} thread{'s' if n > 1 else ' '}  native {t_nat * 1e3:6.3f}ms  full {t_full * 1e3:6.3f}ms  ratio {r:5.2f}")
+        cv2.setNumThreads(threads)
     print()
     print("anti-aliasing: mean |error| of the board path's luma, in levels, against INTER_AREA (exact box filter); "
           "lower is better")
