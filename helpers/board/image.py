@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, List, Tuple, Union
+from typing import TYPE_CHECKING, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -135,7 +135,8 @@ def load_image(src: ImageLike) -> np.ndarray:
     return rgb
 
 
-def resize_plane(img: np.ndarray, size: Tuple[int, int], antialias: bool = True) -> np.ndarray:
+def resize_plane(img: np.ndarray, size: Tuple[int, int], antialias: bool = True,
+                 dst: Optional[np.ndarray] = None) -> np.ndarray:
     """Stretch an HxW or HxWxC ``uint8`` image to ``size`` = (H, W): the one resize the deployed model sees.
 
     Bilinear (``cv2.INTER_LINEAR``, half-pixel centres), as OpenCV's native resize. Where both axes
@@ -145,7 +146,8 @@ def resize_plane(img: np.ndarray, size: Tuple[int, int], antialias: bool = True)
     The bilinear step that follows then shrinks less, so far fewer source pixels are skipped (aliasing
     measured by ``benchmarks/preprocess.py``). Halving only one axis (e.g. 451x300 -> 224x224) is not
     done: OpenCV has no fast path for it and, measured, it did not reduce the error. An odd size loses
-    its last row or column before a halving. ``antialias=False``: one plain bilinear step.
+    its last row or column before a halving. ``antialias=False``: one plain bilinear step. ``dst``: an
+    array of the result's shape to write into (returned).
     """
     import cv2
 
@@ -153,8 +155,13 @@ def resize_plane(img: np.ndarray, size: Tuple[int, int], antialias: bool = True)
     if antialias:
         img = halvings(img, size)
     if img.shape[:2] == (h, w):
-        return img
-    return cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
+        if dst is None:
+            return img
+        dst[...] = img
+        return dst
+    if dst is None:
+        return cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(img, (w, h), dst=dst, interpolation=cv2.INTER_LINEAR)
 
 
 def halvings(img: np.ndarray, size: Tuple[int, int]) -> np.ndarray:

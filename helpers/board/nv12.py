@@ -114,13 +114,10 @@ def prepare_nv12(rgb: np.ndarray, size: Tuple[int, int], yuv_range: str = DEFAUL
     within rounding of ``rgb_to_nv12(board_resize(rgb, size))`` in luma, and a slightly different
     low-pass in chroma (``tests/board/test_nv12.py``). Without a halving it *is* the latter.
     """
-    import cv2
-
     from helpers.board.image import board_resize, halvings
 
     check_range(yuv_range)
-    h, w = size
-    check_even(h, w)
+    check_even(*size)
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise HelpersError(f"prepare_nv12 needs an RGB uint8 HxWx3 array, got {rgb.dtype} {rgb.shape}")
@@ -128,24 +125,7 @@ def prepare_nv12(rgb: np.ndarray, size: Tuple[int, int], yuv_range: str = DEFAUL
     if small is rgb:
         return rgb_to_nv12(board_resize(rgb, size, antialias=False), yuv_range)
     ih, iw = small.shape[0] // 2 * 2, small.shape[1] // 2 * 2
-    small = small[:ih, :iw]
-    out = np.empty(h * w * 3 // 2, np.uint8)
-    y_out, uv_out = out[: h * w].reshape(h, w), out[h * w:].reshape(h // 2, w // 2, 2)
-    if yuv_range == "full":  # as rgb_to_nv12 "full", at the halved size
-        y = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
-        ycrcb = cv2.cvtColor(cv2.resize(small, (iw // 2, ih // 2), interpolation=cv2.INTER_LINEAR),
-                             cv2.COLOR_RGB2YCrCb)
-        uv = np.empty((ih // 2, iw // 2, 2), np.uint8)
-        cv2.mixChannels([ycrcb], [uv], [2, 0, 1, 1])
-    else:
-        i420 = cv2.cvtColor(small, cv2.COLOR_RGB2YUV_I420).reshape(-1)
-        q = ih * iw // 4
-        y = i420[: ih * iw].reshape(ih, iw)
-        uv = cv2.merge([i420[ih * iw: ih * iw + q].reshape(ih // 2, iw // 2),
-                        i420[ih * iw + q:].reshape(ih // 2, iw // 2)])
-    cv2.resize(y, (w, h), dst=y_out, interpolation=cv2.INTER_LINEAR)
-    cv2.resize(uv, (w // 2, h // 2), dst=uv_out, interpolation=cv2.INTER_LINEAR)
-    return out
+    return resize_nv12(rgb_to_nv12(small[:ih, :iw], yuv_range), ih, iw, size, yuv_range, antialias=False)
 
 
 def bgr_to_nv12(bgr: np.ndarray, yuv_range: str = DEFAULT_RANGE) -> np.ndarray:
@@ -214,8 +194,8 @@ def resize_nv12(nv12: np.ndarray, height: int, width: int, size: Tuple[int, int]
     check_even(h, w)
     y, uv = split_nv12(nv12, height, width)
     out = np.empty(h * w * 3 // 2, np.uint8)
-    out[: h * w] = resize_plane(y, (h, w), antialias).reshape(-1)
-    out[h * w:] = resize_plane(uv, (h // 2, w // 2), antialias).reshape(-1)
+    resize_plane(y, (h, w), antialias, dst=out[: h * w].reshape(h, w))
+    resize_plane(uv, (h // 2, w // 2), antialias, dst=out[h * w:].reshape(h // 2, w // 2, 2))
     lut = _range_lut(src_range, dst_range or src_range)
     if lut is not None:
         cv2.LUT(out[: h * w], lut[0], dst=out[: h * w])

@@ -380,8 +380,7 @@ class InferenceDemo:
         if self._need().kind == "nv12":
             return np.asarray(p.feed).reshape(-1)
         clf = self._need()
-        return nv12mod.prepare_nv12(p.source, clf.size, clf.yuv_range) if p.source is not None else \
-            nv12mod.rgb_to_nv12(p.rgb, clf.yuv_range)
+        return nv12mod.prepare_nv12(p.source, clf.size, clf.yuv_range)
 
     def nv12_summary(self) -> str:
         """Deterministic text: the NV12 layout for this model's input size and range."""
