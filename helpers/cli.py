@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import os
 import signal
 import sys
 import threading
@@ -194,9 +195,23 @@ def main(argv: Optional[List[str]] = None) -> int:
     except MemoryError:
         print("error: out of memory; give a smaller input (run with --debug for the traceback)", file=sys.stderr)
         return 1
-    except Exception as e:  # an unexpected failure: still one line, the traceback on request
+    except OSError as e:  # a path the OS refuses (name too long, read-only, ...): what is wrong and what to do
+        from helpers.board import files
+
+        if e.errno not in files.PATH_ERRNOS or e.filename is None:
+            return _unexpected(e, debug)
         if debug:
             traceback.print_exc()
-        msg = first_line(unwrap_worker_error(e)) if str(e).strip() else ""
-        print(f"error: {type(e).__name__}: {one_line(msg)} (run with --debug for the traceback)", file=sys.stderr)
-        return 1
+        err = files.write_error(os.fsdecode(e.filename), e, verb="use", fix="give another path")
+        print(f"error: {one_line(str(err))}", file=sys.stderr)
+        return 2
+    except Exception as e:  # an unexpected failure: still one line, the traceback on request
+        return _unexpected(e, debug)
+
+
+def _unexpected(e: BaseException, debug: bool) -> int:
+    if debug:
+        traceback.print_exc()
+    msg = first_line(unwrap_worker_error(e)) if str(e).strip() else ""
+    print(f"error: {type(e).__name__}: {one_line(msg)} (run with --debug for the traceback)", file=sys.stderr)
+    return 1

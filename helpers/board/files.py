@@ -105,8 +105,24 @@ def _existing_ancestor(path: Path) -> Path:
     return p
 
 
-def write_error(path: PathLike, e: OSError) -> HelpersError:
-    """A one-line, actionable error for an ``OSError`` met while writing ``path``."""
+def _long_part(path: Path) -> Optional[str]:
+    """The first component of ``path`` longer than :data:`NAME_MAX` bytes (the OS refuses any such path), or None."""
+    return next((part for part in path.parts if len(os.fsencode(part)) > NAME_MAX), None)
+
+
+def _check_name_lengths(path: Path) -> None:
+    if _long_part(path) is not None:
+        raise write_error(path, OSError(errno.ENAMETOOLONG, "File name too long"))
+
+
+#: the errno values that say what is wrong with a path (not with the program): the CLI reports them as one line
+PATH_ERRNOS = (errno.ENAMETOOLONG, errno.EROFS, errno.ENOSPC, getattr(errno, "EDQUOT", -1), errno.EACCES,
+               errno.EPERM, errno.ENOTDIR, errno.ELOOP)
+
+
+def write_error(path: PathLike, e: OSError, verb: str = "write",
+                fix: str = "give another --out on a writable disk") -> HelpersError:
+    """A one-line, actionable error for an ``OSError`` met while writing (``verb``) ``path``."""
     path = Path(path)
     code = getattr(e, "errno", None)
     fs = _fs_type(_existing_ancestor(path))
@@ -117,20 +133,23 @@ def write_error(path: PathLike, e: OSError) -> HelpersError:
     elif code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
         why = "the disk is full (or your quota is used up)"
     elif code == errno.ENAMETOOLONG:
-        why = f"the file name is too long ({len(os.fsencode(path.name))} bytes; at most {NAME_MAX})"
+        part = _long_part(path) or path.name
+        which = "the file name" if part == path.name else "a folder name in it"
+        why = f"{which} is too long ({len(os.fsencode(part))} bytes; at most {NAME_MAX}): choose a shorter name"
     elif code in (errno.EACCES, errno.EPERM):
         why = "permission denied"
     elif code == errno.ENOTDIR:
         why = "a part of the path is a file, not a folder"
+    elif code == errno.ELOOP:
+        why = "too many levels of symbolic links"
     else:
         why = e.strerror or type(e).__name__
-    return HelpersError(f"cannot write {brief(str(path), 160)[1:-1]}: {why}; give another --out on a writable disk")
+    return HelpersError(f"cannot {verb} {brief(str(path), 160)[1:-1]}: {why}; {fix}")
 
 
 def _check_parent(path: Path) -> None:
     """Fail before any work when ``path`` cannot be created: name too long, parent a file, read-only."""
-    if len(os.fsencode(path.name)) > NAME_MAX:
-        raise write_error(path, OSError(errno.ENAMETOOLONG, "File name too long"))
+    _check_name_lengths(path)
     anc = _existing_ancestor(path.parent)
     if not anc.is_dir():
         raise write_error(path, OSError(errno.ENOTDIR, "Not a directory"))
@@ -148,8 +167,7 @@ def _check_parent(path: Path) -> None:
 def check_writable_target(path: PathLike, overwrite: bool) -> Path:
     """Refuse to replace an existing file unless ``overwrite`` is set; refuse a path that cannot be written."""
     path = Path(path)
-    if len(os.fsencode(path.name)) > NAME_MAX:  # before any stat: those fail on it too
-        raise write_error(path, OSError(errno.ENAMETOOLONG, "File name too long"))
+    _check_name_lengths(path)  # before any stat: those fail on it too
     if path.is_dir():
         raise HelpersError(f"{path} is a directory; give a file name to write to")
     if (path.exists() or path.is_symlink()) and not overwrite:
@@ -158,11 +176,28 @@ def check_writable_target(path: PathLike, overwrite: bool) -> Path:
     return path
 
 
-def _mkdir_parent(path: Path) -> None:
+def _mkdir_parent(path: Path) -> List[Path]:
+    """Create the missing folders above ``path``; return them, deepest first (what a failed run removes)."""
+    made = []
+    p = Path(os.path.abspath(path.parent))
+    while not _exists(p) and p != p.parent:
+        made.append(p)
+        p = p.parent
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
+        _remove_made(made)
         raise write_error(path, e) from None
+    return made
+
+
+def _remove_made(made: List[Path]) -> None:
+    """Remove the folders :func:`_mkdir_parent` created, deepest first, as long as they are empty."""
+    for d in made:
+        try:
+            d.rmdir()
+        except OSError:  # not empty (someone else wrote there meanwhile) or already gone: leave it
+            return
 
 
 # ------------------------------------------------------------------------------------------------
@@ -288,12 +323,13 @@ def atomic_output(path: PathLike, overwrite: bool = False, suffix: str | None = 
     one-line HelpersErrors.
     """
     path = check_writable_target(path, overwrite)
-    _mkdir_parent(path)
+    made = _mkdir_parent(path)
     remove_stale(path.parent)
     try:
         fd, tmp = tempfile.mkstemp(prefix=tmp_prefix(path), suffix=suffix or path.suffix or ".tmp",
                                    dir=path.parent)
     except OSError as e:
+        _remove_made(made)
         raise write_error(path, e) from None
     os.close(fd)
     tmp_path = Path(tmp)
@@ -315,6 +351,8 @@ def atomic_output(path: PathLike, overwrite: bool = False, suffix: str | None = 
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+        if not path.exists():  # the run failed: the folders it created for ``path`` go too
+            _remove_made(made)
 
 
 def atomic_write_text(path: PathLike, text: str, overwrite: bool = False) -> Path:
@@ -370,8 +408,7 @@ def check_output_dir(path: PathLike, overwrite: bool, owned: Optional[Callable[[
     """May ``path`` become our output folder? Absent or empty: yes; ours (manifest / ``owned``) with
     ``overwrite``: yes; anything else: a one-line HelpersError. Call it before the slow work."""
     path = Path(path)
-    if len(os.fsencode(path.name)) > NAME_MAX:
-        raise write_error(path, OSError(errno.ENAMETOOLONG, "File name too long"))
+    _check_name_lengths(path)
     if path.is_symlink() and not path.is_dir():
         raise HelpersError(f"{path} is a link to nothing; remove it or give another --out")
     if path.exists():
@@ -436,11 +473,12 @@ def atomic_output_dir(path: PathLike, overwrite: bool = False, owned: Optional[C
     import shutil
 
     path = check_output_dir(path, overwrite, owned)
-    _mkdir_parent(path)
+    made = _mkdir_parent(path)
     remove_stale(path.parent)
     try:
         tmp = Path(tempfile.mkdtemp(prefix=tmp_prefix(path), dir=path.parent))
     except OSError as e:
+        _remove_made(made)
         raise write_error(path, e) from None
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; the result is an ordinary folder
     try:
@@ -468,3 +506,5 @@ def atomic_output_dir(path: PathLike, overwrite: bool = False, owned: Optional[C
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+        if not path.exists():  # the run failed: the folders it created for ``path`` go too
+            _remove_made(made)

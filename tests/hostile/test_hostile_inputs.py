@@ -268,6 +268,14 @@ CLI_CASES = [
     ("eval-class-names-fifo", lambda w: ["eval", w / "tiny.onnx", "--data", w / "data", "--class-names",
                                          fifo(w, "names.txt")], "not a regular file"),
     ("calib-images-missing", lambda w: ["calib", "mobileone_s0", "--images", w / "nope", "--out", w / "c"], "not found"),
+    # a name the OS refuses, wherever it reaches the file system first (a stat, not our writer): one line, exit 2
+    ("yaml-out-name-too-long", lambda w: ["yaml", "mobileone_s0", "--board", "x5", "--out", w / ("y" * 300 + ".yaml")],
+     "too long"),
+    ("calib-out-folder-name-too-long", lambda w: ["calib", "mobileone_s0", "--images", w / "imgs", "--out",
+                                                  w / ("c" * 300) / "out"], "too long"),
+    # a calib that fails after its output folder's parents were made: they go too (the work folder is unchanged)
+    ("calib-fails-in-new-folders", lambda w: ["calib", "mobileone_s0", "--images", write(w, "junk/bad.jpg", b"junk").parent,
+                                              "--out", w / "new1" / "new2" / "out"], "could be read"),
 ]
 
 CHECKER_CASES = [
