@@ -1,26 +1,29 @@
 """What the export notebooks print: the plan, the re-parameterisation, the parameter counts, the next steps.
 
 Presentation only; the work is done by :mod:`helpers.pc.models` and :mod:`helpers.pc.export`, whose
-calls stay visible in the notebook cells.
+calls stay visible in the notebook cells. Like every ``helpers.notebooks`` module it imports ``helpers.pc``
+only inside its functions (ARCHITECTURE.md; ``tests/test_architecture.py``).
 """
 from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Optional, Union
+from typing import TYPE_CHECKING, Optional, Union
 
 from helpers.board import registry
 from helpers.board.files import rel_to_repo
 from helpers.board.text import Banner
 from helpers.errors import HelpersError, RandomWeightsWarning
 from helpers.notebooks.display import show
-from helpers.pc.export import ExportResult
-from helpers.pc.models import (IMAGENET, RANDOM, REPARAM_RTOL, count_torch_params, multi_branch_modules,
-                               RANDOM_BANNER, weights_label)
+
+if TYPE_CHECKING:  # annotations only
+    from helpers.pc.export import ExportResult
 
 
 def introduce(key: str, weights: Union[str, Path], arch: Optional[str] = None) -> registry.ModelSpec:
     """Print what will be exported (and the random-weights banner); check ``key`` fits ``arch``."""
+    from helpers.pc.models import IMAGENET, RANDOM, RANDOM_BANNER, weights_label
+
     spec = registry.get(key)
     if arch is not None and spec.arch != arch:
         raise HelpersError(f"{key} is a {spec.arch} model; this is the {arch} notebook "
@@ -42,13 +45,13 @@ def introduce(key: str, weights: Union[str, Path], arch: Optional[str] = None) -
     return spec
 
 
-
 def reparam_report(unfused, fused, max_abs: float, rel: float) -> str:
+    from helpers.pc.models import REPARAM_RTOL, count_torch_params, multi_branch_modules
+
     return (f"branch modules : {len(multi_branch_modules(unfused))} -> {len(multi_branch_modules(fused))}\n"
             f"parameters     : {count_torch_params(unfused):,} -> {count_torch_params(fused):,}\n"
             f"fused vs unfused on the same input: max abs {max_abs:.2e}, relative {rel:.2e} "
             f"(limit {REPARAM_RTOL:g})")
-
 
 
 def param_report(result: ExportResult) -> str:
@@ -67,7 +70,6 @@ def param_report(result: ExportResult) -> str:
         if p.note:
             lines.append(f"  note: {p.note}")
     return "\n".join(lines)
-
 
 
 def next_steps(result: ExportResult) -> str:
