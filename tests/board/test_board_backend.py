@@ -28,7 +28,7 @@ import fake_models  # noqa: E402
 
 sys.path.remove(str(FAKE_DIR))
 FAKE_MODULES = ("hobot_dnn", "hobot_dnn.pyeasy_dnn", "hobot_dnn_rdkx5", "hobot_dnn_rdkx5.pyeasy_dnn",
-                "bpu_infer_lib", "_fake_common")
+                "bpu_infer_lib", "_fake_common", "hbm_runtime", "hbm_runtime.HB_HBMRuntime")
 RDKX5 = "hobot_dnn_rdkx5.pyeasy_dnn"
 KEY = "mobileone_s0"
 BLOCKED = ("torch", "timm", "onnx", "onnxsim", "torchvision", "onnxruntime")

@@ -29,7 +29,8 @@ def fakes(tmp_path):
     finally:
         sys.path.remove(str(FAKE_DIR))
         for m in list(sys.modules):
-            if m.split(".")[0] in ("hobot_dnn", "hobot_dnn_rdkx5", "bpu_infer_lib", "_fake_common", "fake_models"):
+            if m.split(".")[0] in ("hobot_dnn", "hobot_dnn_rdkx5", "bpu_infer_lib", "_fake_common", "fake_models",
+                                   "hbm_runtime"):
                 sys.modules.pop(m)
 
 
