@@ -36,7 +36,8 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from helpers.board import registry, vendor
-from helpers.board.runtime import Backend, TensorInfo, board_key_here, check_nv12_feed
+from helpers.board import runtime as _runtime
+from helpers.board.runtime import Backend, TensorInfo, check_nv12_feed
 from helpers.errors import HelpersError, first_line
 
 MODULE = "hbm_runtime"
@@ -66,7 +67,7 @@ def start_error(e: Exception) -> HelpersError:
     """The one line for an ``hbm_runtime`` whose import fails (its __init__: runtime libraries missing)."""
     libs = re.findall(r"(lib\w+\.so)\s*\(", str(e))
     what = f"{' and '.join(libs)} missing" if libs else first_line(e)[:120]
-    here = board_key_here()
+    here = _runtime.board_key_here()
     if here in ("x3", "x5"):
         fix = ("this is the RDK S-series build (like the hbm-runtime wheel on PyPI), which an "
                f"{_board(here)[0]} cannot use: pip uninstall hbm-runtime; on an RDK X5 upgrade to RDK OS >= 3.5.0, "
@@ -109,7 +110,7 @@ def library_version(module: str = MODULE) -> Optional[str]:
 
 def check_suffix_for_board(path: Path) -> None:
     """A ``.hbm`` on an RDK X3/X5 or a ``.bin`` on an RDK S board: one line before any runtime sees it."""
-    here = board_key_here()
+    here = _runtime.board_key_here()
     if not here:
         return
     name, march = _board(here)
@@ -179,7 +180,7 @@ def _packed_hw(name: str, shape: Tuple[int, ...], kind: str, path: Path) -> Opti
     if nv12_named and len(rows) == 2 and len(shape) >= 3 and shape[-1] in (1, rows[1]) \
             and rows[0] * 2 % 3 == 0:
         return rows[0] * 2 // 3, rows[1]                       # (1, H*3/2, W, 1) or (1, H*3/2, W)
-    if kind == "NV12" and len(rows) == 1:                       # a flat buffer: the size is in the file name
+    if nv12_named and len(rows) == 1:                       # a flat buffer: the size is in the file name
         m = re.search(r"(\d+)x(\d+)", path.stem)
         if m and int(m.group(1)) * int(m.group(2)) * 3 // 2 == rows[0]:
             return int(m.group(1)), int(m.group(2))
@@ -223,7 +224,7 @@ class HbmRuntimeBackend(Backend):
 
     # -- loading
     def _load_failed(self, why: str) -> HelpersError:
-        here = board_key_here()
+        here = _runtime.board_key_here()
         which = "{} ({})".format(*_board(here)) if here else "this board's"
         return HelpersError(f"hbm_runtime could not load {self.path.name} ({why}): a corrupt or truncated file, or "
                             f"a model compiled for another BPU than {which}; re-download it "
@@ -238,7 +239,7 @@ class HbmRuntimeBackend(Backend):
             except Exception:  # descriptions are optional; a runtime that cannot give them says nothing
                 continue
         found = [march for march in MARCHES.values() if re.search(rf"\b{re.escape(march)}\b", " ".join(texts), re.I)]
-        here = board_key_here()
+        here = _runtime.board_key_here()
         if len(set(found)) == 1 and here and _board(here)[1] not in found:
             name, march = _board(here)
             raise HelpersError(f"{self.path.name} was compiled for {found[0]} (its hbm_descs / model_descs say so) "

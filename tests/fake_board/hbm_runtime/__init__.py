@@ -8,14 +8,14 @@ wheel's ``__all__`` (recorded in tests/fake_board/vendor_surface.json). See ``HB
 """
 import os
 
-MISSING_ENV = "FAKE_HBM_MISSING_LIBS"
+_MISSING_ENV = "FAKE_HBM_MISSING_LIBS"
 _LIBS = (("libhbucp.so", "Horizon UCP library"), ("libdnn.so", "Horizon DNN library"))
 
 
 def _check_system_libs():
     if os.environ.get("HBM_RUNTIME_SKIP_CHECK", "0") == "1":
         return
-    absent = {s.strip() for s in os.environ.get(MISSING_ENV, "").split(",") if s.strip()}
+    absent = {s.strip() for s in os.environ.get(_MISSING_ENV, "").split(",") if s.strip()}
     missing = [f"{so} ({what}) - {so}: cannot open shared object file: No such file or directory"
                for so, what in _LIBS if so in absent]
     if missing:
