@@ -71,7 +71,7 @@ def start_error(e: Exception) -> HelpersError:
     if here in ("x3", "x5"):
         fix = ("this is the RDK S-series build (like the hbm-runtime wheel on PyPI), which an "
                f"{_board(here)[0]} cannot use: pip uninstall hbm-runtime; on an RDK X5 upgrade to RDK OS >= 3.5.0, "
-               "whose image brings its own hbm_runtime, or use backend='hobot_dnn'")
+               "whose image brings its own hbm_runtime (package hobot-spdev), or use backend='hobot_dnn'")
     else:
         fix = ("install the board's runtime: sudo apt-get update && sudo apt-get install -y hobot-dnn "
                "(RDK S100/S600), or on an RDK X5 upgrade to RDK OS >= 3.5.0; else use backend='hobot_dnn'")

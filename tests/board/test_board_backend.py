@@ -355,7 +355,18 @@ def _bin_where_the_readme_says(model_dir: Path, key: str, board: str) -> Path:
 def test_test_notebook_runs_on_the_fake_board(tmp_path, arch):
     """The board user's day: every test notebook end to end (nbclient) on the fake board, with torch, timm,
     torchvision, onnx, onnxsim and onnxruntime unimportable in the kernel and the .bin found by the
-    notebook itself where the README says to put it (RDK_MODEL_DIR points model/ at a temporary folder)."""
+    notebook itself where the README says to put it (RDK_MODEL_DIR points model/ at a temporary folder).
+    The fake hbm_runtime there is the .hbm-only build (the PyPI wheel's), so auto runs the .bin with hobot_dnn."""
+    _run_test_notebook(tmp_path, arch, "hobot_dnn")
+
+
+def test_test_notebook_runs_on_the_hbm_runtime_fake(tmp_path):
+    """The same day on an RDK X5 with RDK OS >= 3.5.0: its hbm_runtime takes the .bin (packed NV12), and auto
+    prefers it to hobot_dnn. One notebook: the others differ from it in parameters only."""
+    _run_test_notebook(tmp_path, "MobileOne", "hbm_runtime", FAKE_HBM_BUILD="bin")
+
+
+def _run_test_notebook(tmp_path, arch, runtime_name, **extra_env):
     nbformat = pytest.importorskip("nbformat")
     from nbclient import NotebookClient
 
@@ -369,8 +380,10 @@ def test_test_notebook_runs_on_the_fake_board(tmp_path, arch):
     (site / "sitecustomize.py").write_text(BLOCKER)
     env = _env_with([site, FAKE_DIR], MPLBACKEND="Agg", RDK_HEADLESS="1", RDK_WEIGHTS="random",
                     RDK_MODEL_DIR=model_dir, RDK_BACKEND="auto", RDK_BENCH_SECONDS="0.1",
-                    FAKE_BOARD=params["BOARD"])
+                    FAKE_BOARD=params["BOARD"], **extra_env)
     env.pop("RDK_MODEL_FILE", None)
+    if "FAKE_HBM_BUILD" not in extra_env:
+        env.pop("FAKE_HBM_BUILD", None)
     probe = (f"import sys; import importlib.util as u; print('blocked loaded:', sorted(m for m in sys.modules "
              f"if m.split('.')[0] in {BLOCKED!r}), 'onnxruntime importable:', end=' ')\n"
              "try:\n    import onnxruntime; print(True)\nexcept ImportError:\n    print(False)")
@@ -393,7 +406,7 @@ def test_test_notebook_runs_on_the_fake_board(tmp_path, arch):
         os.environ.update(old)
     text = "\n".join(o.get("text", "") if o.get("output_type") == "stream" else json.dumps(o.get("data", {}))
                      for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
-    assert "backend    : hobot_dnn" in text
+    assert f"backend    : {runtime_name}" in text
     assert bin_path.name in text and "board .bin (BPU)" in text
     assert "RANDOM WEIGHTS" in text
     assert "hrt_model_exec perf --model_file" in text
