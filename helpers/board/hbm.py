@@ -200,6 +200,8 @@ class HbmRuntimeBackend(Backend):
         self.module = module
         self.notes: List[str] = []
         check_suffix_for_board(self.path)
+        if self.path.suffix.lower() == ".bin":
+            _runtime._check_bin_board(self.path, module)  # a .bin under model/<Arch>/rdk_x3/ on an X5
         mod = import_runtime(module)
         self.library = library_version(module)
         try:

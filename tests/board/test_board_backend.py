@@ -146,10 +146,11 @@ def test_board_load_failure_is_one_line(fake_board, tmp_path, backend, case):
     assert "re-download" in msg and "another BPU" in msg
 
 
-@pytest.mark.parametrize("backend", ["hobot_dnn", "bpu_infer_lib"])
+@pytest.mark.parametrize("backend", ["hobot_dnn", "bpu_infer_lib", "hbm_runtime"])
 def test_a_bin_in_the_other_boards_folder_is_refused_before_loading(fake_board, tmp_path, backend, monkeypatch):
     from helpers.board import runtime
 
+    monkeypatch.setenv("FAKE_HBM_BUILD", "bin")
     monkeypatch.setattr(runtime, "board_key_here", lambda: "x5")
     path = fake_models.write_fake_bin(tmp_path / "MobileOne" / "rdk_x3" / "MobileOne_224x224_nv12.bin", board="x3")
     with pytest.raises(HelpersError) as e:
@@ -414,9 +415,11 @@ def _run_test_notebook(tmp_path, arch, runtime_name, **extra_env):
     assert "blocked loaded: [] onnxruntime importable: False" in text
 
 
-@pytest.mark.parametrize("backend", ["hobot_dnn", "bpu_infer_lib"])
-def test_vendor_call_cell_runs_on_the_board(fake_board, fake_bin, capsys, backend):
+@pytest.mark.parametrize("backend", ["hobot_dnn", "bpu_infer_lib", "hbm_runtime"])
+def test_vendor_call_cell_runs_on_the_board(fake_board, fake_bin, capsys, backend, monkeypatch):
     from helpers.notebooks import inference as nb
+
+    monkeypatch.setenv("FAKE_HBM_BUILD", "bin")  # the X5 image's hbm_runtime (RDK OS >= 3.5), which takes .bin
 
     demo = nb.InferenceDemo(KEY, board="x5", weights="random", backend=backend, model_file=fake_bin)
     demo.load()
@@ -429,6 +432,9 @@ def test_vendor_call_cell_runs_on_the_board(fake_board, fake_bin, capsys, backen
     if backend == "hobot_dnn":
         assert "from hobot_dnn import pyeasy_dnn as dnn" in text
         assert "NV12 NCHW (1, 3, 224, 224)" in out and "float32" in out
+    elif backend == "hbm_runtime":
+        assert "from hbm_runtime import HB_HBMRuntime" in text and "rt.run({m: {names[0]: nv}})" in text
+        assert "{'images': [1, 3, 224, 224]}" in out and "NV12" in out and "F32" in out
     else:
         assert "import bpu_infer_lib" in text and "[  1   3 224 224]" in out
 
