@@ -288,9 +288,14 @@ def test_classifier_on_hbm_runtime(board, tmp_path, photo_nv12):
 
 # -- versions and doctor ----------------------------------------------------------------------------------------
 
-def test_runtime_version_names_the_library(board):
-    board("bin")
+def test_runtime_version_names_the_library(board, monkeypatch):
+    from importlib import metadata
+
+    board("bin")  # as on the X5 image: no pip metadata, the library says its version
     assert runtime_version("hbm_runtime") == ("hbm_runtime 3.7.0-fake (HB_HBMRuntime.version())", None)
+    real = metadata.version
+    monkeypatch.setattr(metadata, "version", lambda d: "0.1.0.post1" if d == "hbm-runtime" else real(d))
+    assert runtime_version("hbm_runtime") == ("hbm-runtime 0.1.0.post1, HB_HBMRuntime.version() 3.7.0-fake", None)
 
 
 def test_doctor_reports_hbm_runtime(board, tmp_path, capsys, monkeypatch):
