@@ -434,7 +434,7 @@ def open_model(path, backend: str = "auto", threads: Optional[int] = None) -> Ba
             except hbm.BinRefused as e:
                 if backend != "auto":
                     raise
-                notes.append(str(e).split(" or backend=")[0].replace(" or use backend='hobot_dnn'", ""))
+                notes.append(str(e).split(" or backend=")[0])  # the next backend is the alternative
                 continue
         return _note(HobotDnnBackend(path, module) if b == "hobot_dnn" else BpuInferLibBackend(path), notes)
     if backend != "auto":
