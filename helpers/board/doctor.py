@@ -1,7 +1,8 @@
 """``python -m helpers doctor``: what the board runtime really reports, in a form to paste into an issue.
 
-On an RDK board it prints the runtime modules found (and their versions), the board and its BPU,
-then for every ``.bin`` under ``model/``: the input and output properties as the runtime reports them
+On an RDK board it prints the runtime modules found (``hbm_runtime``, ``hobot_dnn``, ``bpu_infer_lib``: their
+distributions and versions, and ``HB_HBMRuntime.version()``; an ``hbm_runtime`` that is installed but cannot
+start says why), the board and its BPU, then for every ``.bin`` / ``.hbm`` under ``model/``: the input and output properties as the runtime reports them
 (type, shape, layout, alignment, dequantisation), one inference on a mid-grey NV12 frame, the median
 latency of a few more, and a verdict. On a PC it says what it would check and which files it found.
 The output is how the real runtime reaches our tests (tests/fake_board is written from it and from the
@@ -17,6 +18,7 @@ from typing import List, Optional
 import numpy as np
 
 from helpers.board import files, registry
+from helpers.board.hbm import start_problem
 from helpers.board.runtime import (BOARD_BACKENDS, MODULES, board_key_here, module_available, open_model,
                                    runtime_version)
 from helpers.errors import HelpersError
@@ -39,12 +41,19 @@ def runtimes() -> List[str]:
             if module_available(module):
                 dist, board = runtime_version(module)
                 out.append(f"{module} ({dist}{', built for ' + registry.BOARDS[board].name if board else ''})")
+            elif backend == "hbm_runtime" and start_problem(module):
+                out.append(f"{module} (installed but not usable: {start_problem(module)})")
     return out
 
 
+def usable(found: List[str]) -> bool:
+    return any("not usable" not in line for line in found)
+
+
 def bins(root: Optional[Path] = None) -> List[Path]:
+    """The board model files (.bin for RDK X3/X5, .hbm for RDK S) under ``root``."""
     root = Path(root or files.MODEL_DIR)
-    return sorted(root.rglob("*.bin")) if root.is_dir() else []
+    return sorted(p for ext in ("*.bin", "*.hbm") for p in root.rglob(ext)) if root.is_dir() else []
 
 
 def _published(path: Path) -> str:
@@ -63,7 +72,9 @@ def check_bin(path: Path, runs: int = RUNS) -> List[str]:
     lines = [f"{files.rel_to_repo(path)}  ({path.stat().st_size:,} bytes; {_published(path)})"]
     try:
         rt = open_model(path)
-        lines += [f"  runtime : {rt.name} ({getattr(rt, 'module', rt.name)})"]
+        module = getattr(rt, "module", rt.name)
+        lines += [f"  runtime : {rt.name} ({module}, {runtime_version(module)[0]})"]
+        lines += [f"  note    : {n}" for n in rt.notes]
         lines += [f"  input   : {t}" for t in rt.inputs] + [f"  output  : {t}" for t in rt.outputs]
         info = rt.input
         if info.dtype != "nv12":
@@ -100,16 +111,17 @@ def report(root: Optional[Path] = None, runs: int = RUNS) -> str:
     lines.append(f"runtime : {'; '.join(found) if found else 'none'}")
     paths = bins(root)
     where = files.rel_to_repo(Path(root or files.MODEL_DIR))
-    if not found:
+    if not usable(found):
         lines += ["",
-                  "No board runtime (hobot_dnn.pyeasy_dnn, hobot_dnn_rdkx5.pyeasy_dnn or bpu_infer_lib) is importable:",
-                  "this is a PC, or the runtime is not installed. On an RDK board this command loads every .bin under",
-                  f"{where}/, prints its input and output properties as the runtime reports them (type, shape, layout,",
+                  "No board runtime (hbm_runtime, hobot_dnn.pyeasy_dnn, hobot_dnn_rdkx5.pyeasy_dnn or bpu_infer_lib)",
+                  "is importable: this is a PC, or the runtime is not installed.",
+                  f"On an RDK board this command loads every .bin (RDK X3/X5) and .hbm (RDK S) under {where}/,",
+                  "prints its input and output properties as the runtime reports them (type, shape, layout,",
                   "alignment, scales), runs one inference, times a few more and gives a verdict per file.",
-                  f".bin files found under {where}/: {len(paths)}"]
+                  f".bin/.hbm files found under {where}/: {len(paths)}"]
         lines += [f"  {files.rel_to_repo(p)}  ({_published(p)})" for p in paths]
         return "\n".join(lines)
-    lines.append(f".bin files under {where}/: {len(paths)}"
+    lines.append(f".bin/.hbm files under {where}/: {len(paths)}"
                  + ("" if paths else " (python -m helpers download, or copy your own build there)"))
     for p in paths:
         lines += [""] + check_bin(p, runs)

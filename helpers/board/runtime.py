@@ -1,21 +1,26 @@
 """One interface over the inference backends, chosen by the model file. Board-safe.
 
 * ``.onnx`` -> ``onnxruntime`` (PC, or a board's CPU)
-* ``.bin``  -> the RDK board runtime: ``hobot_dnn.pyeasy_dnn`` (the system image; the X5 wheel
-  ``hobot-dnn-rdkx5`` installs it as ``hobot_dnn_rdkx5.pyeasy_dnn``), else ``bpu_infer_lib``
-  (``pip install bpu_infer_lib_x5`` / ``bpu_infer_lib_x3``, from the vendor's package index)
+* ``.hbm``  -> ``hbm_runtime`` only (RDK S100/S100P/S600: split NV12 inputs; :mod:`helpers.board.hbm`)
+* ``.bin``  -> the RDK X3/X5 runtime the board's OS provides, tried in this order: ``hbm_runtime`` (the
+  RDK X5 image from RDK OS 3.5.0 on, as the model zoo's ``rdk_x5`` samples use it; an ``hbm_runtime`` that
+  takes ``.hbm`` files only, such as the wheel on PyPI, is passed over with a one-line note), then
+  ``hobot_dnn.pyeasy_dnn`` (the system image; the X5 wheel ``hobot-dnn-rdkx5`` installs it as
+  ``hobot_dnn_rdkx5.pyeasy_dnn``), then ``bpu_infer_lib`` (``pip install bpu_infer_lib_x5`` /
+  ``bpu_infer_lib_x3``, from the vendor's package index)
 
 The board backends follow the vendor's own surfaces (see :mod:`helpers.board.vendor` for the sources):
 both module names, enums as integers or strings, outputs de-padded (``alignedShape`` larger than
 ``validShape``) and dequantised (int8/int32 outputs of a ``.bin`` built with ``remove_node_type:
 Dequantize``), every load and run failure as one line. They are tested against ``tests/fake_board``,
-whose names are checked against the symbol strings recorded from the vendor wheels; only a real board
-runs the real ones (``python -m helpers doctor`` reports what it finds there).
+whose names are checked against the symbol strings (and, for ``hbm_runtime``, the stub) recorded from the
+vendor wheels; only a real board runs the real ones (``python -m helpers doctor`` reports what it finds there).
 """
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,19 +32,24 @@ from helpers.board import registry, vendor
 from helpers.errors import HelpersError, first_line
 from helpers.board.meta import META_INPUT_TYPE
 
-BACKENDS = ("auto", "onnxruntime", "hobot_dnn", "bpu_infer_lib")
-BOARD_BACKENDS = ("hobot_dnn", "bpu_infer_lib")
+BACKENDS = ("auto", "onnxruntime", "hbm_runtime", "hobot_dnn", "bpu_infer_lib")
+#: the board runtimes, in the order ``auto`` tries them for a .bin
+BOARD_BACKENDS = ("hbm_runtime", "hobot_dnn", "bpu_infer_lib")
 #: the modules each backend may come as, in the order they are tried
 MODULES: Dict[str, Tuple[str, ...]] = {
     "onnxruntime": ("onnxruntime",),
+    "hbm_runtime": ("hbm_runtime",),
     "hobot_dnn": ("hobot_dnn.pyeasy_dnn", "hobot_dnn_rdkx5.pyeasy_dnn"),
     "bpu_infer_lib": ("bpu_infer_lib",),
 }
 #: the pip distributions that install a module, and the board each is built for (None: the system image)
-DISTRIBUTIONS = {"hobot_dnn_rdkx5.pyeasy_dnn": ("hobot-dnn-rdkx5", "x5"),
+DISTRIBUTIONS = {"hobot_dnn_rdkx5.pyeasy_dnn": ("hobot-dnn-rdkx5", "x5"), "hbm_runtime": ("hbm-runtime", None),
                  "bpu_infer_lib": (("bpu_infer_lib_x5", "x5"), ("bpu_infer_lib_x3", "x3"))}
-INSTALL_HINT = ("on an RDK board the system image has hobot_dnn; otherwise pip install bpu_infer_lib_x5 "
-                "(RDK X5) or bpu_infer_lib_x3 (RDK X3) from the vendor index (see the README)")
+INSTALL_HINT = ("on an RDK board the system image has hobot_dnn (and hbm_runtime on RDK OS >= 3.5.0 and RDK S); "
+                "otherwise pip install bpu_infer_lib_x5 (RDK X5) or bpu_infer_lib_x3 (RDK X3) from the vendor "
+                "index (see the README)")
+#: model suffix -> the backends that run it
+SUFFIX_BACKENDS = {".onnx": ("onnxruntime",), ".bin": BOARD_BACKENDS, ".hbm": ("hbm_runtime",)}
 
 
 @dataclass(frozen=True)
@@ -66,7 +76,7 @@ class TensorInfo:
 def module_available(name: str) -> bool:
     try:
         return importlib.util.find_spec(name.split(".")[0]) is not None and importlib.import_module(name) is not None
-    except ImportError:
+    except (ImportError, RuntimeError, HelpersError):  # hbm_runtime raises RuntimeError when its libraries are missing
         return False
 
 
@@ -76,7 +86,7 @@ def runtime_module(backend: str) -> Optional[str]:
 
 
 def available_backends() -> List[str]:
-    """The backends that can run on this machine, in the order ``auto`` tries them for a .bin."""
+    """The backends that can run on this machine (onnxruntime, then the board runtimes in ``auto`` order)."""
     return [b for b in BACKENDS[1:] if runtime_module(b)]
 
 
@@ -90,17 +100,26 @@ def runtime_version(module: str) -> Tuple[str, Optional[str]]:
         cands = ((top.replace("_", "-"), None),)
     elif isinstance(cands[0], str):
         cands = (cands,)
+    lib = None
+    if module == "hbm_runtime":  # the library says its own version (a board image installs it without pip metadata)
+        from helpers.board.hbm import library_version
+
+        lib = library_version(module)
+    tail = f", HB_HBMRuntime.version() {lib}" if lib else ""
     for dist, board_key in cands:
         try:
-            return f"{dist} {metadata.version(dist)}", board_key
+            return f"{dist} {metadata.version(dist)}{tail}", board_key
         except metadata.PackageNotFoundError:
             continue
+    if lib:
+        return f"{module} {lib} (HB_HBMRuntime.version())", None
     mod = importlib.import_module(module)
     return f"{module} {getattr(mod, '__version__', '(version unknown)')}", None
 
 
 class Backend(ABC):
-    """A loaded model. ``run`` takes the single input's array and returns the outputs."""
+    """A loaded model. ``run`` takes the single input's array (for an NV12 model: the packed NV12 bytes, Y
+    then interleaved UV, whatever form the runtime wants) and returns the outputs."""
 
     name = "?"
 
@@ -109,6 +128,7 @@ class Backend(ABC):
         self.inputs: List[TensorInfo] = []
         self.outputs: List[TensorInfo] = []
         self.metadata: Dict[str, str] = {}
+        self.notes: List[str] = []  # one-line notes on how it was opened (e.g. a runtime passed over)
 
     @abstractmethod
     def run(self, feed: np.ndarray) -> List[np.ndarray]:
@@ -342,6 +362,12 @@ class BpuInferLibBackend(Backend):
 
 
 def _check_available(backend: str) -> None:
+    if backend == "hbm_runtime":
+        from helpers.board.hbm import start_problem
+
+        problem = start_problem()
+        if problem:
+            raise HelpersError(problem)
     if not runtime_module(backend):
         have = ", ".join(available_backends()) or "none"
         hint = f"; {INSTALL_HINT}" if backend in BOARD_BACKENDS else " (pip install onnxruntime)"
@@ -349,34 +375,79 @@ def _check_available(backend: str) -> None:
                            f"{' or '.join(MODULES[backend])}); available: {have}{hint}")
 
 
+#: the notes already printed (one per file and note, not one per thread of a benchmark)
+_NOTED = set()
+
+
+def _note(backend: Backend, notes: Sequence[str]) -> Backend:
+    for n in notes:
+        backend.notes.append(n)
+        if (str(backend.path), n) not in _NOTED:
+            _NOTED.add((str(backend.path), n))
+            print(f"note: {n}; running it with {backend.name}", file=sys.stdout)
+    return backend
+
+
 def open_model(path, backend: str = "auto", threads: Optional[int] = None) -> Backend:
-    """Load ``path`` with ``backend`` (``auto``: by extension, board runtimes in BOARD_BACKENDS order)."""
+    """Load ``path`` with ``backend`` (``auto``: by suffix; a .bin with the first board runtime of
+    BOARD_BACKENDS that is importable and takes it)."""
     path = Path(path)
     if backend not in BACKENDS:
         raise HelpersError(f"unknown backend {backend!r}; use one of: {', '.join(BACKENDS)}")
     if not path.exists():
         raise HelpersError(f"model file not found: {path}")
     if path.is_dir():
-        raise HelpersError(f"{path} is a directory; give a .onnx or .bin model file")
+        raise HelpersError(f"{path} is a directory; give a .onnx, .bin or .hbm model file")
     ext = path.suffix.lower()
-    if ext not in (".onnx", ".bin"):
-        raise HelpersError(f"{path.name}: model files must be .onnx (onnxruntime) or .bin (RDK board); "
-                           f"got {ext or 'no extension'}")
+    if ext not in SUFFIX_BACKENDS:
+        raise HelpersError(f"{path.name}: model files must be .onnx (onnxruntime), .bin (RDK X3/X5) or .hbm "
+                           f"(RDK S100/S600); got {ext or 'no extension'}")
     if path.stat().st_size == 0:
         raise HelpersError(f"{path} is empty (0 bytes); re-export or re-download it")
+    if backend not in ("auto",) + SUFFIX_BACKENDS[ext]:
+        what = {".onnx": "an ONNX model", ".bin": "an RDK X3/X5 .bin", ".hbm": "an RDK S100/S600 .hbm"}[ext]
+        runs = ", ".join(SUFFIX_BACKENDS[ext])
+        raise HelpersError(f"{path.name} is {what}; backend {backend!r} cannot run it (use {runs})"
+                           + (" or, on a PC, the board-model ONNX" if ext != ".onnx" else ""))
     if ext == ".onnx":
-        if backend not in ("auto", "onnxruntime"):
-            raise HelpersError(f"{path.name} is an ONNX model; backend {backend!r} runs .bin files only")
         _check_available("onnxruntime")
         return OrtBackend(path, threads=threads)
-    if backend == "onnxruntime":
-        raise HelpersError(f"{path.name} is a board .bin; onnxruntime cannot run it (use the board-model ONNX on a PC)")
+    from helpers.board import hbm
+
+    hbm.check_suffix_for_board(path)
+    if ext == ".hbm":
+        if not runtime_module("hbm_runtime"):
+            problem = hbm.start_problem()
+            raise HelpersError(problem or f"{path.name} is an RDK S100/S600 model and needs hbm_runtime, which is not "
+                                          "installed here (the RDK S image has it). On a PC, run the NV12 "
+                                          "board-model ONNX instead (python -m helpers board-model --help)")
+        return hbm.HbmRuntimeBackend(path)
     candidates: Sequence[str] = BOARD_BACKENDS if backend == "auto" else (backend,)
+    notes: List[str] = []
     for b in candidates:
         module = runtime_module(b)
-        if module:
-            return HobotDnnBackend(path, module) if b == "hobot_dnn" else BpuInferLibBackend(path)
+        if not module:
+            continue
+        if b == "hbm_runtime":
+            try:
+                return hbm.HbmRuntimeBackend(path, module)
+            except hbm.BinRefused as e:
+                if backend != "auto":
+                    raise
+                notes.append(str(e).split(" or backend=")[0])  # the next backend is the alternative
+                continue
+        return _note(HobotDnnBackend(path, module) if b == "hobot_dnn" else BpuInferLibBackend(path), notes)
     if backend != "auto":
         _check_available(backend)
-    raise HelpersError(f"{path.name} needs an RDK board runtime and none is installed here ({INSTALL_HINT}). "
+    raise HelpersError(f"{path.name} needs an RDK board runtime and none "
+                       f"{'takes it' if notes else 'is installed'} here ({notes[0] if notes else INSTALL_HINT}). "
                        "On a PC, run the NV12 board-model ONNX instead (python -m helpers board-model --help)")
+
+
+def __getattr__(name: str):
+    """``HbmRuntimeBackend`` lives in :mod:`helpers.board.hbm` (imported when first asked for)."""
+    if name == "HbmRuntimeBackend":
+        from helpers.board.hbm import HbmRuntimeBackend
+
+        return HbmRuntimeBackend
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

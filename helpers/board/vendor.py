@@ -17,7 +17,14 @@ Written from the vendor's own material, not from our reading of the docs:
   with ``dimensionSize``/``numDimensions``, ``tensorType``, ``tensorLayout``, ``quantiType``,
   ``quantizeAxis``, ``scale`` (``scaleData``, ``scaleLen``, ``zeroPointData``, ``zeroPointLen``),
   ``shift`` (``shiftData``, ``shiftLen``)), recorded in ``tests/fake_board/vendor_surface.json`` by
-  ``tests/fake_board/record_vendor_surface.py``.
+  ``tests/fake_board/record_vendor_surface.py``;
+* ``hbm_runtime`` (used by :mod:`helpers.board.hbm`): the stub ``hbm_runtime/HB_HBMRuntime.pyi`` of the wheel
+  ``hbm-runtime`` 0.1.0.post1 (``QuantParams``: ``quant_type`` NONE/SCALE, ``axis``, ``scale``, ``zero_point``;
+  ``output_strides``; an ``hbDNNDataType`` numbered its own way, so its values are read by name), its
+  ``__init__`` (RuntimeError when ``libhbucp.so``/``libdnn.so`` are missing) and the strings of
+  ``HB_HBMRuntime.so`` (all in the same record), and D-Robotics/rdk_model_zoo ``samples/_shared/``
+  (``cls_binding.py``, ``runtime_meta.py``, ``tensor_io.py``, ``quantization.py``): what its X5 and S builds
+  report and take.
 
 An enum may come back as the C integer, a pybind11 enum, or a string with or without its
 ``HB_DNN_*`` prefix: :func:`data_type` and :func:`layout` accept all of them.

@@ -14,6 +14,17 @@ from typing import Optional
 def vendor_call_lines(backend: str, module: Optional[str], path: str, size) -> str:
     """The vendor call itself, as a user would type it (see helpers/board/vendor.py for the API's sources)."""
     h, w = size
+    if backend == "hbm_runtime":  # helpers/board/hbm.py: X5 .bin packed, S-series .hbm split Y / UV
+        split = path.endswith(".hbm")
+        feed = (f"dict(zip(names, (nv[:{h * w}].reshape(1, {h}, {w}, 1), nv[{h * w}:].reshape(1, {h // 2}, "
+                f"{w // 2}, 2))))" if split else "{names[0]: nv}")
+        note = "  # Y then UV, in input_shapes' order" if split else "  # one packed NV12 input (Y then UV)"
+        return "\n".join([
+            "from hbm_runtime import HB_HBMRuntime",
+            f"rt = HB_HBMRuntime({path!r}); m = rt.model_names[0]; names = rt.input_names[m]",
+            "print(rt.input_shapes[m], rt.input_dtypes[m], rt.output_dtypes[m])",
+            f"nv = demo.nv12_of(); out = rt.run({{m: {feed}}}){note}",
+            "print({k: v.reshape(-1)[:5] for k, v in out[m].items()}, rt.output_quants[m])  # raw: int when quantised"])
     if backend == "bpu_infer_lib":
         return "\n".join([
             "import bpu_infer_lib",

@@ -28,7 +28,7 @@ import fake_models  # noqa: E402
 
 sys.path.remove(str(FAKE_DIR))
 FAKE_MODULES = ("hobot_dnn", "hobot_dnn.pyeasy_dnn", "hobot_dnn_rdkx5", "hobot_dnn_rdkx5.pyeasy_dnn",
-                "bpu_infer_lib", "_fake_common")
+                "bpu_infer_lib", "_fake_common", "hbm_runtime", "hbm_runtime.HB_HBMRuntime")
 RDKX5 = "hobot_dnn_rdkx5.pyeasy_dnn"
 KEY = "mobileone_s0"
 BLOCKED = ("torch", "timm", "onnx", "onnxsim", "torchvision", "onnxruntime")
@@ -146,10 +146,11 @@ def test_board_load_failure_is_one_line(fake_board, tmp_path, backend, case):
     assert "re-download" in msg and "another BPU" in msg
 
 
-@pytest.mark.parametrize("backend", ["hobot_dnn", "bpu_infer_lib"])
+@pytest.mark.parametrize("backend", ["hobot_dnn", "bpu_infer_lib", "hbm_runtime"])
 def test_a_bin_in_the_other_boards_folder_is_refused_before_loading(fake_board, tmp_path, backend, monkeypatch):
     from helpers.board import runtime
 
+    monkeypatch.setenv("FAKE_HBM_BUILD", "bin")
     monkeypatch.setattr(runtime, "board_key_here", lambda: "x5")
     path = fake_models.write_fake_bin(tmp_path / "MobileOne" / "rdk_x3" / "MobileOne_224x224_nv12.bin", board="x3")
     with pytest.raises(HelpersError) as e:
@@ -355,7 +356,18 @@ def _bin_where_the_readme_says(model_dir: Path, key: str, board: str) -> Path:
 def test_test_notebook_runs_on_the_fake_board(tmp_path, arch):
     """The board user's day: every test notebook end to end (nbclient) on the fake board, with torch, timm,
     torchvision, onnx, onnxsim and onnxruntime unimportable in the kernel and the .bin found by the
-    notebook itself where the README says to put it (RDK_MODEL_DIR points model/ at a temporary folder)."""
+    notebook itself where the README says to put it (RDK_MODEL_DIR points model/ at a temporary folder).
+    The fake hbm_runtime there is the .hbm-only build (the PyPI wheel's), so auto runs the .bin with hobot_dnn."""
+    _run_test_notebook(tmp_path, arch, "hobot_dnn")
+
+
+def test_test_notebook_runs_on_the_hbm_runtime_fake(tmp_path):
+    """The same day on an RDK X5 with RDK OS >= 3.5.0: its hbm_runtime takes the .bin (packed NV12), and auto
+    prefers it to hobot_dnn. One notebook: the others differ from it in parameters only."""
+    _run_test_notebook(tmp_path, "MobileOne", "hbm_runtime", FAKE_HBM_BUILD="bin")
+
+
+def _run_test_notebook(tmp_path, arch, runtime_name, **extra_env):
     nbformat = pytest.importorskip("nbformat")
     from nbclient import NotebookClient
 
@@ -369,8 +381,10 @@ def test_test_notebook_runs_on_the_fake_board(tmp_path, arch):
     (site / "sitecustomize.py").write_text(BLOCKER)
     env = _env_with([site, FAKE_DIR], MPLBACKEND="Agg", RDK_HEADLESS="1", RDK_WEIGHTS="random",
                     RDK_MODEL_DIR=model_dir, RDK_BACKEND="auto", RDK_BENCH_SECONDS="0.1",
-                    FAKE_BOARD=params["BOARD"])
+                    FAKE_BOARD=params["BOARD"], **extra_env)
     env.pop("RDK_MODEL_FILE", None)
+    if "FAKE_HBM_BUILD" not in extra_env:
+        env.pop("FAKE_HBM_BUILD", None)
     probe = (f"import sys; import importlib.util as u; print('blocked loaded:', sorted(m for m in sys.modules "
              f"if m.split('.')[0] in {BLOCKED!r}), 'onnxruntime importable:', end=' ')\n"
              "try:\n    import onnxruntime; print(True)\nexcept ImportError:\n    print(False)")
@@ -393,7 +407,7 @@ def test_test_notebook_runs_on_the_fake_board(tmp_path, arch):
         os.environ.update(old)
     text = "\n".join(o.get("text", "") if o.get("output_type") == "stream" else json.dumps(o.get("data", {}))
                      for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
-    assert "backend    : hobot_dnn" in text
+    assert f"backend    : {runtime_name}" in text
     assert bin_path.name in text and "board .bin (BPU)" in text
     assert "RANDOM WEIGHTS" in text
     assert "hrt_model_exec perf --model_file" in text
@@ -401,9 +415,11 @@ def test_test_notebook_runs_on_the_fake_board(tmp_path, arch):
     assert "blocked loaded: [] onnxruntime importable: False" in text
 
 
-@pytest.mark.parametrize("backend", ["hobot_dnn", "bpu_infer_lib"])
-def test_vendor_call_cell_runs_on_the_board(fake_board, fake_bin, capsys, backend):
+@pytest.mark.parametrize("backend", ["hobot_dnn", "bpu_infer_lib", "hbm_runtime"])
+def test_vendor_call_cell_runs_on_the_board(fake_board, fake_bin, capsys, backend, monkeypatch):
     from helpers.notebooks import inference as nb
+
+    monkeypatch.setenv("FAKE_HBM_BUILD", "bin")  # the X5 image's hbm_runtime (RDK OS >= 3.5), which takes .bin
 
     demo = nb.InferenceDemo(KEY, board="x5", weights="random", backend=backend, model_file=fake_bin)
     demo.load()
@@ -416,6 +432,9 @@ def test_vendor_call_cell_runs_on_the_board(fake_board, fake_bin, capsys, backen
     if backend == "hobot_dnn":
         assert "from hobot_dnn import pyeasy_dnn as dnn" in text
         assert "NV12 NCHW (1, 3, 224, 224)" in out and "float32" in out
+    elif backend == "hbm_runtime":
+        assert "from hbm_runtime import HB_HBMRuntime" in text and "rt.run({m: {names[0]: nv}})" in text
+        assert "{'images': [1, 3, 224, 224]}" in out and "NV12" in out and "F32" in out
     else:
         assert "import bpu_infer_lib" in text and "[  1   3 224 224]" in out
 

@@ -8,7 +8,7 @@ from helpers.board import doctor
 from helpers.cli import main
 
 FAKE_DIR = Path(__file__).resolve().parents[1] / "fake_board"
-FAKES = ("hobot_dnn", "hobot_dnn_rdkx5", "bpu_infer_lib", "_fake_common", "fake_models")
+FAKES = ("hobot_dnn", "hobot_dnn_rdkx5", "bpu_infer_lib", "_fake_common", "fake_models", "hbm_runtime")
 
 
 @pytest.fixture

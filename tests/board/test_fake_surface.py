@@ -29,7 +29,8 @@ def fakes(tmp_path):
     finally:
         sys.path.remove(str(FAKE_DIR))
         for m in list(sys.modules):
-            if m.split(".")[0] in ("hobot_dnn", "hobot_dnn_rdkx5", "bpu_infer_lib", "_fake_common", "fake_models"):
+            if m.split(".")[0] in ("hobot_dnn", "hobot_dnn_rdkx5", "bpu_infer_lib", "_fake_common", "fake_models",
+                                   "hbm_runtime"):
                 sys.modules.pop(m)
 
 
@@ -103,3 +104,93 @@ def test_fakes_offer_only_recorded_names(fakes, module_name, output):
     known = set(RECORD["wheels"][FAKES[module_name]]["names"])
     extra = {n: w for n, w in offered.items() if n not in known}
     assert extra == {}, f"{module_name} fake offers names the vendor binary lacks: {extra}"
+
+
+# -- hbm_runtime: its wheel ships a stub (HB_HBMRuntime.pyi), recorded class by class ----------------------------
+HBM = RECORD["wheels"]["hbm-runtime"]
+ENUMS = ("hbDNNDataType", "hbDNNQuantiType")
+#: the one name the X5 build (RDK OS >= 3.5) has beyond the recorded wheel: its packed input's type, which the
+#: model zoo reads as "NV12" (D-Robotics/rdk_model_zoo samples/_shared/runtime_meta.py, cls_binding.py)
+X5_EXTRA = {"hbDNNDataType": {"NV12"}}
+
+
+def _walk_hbm(module, path, arrays) -> list:
+    """(class, public names, enum member name or None) of every object the fake hands out: the module's
+    exports, the runtime and every property value, the quantisation and scheduling records, run's result."""
+    import numpy as np
+
+    found, seen = [], []
+
+    def visit(obj):
+        if isinstance(obj, (str, bytes, int, float, bool, type(None), np.ndarray, np.generic)) or \
+                any(obj is s for s in seen):
+            return
+        if isinstance(obj, dict):
+            for v in obj.values():
+                visit(v)
+            return
+        if isinstance(obj, (list, tuple)):
+            for v in obj:
+                visit(v)
+            return
+        seen.append(obj)
+        cls = obj.__name__ if isinstance(obj, type) else type(obj).__name__
+        found.append((cls, _public(obj), getattr(obj, "name", None) if cls in ENUMS and not isinstance(obj, type)
+                      else None))
+        for n in _public(obj):
+            try:
+                value = getattr(obj, n)
+            except Exception:
+                continue
+            if not isinstance(value, (property, staticmethod)) and (not callable(value) or isinstance(value, type)):
+                visit(value)  # a class's properties are offered names, not objects handed out
+
+    for n in module.__all__:
+        visit(getattr(module, n))
+    rt = module.HB_HBMRuntime(str(path))
+    visit(rt)
+    m = rt.model_names[0]
+    visit(rt.run({m: arrays(rt.input_shapes[m])}))
+    return found
+
+
+def test_the_record_holds_the_hbm_runtime_stub():
+    assert HBM["wheel"].startswith("hbm_runtime-0.1.0.post1-") and HBM["sha256"]
+    assert set(HBM["classes"]) == {"HB_HBMRuntime", "QuantParams", "SchedParam", "hbDNNDataType", "hbDNNQuantiType"}
+    assert {"run", "output_quants", "output_strides", "version"} <= set(HBM["classes"]["HB_HBMRuntime"])
+    assert {"name", "value"} <= set(HBM["names"])  # pybind11 enums: their members have name and value
+
+
+@pytest.mark.parametrize("build,board,suffix", [("hbm", "s100", ".hbm"), ("bin", "x5", ".bin")])
+def test_hbm_runtime_fake_offers_only_the_stub(fakes, monkeypatch, build, board, suffix):
+    import numpy as np
+
+    fake_models, tmp = fakes
+    monkeypatch.setenv("FAKE_HBM_BUILD", build)
+    monkeypatch.setenv("FAKE_BOARD", board)
+    kw = {"feed": "split"} if suffix == ".hbm" else {}
+    path = fake_models.write_fake_bin(tmp / f"m{suffix}", board=board, output="S8", align=16, zero_point=True, **kw)
+    module = importlib.import_module("hbm_runtime")
+    assert list(module.__all__) == HBM["exports"]
+    # beyond __all__ only the standard modules its __init__ imports, as the wheel's does (os, ctypes)
+    assert {n for n in vars(module) if not n.startswith("_")} - set(HBM["exports"]) <= {"os", "ctypes"}
+
+    def arrays(shapes):
+        return {n: np.zeros(s, np.uint8) if len(s) != 4 or s[1] != 3 else np.zeros(224 * 336, np.uint8)
+                for n, s in shapes.items()}
+
+    found = _walk_hbm(module, path, arrays)
+    classes = {c for c, _, _ in found}
+    assert {"HB_HBMRuntime", "QuantParams", "SchedParam", "hbDNNDataType", "hbDNNQuantiType"} <= classes
+    extra = {}
+    for cls, names, member in found:
+        allowed = set(HBM["classes"].get(cls, ())) | ({"name", "value"} if cls in ENUMS else set())
+        bad = names - allowed
+        if member is not None and member not in set(HBM["classes"][cls]) | (X5_EXTRA.get(cls, set())
+                                                                            if build == "bin" else set()):
+            bad.add(f"member {member}")
+        if cls not in HBM["classes"]:
+            bad.add(f"class {cls}")
+        if bad:
+            extra.setdefault(cls, set()).update(bad)
+    assert extra == {}, f"the hbm_runtime fake offers what the recorded wheel lacks: {extra}"

@@ -4,7 +4,7 @@ A fake ``X.bin`` is a small text file: :data:`MAGIC` and one JSON object describ
 (``logits = mean over the rows of the NV12 buffer @ W + b``, W and b from ``seed``; computed in NumPy
 so that a "board" without onnxruntime can run it) and how the "runtime" reports it:
 
-``march`` (bayes-e / bernoulli2), ``input`` (NV12, NV12_SEPARATE, RGB, ...), ``size`` [H, W],
+``march`` (bayes-e / bernoulli2; nash-e/m/p for a fake ``.hbm``), ``input`` (NV12, NV12_SEPARATE, RGB, ...), ``size`` [H, W],
 ``classes``, ``seed``, ``output`` (F32, S8 or S32: a quantised output reports per-channel scales),
 ``layout`` (NCHW or NHWC), ``align`` (pad the last dimension to a multiple of it: alignedShape).
 
@@ -22,7 +22,7 @@ import numpy as np
 
 MAGIC = b"FAKE RDK .bin (tests/fake_board)\n"
 BOARD_ENV = "FAKE_BOARD"
-MARCH = {"x3": "bernoulli2", "x5": "bayes-e"}
+MARCH = {"x3": "bernoulli2", "x5": "bayes-e", "s100": "nash-e", "s100p": "nash-m", "s600": "nash-p"}
 #: hbDNNDataType in enum order, as hb_dnn.h declares it (the C value is the index)
 DATA_TYPES = ("Y", "NV12", "NV12_SEPARATE", "YUV444", "RGB", "BGR", "S4", "U4", "S8", "U8", "F16", "S16",
               "U16", "F32", "S32", "U32", "F64", "S64", "U64")
@@ -90,6 +90,7 @@ class FakeBin:
         if cfg.get("march") != MARCH[board]:
             raise RuntimeError("hbDNNInitializeFromFiles failed")  # the real runtime rejects another BPU's model
         self.name = path.stem
+        self.cfg = cfg
         self.input_type = cfg.get("input", "NV12")
         self.height, self.width = cfg.get("size", [224, 224])
         self.classes = int(cfg.get("classes", 1000))

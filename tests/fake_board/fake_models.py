@@ -1,4 +1,4 @@
-"""Tiny ONNX models and fake ``.bin`` files for tests (PC only: imports onnx).
+"""Tiny ONNX models and fake ``.bin`` / ``.hbm`` files for tests (PC only: imports onnx).
 
 ``tiny_nv12_model`` has the board-model contract (input ``data`` uint8 (1, H*3/2, W) + our metadata)
 but a trivial network: ``logits = mean over the rows of the NV12 buffer @ weight + bias``, so a test
@@ -77,10 +77,18 @@ def tiny_float_model(path, key: str = "mobileone_s0", size=(224, 224), classes: 
 
 
 def write_fake_bin(path, board: str = "x5", size=(224, 224), classes: int = 1000, seed: int = 0,
-                   input_type: str = "NV12", output: str = "F32", layout: str = "NCHW", align: int = 0) -> Path:
-    """A fake ``.bin`` (see tests/fake_board/_fake_common.py) built "for" ``board``; NumPy only."""
+                   input_type: str = "NV12", output: str = "F32", layout: str = "NCHW", align: int = 0,
+                   **hbm) -> Path:
+    """A fake ``.bin`` (see tests/fake_board/_fake_common.py) built "for" ``board``; NumPy only.
+
+    ``hbm`` are read by the fake ``hbm_runtime`` only (tests/fake_board/hbm_runtime/HB_HBMRuntime.py):
+    ``feed`` ("packed", "split" or "multi"), ``packed_shape`` ("nchw": (1, 3, H, W) as the X5 build reports
+    it, "rows": (1, H*3/2, W, 1), "flat"), ``input_names``, ``swap`` (UV listed first), ``input_dtype``,
+    ``zero_point`` (per-channel zero points of a quantised output), ``vestigial`` (a SCALE record on a float
+    output), ``fixed`` / ``scale`` / ``zp`` (raw output values and their quantisation, given by the test),
+    ``output_name``, ``desc`` (model_descs / hbm_descs). ``layout`` may also be "2D" there: (1, classes)."""
     cfg = {"march": MARCH[board], "input": input_type, "size": list(size), "classes": classes, "seed": seed,
-           "output": output, "layout": layout, "align": align}
+           "output": output, "layout": layout, "align": align, **hbm}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(MAGIC + json.dumps(cfg).encode("utf-8") + b"\n")
@@ -99,3 +107,11 @@ def fake_bin(folder, key: str = "mobileone_s0", onnx: bool = True, **kw) -> Path
         tiny_nv12_model(folder / f"{stem}.onnx", key=key, size=size, seed=kw.get("seed", 0),
                         classes=kw.get("classes", 1000))
     return write_fake_bin(folder / f"{stem}.bin", **kw)
+
+
+def write_fake_hbm(path, board: str = "s100", output: str = "S8", layout: str = "2D", zero_point: bool = True,
+                   **kw) -> Path:
+    """A fake S-series ``.hbm``: split NV12 inputs (Y (1,H,W,1) + UV (1,H/2,W/2,2)), by default a quantised
+    (1, classes) int8 output with per-channel scales and zero points (see :func:`write_fake_bin` for ``kw``)."""
+    kw.setdefault("feed", "split")
+    return write_fake_bin(path, board=board, output=output, layout=layout, zero_point=zero_point, **kw)
