@@ -143,7 +143,8 @@ TEST = (
 
 On a PC a missing model file is made for you (export from timm, then the board model) and the
 notebook says what it did. On a board a missing `.bin` is explained (download or build it).
-The steps: what runs where, load the model, look at the NV12 input, run, check, measure, play.
+The steps: what runs where, load the model, look at the NV12 input, the same with the vendor's runtime
+called directly (the lines to copy into your own program), run, check, measure, play.
 """),
     code("imports", """
 import os
