@@ -11,6 +11,8 @@ The story the notebooks tell, one method of :class:`InferenceDemo` per step:
 * :meth:`~InferenceDemo.load`: find the model file, make it on a PC when it is missing (export, then
   board model, saying what was done), load it and show its inputs and outputs.
 * :meth:`~InferenceDemo.nv12_summary` / :meth:`~InferenceDemo.show_nv12`: the NV12 bytes the board gets.
+* :meth:`~InferenceDemo.board_model_file`: the file the notebook's vendor cells load with the vendor's own
+  runtime (or, on a PC, with :mod:`helpers.notebooks.standin`); those cells are plain code in the notebook.
 * :meth:`~InferenceDemo.predict` / :meth:`~InferenceDemo.show_prediction`: top-k with a picture.
 * :meth:`~InferenceDemo.compare_paths`: the board (NV12) path against the float RGB path.
 * :meth:`~InferenceDemo.benchmark`: latency and FPS in the model zoo's table format (helpers.board.bench).

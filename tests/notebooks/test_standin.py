@@ -278,3 +278,34 @@ def test_the_pyeasy_dnn_cells_run_unchanged_on_a_pc(model, tmp_path):
     assert "STAND-IN, not hobot_dnn.pyeasy_dnn" in out and "input  data: shape [1, 3, 224, 224], NV12" in out
     assert "these lines vs our board path: Y max 1," in out and "UV max 0," in out
     assert "RANDOM WEIGHTS: class indices only" in out and "(class " not in out.split("RANDOM WEIGHTS")[1]
+
+
+def test_the_s_series_cells_feed_split_nv12_by_shape(model, tmp_path, monkeypatch):
+    """An S100/S600 notebook (when the registry has those boards) feeds y and uv, told apart by shape: its
+    hbm_runtime cells run against a two-input board model whose inputs are listed uv first."""
+    from types import SimpleNamespace
+
+    from helpers.board import registry
+
+    monkeypatch.setattr(registry, "board", lambda key: SimpleNamespace(name=f"RDK {key.upper()}", key=key))
+    values = notebooks.facts("MobileOne")
+    s100 = {**values, **notebooks.vendor_facts("s100", values)}
+    assert s100["nv12_split"] and "y_name: np.ascontiguousarray(y)[None, :, :, None], uv_name: uv[None]" in s100["feed"]
+    cells = {c.id: c.source for c in notebooks.build(tpl.TEST, s100).cells}
+    split = _split_model(tmp_path / "split.onnx", h=224, w=224)
+    photo = Path(__file__).resolve().parents[2] / "data" / "coffee.jpg"
+    head = (f"from helpers.notebooks import inference as nb\nTOPK = 3\n"
+            f"demo = nb.InferenceDemo('mobileone_s0', image={str(photo)!r}, weights='random', "
+            f"model_file={str(model)!r})\ndemo.load()\n")
+    body = [cells["vendor-import-hbm"], f"model_file = {str(split)!r}", cells["vendor-load-hbm"], cells["vendor-nv12"],
+            cells["vendor-run-hbm"], cells["vendor-top"],
+            "print('y mean - uv mean', float(logits[0]), float(y.mean()) - float(uv.mean()))"]
+    script = tmp_path / "cells.py"
+    script.write_text(head + "\n".join(body) + "\n")
+    repo = str(Path(__file__).resolve().parents[2])
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=repo,
+                       env={**__import__("os").environ, "PYTHONPATH": repo, "MPLBACKEND": "Agg"})
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "input  uv: shape [1, 112, 112, 2]" in r.stdout and "input  y: shape [1, 224, 224, 1]" in r.stdout
+    got, want = r.stdout.strip().splitlines()[-1].split()[-2:]
+    assert abs(float(got) - float(want)) < 1e-3, r.stdout

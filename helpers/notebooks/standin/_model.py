@@ -68,8 +68,9 @@ class StandinModel:
             self._open_onnx()
         else:
             self._open_board_file()
+        what = "CPU numbers, not the BPU's" if self._ort is not None else f"{api} itself is not installed here"
         print(f"STAND-IN, not {api}: {self.path.name} runs on {self.where} (helpers.notebooks.standin: "
-              f"{api}'s API only, CPU numbers, not the BPU's)")
+              f"{api}'s API only; {what})")
 
     def _open_onnx(self) -> None:
         from helpers.board.runtime import OrtBackend
