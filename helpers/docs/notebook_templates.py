@@ -48,6 +48,85 @@ CHOICES: Dict[str, Tuple[str, str, str]] = {
                      "(no re-parameterisation: nothing to fuse in this architecture)"),
 }
 
+# ---- the vendor cells (test notebooks, section 4): the board's own runtime called directly. Each runtime's
+# lines are written once: runnable cells for the runtime of the notebook's BOARD, and a markdown code block
+# (the same text) for the other one (see VENDOR_OTHER for why).
+HBM_IMPORT = """
+import cv2
+import numpy as np
+
+try:  # RDK X5 with RDK OS >= 3.5, RDK S100/S600
+    from hbm_runtime import HB_HBMRuntime, hbDNNQuantiType
+except ImportError:  # not there (a PC): the stand-in, the same API over onnxruntime; it prints STAND-IN
+    from helpers.notebooks.standin import HB_HBMRuntime, hbDNNQuantiType
+
+model_file = str(demo.board_model_file())  # the .bin on a board; on a PC the NV12 board model
+"""
+HBM_LOAD = """
+rt = HB_HBMRuntime(model_file)
+model = rt.model_names[0]
+for side, names, shapes, dtypes, quants in (
+        ("input", rt.input_names, rt.input_shapes, rt.input_dtypes, rt.input_quants),
+        ("output", rt.output_names, rt.output_shapes, rt.output_dtypes, rt.output_quants)):
+    for n in names[model]:
+        q = quants[model][n]
+        print(f"{side:6s} {n}: shape {list(shapes[model][n])}, {dtypes[model][n]}, {q.quant_type}, "
+              f"{np.size(q.scale)} scale(s), {np.size(q.zero_point)} zero point(s)")
+input_name, out_name = rt.input_names[model][0], rt.output_names[model][0]
+{{hw_line}}
+"""
+HBM_RUN = """
+outputs = rt.run({model: {{{feed}}}})  # {model: {output: array}}; no casting: uint8, shapes as reported
+logits = outputs[model][out_name].astype(np.float32)
+q = rt.output_quants[model][out_name]
+if q.quant_type == hbDNNQuantiType.SCALE:  # raw integers: (x - zero_point) * scale, per channel on q.axis
+    per_axis = [-1 if i == q.axis else 1 for i in range(logits.ndim)]
+    scale = np.asarray(q.scale, np.float32).reshape(per_axis if np.size(q.scale) > 1 else -1)
+    zero = np.asarray(q.zero_point, np.float32).reshape(per_axis if np.size(q.zero_point) > 1 else -1)
+    logits = (logits - (zero if zero.size else 0)) * scale
+# NONE: the runtime already handed back float32, so there is nothing to undo
+"""
+DNN_IMPORT = """
+import cv2
+import numpy as np
+
+try:  # RDK X3, and RDK X5 images before RDK OS 3.5 (the X5 pip wheel: hobot_dnn_rdkx5.pyeasy_dnn)
+    from hobot_dnn import pyeasy_dnn as dnn
+except ImportError:  # not there (a PC): the stand-in, the same API over onnxruntime; it prints STAND-IN
+    from helpers.notebooks.standin import pyeasy_dnn as dnn
+
+model_file = str(demo.board_model_file())  # the .bin on a board; on a PC the NV12 board model
+"""
+DNN_LOAD = """
+model = dnn.load(model_file)[0]
+for side, tensors in (("input", model.inputs), ("output", model.outputs)):
+    for t in tensors:
+        p = t.properties
+        print(f"{side:6s} {t.name}: shape {list(p.shape)}, {p.tensor_type}, {p.layout}, "
+              f"{len(p.scale_data)} scale(s)")
+h, w = model.inputs[0].properties.shape[2:]  # NV12 reported as (1, 3, H, W)
+"""
+DNN_RUN = """
+outs = model.forward(nv12.reshape(h * 3 // 2, w))  # hobot_dnn 2.x: one array; hobot_dnn_rdkx5 3.x: a list of one
+logits = outs[0].buffer.astype(np.float32).reshape(-1)
+scale = outs[0].properties.scale_data
+if len(scale):  # raw integers (int8/int32 output): one scale per class
+    logits = logits * scale
+# no scales: the runtime already handed back float32, so there is nothing to undo
+"""
+
+
+#: each runtime's cells in order: import, load, run
+HBM_CODE = (HBM_IMPORT, HBM_LOAD, HBM_RUN)
+DNN_CODE = (DNN_IMPORT, DNN_LOAD, DNN_RUN)
+
+
+def code_block(source: str) -> str:
+    """``source`` as a fenced Python block in markdown (the other runtime's lines)."""
+    return "```python\n" + source.strip("\n") + "\n```"
+
+
+
 TEST = (
     md("intro", """
 # {{arch}}: classify a photo on an RDK board, or on your PC
@@ -64,7 +143,8 @@ TEST = (
 
 On a PC a missing model file is made for you (export from timm, then the board model) and the
 notebook says what it did. On a board a missing `.bin` is explained (download or build it).
-The steps: what runs where, load the model, look at the NV12 input, run, check, measure, play.
+The steps: what runs where, load the model, look at the NV12 input, the same with the vendor's runtime
+called directly (the lines to copy into your own program), run, check, measure, play.
 """),
     code("imports", """
 import os
@@ -132,8 +212,76 @@ range       : full (yaml input_space_and_range: regular), BT.601
     code("nv12-show", """
 demo.show_nv12()
 """),
+    md("vendor-text", """
+## 4. The same, with the vendor's runtime: the lines to copy
+
+Everything else in this notebook calls our `helpers`. This section calls the board's own runtime
+directly, as your program would: import it, load the model, look at its tensors, make the NV12 input
+from the photo with OpenCV and NumPy, run, dequantise, softmax, top-k. {{vendor_where}}
+
+On a PC the import falls back to `helpers.notebooks.standin`: the vendor's API over onnxruntime and the
+NV12 board model. It prints a `STAND-IN` line when it loads a model, and it offers no name the vendor's
+module lacks (checked against the recorded wheel, `tests/notebooks/test_standin.py`). On a board the
+vendor's module is used; where the board's image lacks it, the stand-in runs the `.bin` through
+`helpers.board.runtime` and its line says so.
+"""),
+    code("vendor-import-hbm", HBM_IMPORT, when="vendor_hbm"),
+    code("vendor-import-dnn", DNN_IMPORT, when="vendor_dnn"),
+    code("vendor-load-hbm", HBM_LOAD, when="vendor_hbm"),
+    code("vendor-load-dnn", DNN_LOAD, when="vendor_dnn"),
+    md("vendor-nv12-text", """
+**The NV12 input.** The lines below make the bytes our board path makes (`demo.nv12_of()`, from
+`helpers.board.nv12.prepare_nv12`), and the next cell measures the difference. Two choices matter:
+
+* **colour range.** The yaml says `input_space_and_range: regular`: BT.601 *full* range, which is
+  OpenCV's `COLOR_RGB2YCrCb` (Cb, Cr = U, V). The model zoo's samples convert with
+  `COLOR_BGR2YUV_I420`, BT.601 *limited* range (Y 16..235): right for a model built with `bt601_video`,
+  wrong for these: every level moves (the next cell prints by how much).
+* **resize.** While the photo is at least twice the model's size on both axes, our board path first
+  averages 2x2 blocks (anti-aliasing), then stretches bilinearly; so do these lines. A single bilinear
+  shrink by more than 2x skips pixels.
+
+Measured on the sample photos (coffee, chelsea, rocket: no halving needed): UV identical, Y off by one
+level in under 0.1 % of the pixels (OpenCV rounds `COLOR_RGB2GRAY`, which our path uses, and
+`COLOR_RGB2YCrCb` differently). Where a halved size is odd, our path drops the odd row or column before
+the last resize, so the two differ by a fraction of a pixel's shift (on `data/hubble_deep_field.jpg`,
+all stars, mean Y difference 2.8 levels).
+"""),
+    code("vendor-nv12", """
+rgb = cv2.cvtColor(cv2.imread(str(demo.image)), cv2.COLOR_BGR2RGB)  # the photo (OpenCV reads BGR)
+while rgb.shape[0] >= 2 * h and rgb.shape[1] >= 2 * w:  # 2x or more too big: average 2x2 blocks first
+    rgb = cv2.resize(rgb, (rgb.shape[1] // 2, rgb.shape[0] // 2), interpolation=cv2.INTER_AREA)
+rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_LINEAR)  # stretch to the model's size
+y = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)[:, :, 0]  # luma, BT.601 full range (yaml: regular)
+half = cv2.resize(rgb, (w // 2, h // 2), interpolation=cv2.INTER_AREA)  # one colour per 2x2 pixels
+uv = cv2.cvtColor(half, cv2.COLOR_RGB2YCrCb)[:, :, [2, 1]]  # (Cb, Cr) = (U, V), interleaved
+nv12 = np.concatenate([y.reshape(-1), uv.reshape(-1)])  # Y plane, then UV: H*W*3/2 bytes
+print(f"NV12 {w}x{h}: {nv12.size} bytes, {nv12.dtype}")
+"""),
+    code("vendor-nv12-check", """
+ours = demo.nv12_of()  # our board path, same photo
+diff = np.abs(nv12.astype(np.int16) - ours)
+print(f"these lines vs our board path: Y max {diff[:h * w].max()}, mean {diff[:h * w].mean():.4f} levels; "
+      f"UV max {diff[h * w:].max()}, mean {diff[h * w:].mean():.4f} levels")
+i420_y = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)[:h].astype(np.int16)  # the zoo samples' conversion
+print(f"OpenCV's I420 (limited range) vs the full range the model expects: Y mean "
+      f"{np.abs(i420_y - y).mean():.1f}, max {np.abs(i420_y - y).max()} levels off")
+"""),
+    code("vendor-run-hbm", HBM_RUN, when="vendor_hbm"),
+    code("vendor-run-dnn", DNN_RUN, when="vendor_dnn"),
+    code("vendor-top", """
+logits = logits.reshape(-1)
+probs = np.exp(logits - logits.max())  # softmax
+probs /= probs.sum()
+labels = demo.clf.labels  # the 1000 ImageNet-1k class names (helpers/board/imagenet1k_labels.txt)
+if demo.random:
+    print("RANDOM WEIGHTS: class indices only, they mean nothing")
+for i in np.argsort(probs)[::-1][:TOPK]:
+    print(f"  {probs[i]:.3g}  " + (f"class {i}" if demo.random else f"{labels[i]} (class {i})"))
+"""),
+    md("vendor-other", "{{vendor_other}}"),
     md("predict-text", """
-## 4. Run
+## 5. Run
 
 The top-k classes (k = `TOPK`) with their probabilities (softmax of the model's logits). With random
 weights the class names are withheld: the indices only show that the pipeline runs.
@@ -143,7 +291,7 @@ result = demo.predict()
 demo.show_prediction(result)
 """),
     md("compare-text", """
-## 5. Check: does the board path agree with the float RGB path?
+## 6. Check: does the board path agree with the float RGB path?
 
 On a PC the same photo goes through the board model as NV12 and through the float ONNX as RGB.
 Three checks, chosen to hold for trained and for random weights alike (details and the measured
@@ -175,7 +323,7 @@ print(f"checks passed: {demo.spec.num_classes} outputs, probabilities sum to 1, 
 checks passed: {{num_classes}} outputs, probabilities sum to 1, backend reported, NV12 path agrees with RGB path
 """),
     md("bench-text", """
-## 6. Latency and FPS
+## 7. Latency and FPS
 
 The two figures of the RDK Model Zoo tables: **single-thread latency** (one thread calling the
 runtime back to back) and **multi-thread latency and throughput** (several threads, each with its
@@ -192,7 +340,7 @@ is `python -m helpers bench MODEL_FILE --threads 1,2,4 --seconds S`.
 demo.benchmark()
 """),
     md("interactive-text", """
-## 7. Try other models and your own photos
+## 8. Try other models and your own photos
 
 Pick a model variant or a sample photo, or upload an image: the prediction re-runs (a variant
 whose file is missing is made first, on a PC). A kernel cannot tell whether a browser is watching,

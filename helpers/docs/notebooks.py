@@ -127,6 +127,43 @@ def facts(arch: str, root: Optional[Path] = None) -> Dict[str, Any]:
     }
     for name, (fact, yes, no) in tpl.CHOICES.items():
         f[name] = yes if f[fact] else no
+    f.update(vendor_facts(board, f))
+    return f
+
+
+def vendor_facts(board: str, values: Mapping[str, Any]) -> Dict[str, Any]:
+    """The vendor cells' facts for ``board``: which runtime runs (``hbm_runtime`` everywhere but on RDK X3),
+    how its NV12 input is fed (one packed tensor on X5, split Y and UV on the S-series), and the other
+    runtime's lines as a markdown code block."""
+    hbm = board != "x3"
+    split = board.startswith("s")
+    f: Dict[str, Any] = {"vendor_hbm": hbm, "vendor_dnn": not hbm, "nv12_split": split}
+    if split:  # S100/S600 .hbm: y (1, H, W, 1) and uv (1, H/2, W/2, 2), told apart by shape, not by order
+        f["hw_line"] = ("y_name, uv_name = sorted(rt.input_names[model], key=lambda n: rt.input_shapes[model][n][-1])\n"
+                        "h, w = rt.input_shapes[model][y_name][1:3]  # split NV12: y (1, H, W, 1), uv (1, H/2, W/2, 2)")
+        f["feed"] = "y_name: np.ascontiguousarray(y)[None, :, :, None], uv_name: uv[None]"
+    else:  # X5 .bin: one packed tensor (D-Robotics/rdk_model_zoo samples/_shared/cls_binding.py, tensor_io.py)
+        f["hw_line"] = "h, w = rt.input_shapes[model][input_name][2:]  # packed NV12, reported as (1, 3, H, W)"
+        f["feed"] = "input_name: nv12"
+    name = registry.board(board).name
+    hbm_who = "RDK X5 with RDK OS >= 3.5 and RDK S100/S600 (the wheel `hbm-runtime`, Python >= 3.10)"
+    dnn_who = "RDK X3, and RDK X5 images before RDK OS 3.5 (preinstalled; the X5 wheel `hobot-dnn-rdkx5`)"
+    if hbm:
+        run, other, other_who, code = "hbm_runtime", "hobot_dnn.pyeasy_dnn", dnn_who, tpl.DNN_CODE
+        f["vendor_where"] = (f"The runtime of this notebook's board ({name}) is `hbm_runtime` (`HB_HBMRuntime`): "
+                             f"{hbm_who}. {dnn_who.split(' (')[0]} have `hobot_dnn.pyeasy_dnn` instead: its lines "
+                             "follow the top-k, as a code block.")
+    else:
+        run, other, other_who, code = "hobot_dnn.pyeasy_dnn", "hbm_runtime", hbm_who, tpl.HBM_CODE
+        f["vendor_where"] = (f"The runtime of this notebook's board ({name}) is `hobot_dnn.pyeasy_dnn`: {dnn_who}. "
+                             f"{hbm_who.split(' (')[0]} have `hbm_runtime` (`HB_HBMRuntime`): its lines follow the "
+                             "top-k, as a code block.")
+    blocks = "\n\n".join(tpl.code_block(_fill(c, {**values, **f}, "vendor_other")) for c in code)
+    f["vendor_other"] = (f"**The same with `{other}`**: {other_who}. Shown, not run: a notebook runs the runtime of "
+                         f"its `BOARD` (here `{run}`), and the other one is not on every board (no `hbm_runtime` on "
+                         "RDK X3 or on X5 images before RDK OS 3.5, no `pyeasy_dnn` on S100/S600), so a second "
+                         "runnable copy would mostly run the stand-in again. In your program these replace the "
+                         "import, load and run cells above; the NV12 and top-k cells stay as they are.\n\n" + blocks)
     return f
 
 

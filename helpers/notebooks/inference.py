@@ -11,6 +11,8 @@ The story the notebooks tell, one method of :class:`InferenceDemo` per step:
 * :meth:`~InferenceDemo.load`: find the model file, make it on a PC when it is missing (export, then
   board model, saying what was done), load it and show its inputs and outputs.
 * :meth:`~InferenceDemo.nv12_summary` / :meth:`~InferenceDemo.show_nv12`: the NV12 bytes the board gets.
+* :meth:`~InferenceDemo.board_model_file`: the file the notebook's vendor cells load with the vendor's own
+  runtime (or, on a PC, with :mod:`helpers.notebooks.standin`); those cells are plain code in the notebook.
 * :meth:`~InferenceDemo.predict` / :meth:`~InferenceDemo.show_prediction`: top-k with a picture.
 * :meth:`~InferenceDemo.compare_paths`: the board (NV12) path against the float RGB path.
 * :meth:`~InferenceDemo.benchmark`: latency and FPS in the model zoo's table format (helpers.board.bench).
@@ -43,7 +45,6 @@ from helpers.board.files import REPO_ROOT, rel_to_repo
 from helpers.board.image import ImageLike, sample_images, load_image
 from helpers.board.labels import Prediction, softmax, topk
 from helpers.board.runtime import BACKENDS, BOARD_BACKENDS, available_backends, runtime_module
-from helpers.notebooks.vendor_call import vendor_call_lines
 
 #: which model file the notebook runs: auto = the .bin on a board, the NV12 board-model ONNX on a PC
 MODEL_KINDS = ("auto", "bin", "board-onnx", "float-onnx")
@@ -552,31 +553,19 @@ class InferenceDemo:
                                  images=[self.image])
         return BenchReport(result, self.spec.published_for(self.board))
 
-    def vendor_call(self, run: Optional[bool] = None) -> str:
-        """The 4-6 lines a user would copy to call the vendor runtime directly (load, properties, forward,
-        buffer), for the file this notebook runs; on a board they are run (``demo`` is this object), on a PC
-        only shown. Returns what was printed."""
-        path = self.choice.path if self.choice is not None and self.choice.kind == "bin" else None
-        path = path or next((p for p in self.spec.bin_candidates(self.board) if p.exists()),
-                            self.spec.bin_candidates(self.board)[-1])
-        backend = self.backend if self.clf is not None and self.backend in BOARD_BACKENDS else \
-            (board_runtimes() or ["hobot_dnn"])[0]
-        code = vendor_call_lines(backend, runtime_module(backend), rel_to_repo(path), self.spec.input_size)
-        if run is None:
-            run = on_board() and path.exists() and self.choice is not None and self.choice.kind == "bin"
-        head = (f"# {backend} on {rel_to_repo(path)}:" if run else
-                f"# On an RDK board this cell runs {rel_to_repo(path)} with {backend} (not run here: "
-                f"{'no board runtime' if not on_board() else 'no such file'}):")
-        text = head + "\n" + code
-        print(text)
-        if run:
-            cwd = os.getcwd()
-            os.chdir(REPO_ROOT)  # the lines use repository-relative paths
-            try:
-                exec(compile(code, "<vendor call>", "exec"), {"demo": self})
-            finally:
-                os.chdir(cwd)
-        return text
+    def board_model_file(self) -> Path:
+        """The file the vendor cells load: the ``.bin`` on a board; on a PC its stand-in, the NV12 board model
+        (made if missing, e.g. when ``MODEL_KIND = 'float-onnx'`` runs the float ONNX elsewhere)."""
+        self._need()
+        if self.choice.kind in ("bin", "board-onnx"):
+            return self.choice.path
+        from helpers.pc.make import ensure_board_onnx
+
+        made: List[str] = []
+        path = ensure_board_onnx(self.key, self.board, self.weights, made, [])
+        for m in made:
+            print(f"made       : {m}")
+        return path
 
     def switch_model(self, key: str, announce: bool = True, on_step=None) -> Classifier:
         """Load another registry key (same board, backend, kind, weights); the file is made if needed."""

@@ -357,7 +357,8 @@ def test_test_notebook_runs_on_the_fake_board(tmp_path, arch):
     """The board user's day: every test notebook end to end (nbclient) on the fake board, with torch, timm,
     torchvision, onnx, onnxsim and onnxruntime unimportable in the kernel and the .bin found by the
     notebook itself where the README says to put it (RDK_MODEL_DIR points model/ at a temporary folder).
-    The fake hbm_runtime there is the .hbm-only build (the PyPI wheel's), so auto runs the .bin with hobot_dnn."""
+    This board's image has no hbm_runtime (an RDK X3, or an X5 before RDK OS 3.5): auto runs the .bin with
+    hobot_dnn, and the vendor cells' ``except ImportError`` gives the stand-in, which says so."""
     _run_test_notebook(tmp_path, arch, "hobot_dnn")
 
 
@@ -379,7 +380,14 @@ def _run_test_notebook(tmp_path, arch, runtime_name, **extra_env):
     site = tmp_path / "site"
     site.mkdir()
     (site / "sitecustomize.py").write_text(BLOCKER)
-    env = _env_with([site, FAKE_DIR], MPLBACKEND="Agg", RDK_HEADLESS="1", RDK_WEIGHTS="random",
+    fakes = FAKE_DIR
+    if runtime_name != "hbm_runtime":  # an RDK X3, or an X5 before RDK OS 3.5: no hbm_runtime in the image
+        fakes = tmp_path / "fakes"
+        fakes.mkdir()
+        for entry in FAKE_DIR.iterdir():
+            if entry.name != "hbm_runtime":
+                (fakes / entry.name).symlink_to(entry)
+    env = _env_with([site, fakes], MPLBACKEND="Agg", RDK_HEADLESS="1", RDK_WEIGHTS="random",
                     RDK_MODEL_DIR=model_dir, RDK_BACKEND="auto", RDK_BENCH_SECONDS="0.1",
                     FAKE_BOARD=params["BOARD"], **extra_env)
     env.pop("RDK_MODEL_FILE", None)
@@ -413,39 +421,33 @@ def _run_test_notebook(tmp_path, arch, runtime_name, **extra_env):
     assert "hrt_model_exec perf --model_file" in text
     assert "checks passed" in text
     assert "blocked loaded: [] onnxruntime importable: False" in text
+    assert "these lines vs our board path: Y max" in text  # the vendor cells ran
+    if not (fakes / "hbm_runtime").exists():  # no hbm_runtime on this board: the stand-in ran the .bin
+        assert f"STAND-IN, not hbm_runtime: {bin_path.name} runs on hobot_dnn through helpers.board.runtime" in text
 
 
-@pytest.mark.parametrize("backend", ["hobot_dnn", "bpu_infer_lib", "hbm_runtime"])
-def test_vendor_call_cell_runs_on_the_board(fake_board, fake_bin, capsys, backend, monkeypatch):
-    from helpers.notebooks import inference as nb
+@pytest.mark.parametrize("backend", ["hobot_dnn", "bpu_infer_lib"])
+def test_the_vendor_cells_standin_runs_a_bin_on_a_board_without_hbm_runtime(fake_board, tmp_path, capsys, backend,
+                                                                            monkeypatch):
+    """On a board whose image lacks hbm_runtime (RDK X3, X5 before RDK OS 3.5), the vendor cells' ``except
+    ImportError`` gives the stand-in: it runs the .bin through the board runtime helpers finds, says so, and
+    hands back what hbm_runtime would (packed NV12 reported (1, 3, H, W) uint8; float32 outputs, quant NONE)."""
+    from helpers.notebooks import standin
 
-    monkeypatch.setenv("FAKE_HBM_BUILD", "bin")  # the X5 image's hbm_runtime (RDK OS >= 3.5), which takes .bin
-
-    demo = nb.InferenceDemo(KEY, board="x5", weights="random", backend=backend, model_file=fake_bin)
-    demo.load()
-    capsys.readouterr()
-    text = demo.vendor_call()
-    out = capsys.readouterr().out
-    assert f"# {backend} on " in text and fake_bin.name in text and "not run here" not in text
-    code = text.split("\n", 1)[1].splitlines()
-    assert 4 <= len(code) <= 6
-    if backend == "hobot_dnn":
-        assert "from hobot_dnn import pyeasy_dnn as dnn" in text
-        assert "NV12 NCHW (1, 3, 224, 224)" in out and "float32" in out
-    elif backend == "hbm_runtime":
-        assert "from hbm_runtime import HB_HBMRuntime" in text and "rt.run({m: {names[0]: nv}})" in text
-        assert "{'images': [1, 3, 224, 224]}" in out and "NV12" in out and "F32" in out
-    else:
-        assert "import bpu_infer_lib" in text and "[  1   3 224 224]" in out
-
-
-def test_vendor_call_cell_on_a_pc_shows_the_lines_without_running_them(capsys):
-    from helpers.notebooks import inference as nb
-
-    demo = nb.InferenceDemo(KEY, board="x5", weights="random")
-    text = demo.vendor_call()
-    cands = registry.get(KEY).bin_candidates("x5")
-    pub = next((p for p in cands if p.exists()), cands[-1])  # the published file's place unless one is there
-    assert "On an RDK board this cell runs" in text and "not run here: no board runtime" in text
-    assert f"dnn.load({str(pub.relative_to(REPO_ROOT))!r})" in text
-    assert capsys.readouterr().out.strip() == text.strip()
+    if backend == "bpu_infer_lib":
+        monkeypatch.setitem(sys.modules, "hobot_dnn", None)  # only bpu_infer_lib on this "board"
+        monkeypatch.setitem(sys.modules, "hobot_dnn_rdkx5", None)
+    path = fake_models.write_fake_bin(tmp_path / "rdk_x5" / "m.bin", output="S8", align=4)
+    rt = standin.HB_HBMRuntime(str(path))
+    line = capsys.readouterr().out
+    assert f"STAND-IN, not hbm_runtime: m.bin runs on {backend} through helpers.board.runtime" in line
+    m = rt.model_names[0]
+    name = rt.input_names[m][0]
+    assert rt.input_shapes[m][name] == [1, 3, 224, 224] and str(rt.input_dtypes[m][name]) == "hbDNNDataType.U8"
+    out_name = rt.output_names[m][0]
+    assert rt.output_quants[m][out_name].quant_type == standin.hbDNNQuantiType.NONE
+    nv12 = np.random.default_rng(2).integers(0, 256, 224 * 224 * 3 // 2, dtype=np.uint8)
+    got = rt.run({m: {name: nv12}})[m][out_name]
+    assert got.dtype == np.float32
+    expected = HobotDnnBackend(path).run(nv12)[0] if backend == "hobot_dnn" else BpuInferLibBackend(path).run(nv12)[0]
+    np.testing.assert_array_equal(got.reshape(-1), np.asarray(expected).reshape(-1))

@@ -24,7 +24,8 @@ BLOCKER = textwrap.dedent(f"""
 """)
 
 BOARD_MODULES = sorted(f"helpers.board.{m.name}" for m in pkgutil.iter_modules(helpers.board.__path__))
-ALSO_ON_THE_BOARD = ["helpers.cli", "helpers.notebooks.inference", "helpers.pc.make"]
+ALSO_ON_THE_BOARD = ["helpers.cli", "helpers.notebooks.inference", "helpers.notebooks.standin",
+                     "helpers.notebooks.standin.pyeasy_dnn", "helpers.pc.make"]
 
 
 def run_blocked(code: str) -> subprocess.CompletedProcess:
