@@ -258,3 +258,41 @@ def test_cli_workers_flag_and_the_old_threads_flag(tiny):
     assert "workers are processes" in old.stdout
     both = run_cli("bench", tiny, "--threads", "1", "--workers", "2")
     assert both.returncode == 2 and "not both" in both.stderr and both.stderr.count("\n") == 1
+
+
+def test_vendor_row_beside_ours(tiny):
+    from helpers.board.hrt import HrtPerf
+
+    r = bench.benchmark(tiny, threads=(1,), seconds=0.1, warmup=0)
+    r.vendor = HrtPerf(4, 1000, 1.25, 3012.5, "hrt_model_exec perf --model_file m.bin --thread_num 4 --frame_count 1000")
+    lines = [ln for ln in r.markdown().splitlines() if ln.startswith("| ")]
+    assert "(hrt_model_exec perf)" in lines[3] and "3012.5" in lines[3] and "1.25 ms" in lines[3]
+    assert "run now on this board" in r.markdown()
+
+
+def test_ctrl_c_stops_every_worker(tmp_path):
+    """SIGINT to the parent during a process run: KeyboardInterrupt there, and no worker left alive."""
+    import signal
+
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import multiprocessing, sys, numpy as np\n"
+        f"sys.path.insert(0, {str(FAKE_DIR)!r})\n"
+        "import gil_runtime\n"
+        "from helpers.board.bench import RuntimeJob\n"
+        "from helpers.board.workers import run_processes\n"
+        "if __name__ == '__main__':\n"
+        "    job = RuntimeJob('x.bin', 'auto', np.zeros(4, np.uint8), 0, None, gil_runtime.open_gil)\n"
+        "    try:\n"
+        "        print('started', flush=True)\n"
+        "        run_processes(job, 3, 60.0)\n"
+        "    except KeyboardInterrupt:\n"
+        "        print('interrupted; alive:', len(multiprocessing.active_children()), flush=True)\n")
+    p = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         cwd=tmp_path, env={**__import__("os").environ,
+                                             "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    assert p.stdout.readline().strip() == "started"
+    time.sleep(3)  # the workers are running
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=30)
+    assert "interrupted; alive: 0" in out, out + err
