@@ -112,6 +112,7 @@ def test_video_file_runs_through_the_board_preprocessing(tmp_path, clf):
         first = src.read()
         assert (first.kind, first.width, first.height) == ("bgr", 320, 240)
         assert np.array_equal(camera.frame_feed(clf, first), prepare_nv12(first.data[:, :, ::-1], clf.size, clf.yuv_range))
+        assert np.array_equal(first.rgb(), first.data[:, :, ::-1])
         r = camera.classify_live(clf, src, frames=9)  # more than the clip has: it loops
     assert r.frames == 9 and not r.scaler
 
