@@ -17,9 +17,9 @@ For each model it prints three ratios and checks them against the project's targ
 3. Pre-processing share: ``Classifier.prepare`` (board resize + NV12 conversion of a decoded photo)
    over ``Classifier.run`` (target <= 25 %).
 4. The GIL during ``session.run`` (no target; it decides threads vs processes in ``helpers.board.bench``):
-   :func:`helpers.board.bench.gil_free_share` of the board model, the share of a pure-Python loop's
-   speed left while another thread runs the model (near 1: onnxruntime releases the GIL; a runtime that
-   holds it, like the RDK's ``hobot_dnn``, leaves about 0.1 with the 5 ms fake of ``tests/fake_board``).
+   :func:`helpers.board.bench.gil_free_share` of the board model, the share of ``run`` calls during which
+   another Python thread ran (1.0: onnxruntime releases the GIL; a runtime that holds it, like the RDK's
+   ``hobot_dnn``, gives 0.0, as the GIL-holding fake of ``tests/fake_board/gil_runtime.py`` does).
 
 Timing: the two sides of each ratio are called alternately, one call each per round (random order),
 after a warm-up; times are medians of per-call wall times and each ratio is the median of the
@@ -218,7 +218,7 @@ def main(argv=None) -> int:
     parts = ", ".join("%s resize %.2f ms + NV12 %.2f ms" % (r["key"], r["resize_ms"], r["nv12_ms"]) for r in rows)
     print(f"  (where pre-processing goes: {parts})")
     shares = ", ".join("%s %.2f" % (r["key"], r["gil_share"]) for r in rows)
-    print(f"GIL left free during onnxruntime's run  : {shares} (1 = all of it; a GIL-holding runtime ~0.1)")
+    print(f"share of onnxruntime runs with the GIL free: {shares} (1.0: threads overlap; a GIL-holding runtime: 0.0)")
     return 0
 
 

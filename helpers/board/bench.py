@@ -18,8 +18,9 @@ picks for the file: onnxruntime for ``.onnx``, hobot_dnn / bpu_infer_lib for ``.
 (:mod:`helpers.board.workers`), each opening its own runtime, are not serialised (the same fake: 4
 processes >= 2.4x, ``tests/board/test_bench.py``). We do not know whether ``bpu_infer_lib`` and
 ``hbm_runtime`` release the GIL, so they get processes too. onnxruntime releases the GIL inside
-``session.run`` (measured by :func:`gil_free_share`; ``benchmarks/inference.py`` prints it), so on a PC
-the workers are threads, which start in milliseconds. ``mode="processes"`` / ``"threads"`` (``bench
+``session.run``: :func:`gil_free_share` finds another Python thread running during 100 % of its calls on
+the MobileOne-S0 board model, 0 % for the GIL-holding fake (``benchmarks/inference.py`` prints it), so on
+a PC the workers are threads, which start in milliseconds. ``mode="processes"`` / ``"threads"`` (``bench
 --mode``) overrides the choice.
 
 Only the runtime call is timed (the input is prepared once). Given images, :func:`benchmark` also
@@ -346,41 +347,45 @@ def measure_processes(path, backend: str, workers: int, feed: np.ndarray, second
 
 
 def gil_free_share(backend: Backend, feed: np.ndarray, seconds: float = 0.3) -> float:
-    """How much of its time a runtime call leaves the GIL to other threads (1.0: all of it, ~0: none).
+    """The share of ``backend.run`` calls during which another Python thread ran (1.0: the runtime releases
+    the GIL while it works; 0.0: it holds it, so Python threads calling it take turns).
 
-    A thread calls ``backend.run`` back to back while this thread counts a pure-Python loop; the share
-    is the loop's rate during the calls over its rate alone. With the GIL released the loop runs at full
-    speed on a second core (share near 1, less on a busy machine); a runtime that holds the GIL lets
-    the loop run only between its calls (share near 0 when a call lasts longer than the switch interval).
+    A helper thread counts, yielding the GIL at every step (``time.sleep(0)``); this thread calls
+    ``backend.run`` back to back for ``seconds`` (at most 0.9) and notes whether the count moved during
+    each call. The switch interval is raised to 1 s meanwhile, so the interpreter never takes the GIL from
+    this thread by force: the counter can only move while the runtime itself has released the GIL. Exact
+    for a runtime that holds it (0.0); for one that releases it, the share is below 1.0 only when the
+    machine gives the helper no core during a call.
     """
-    def spin(until: float) -> int:
-        n = 0
-        while time.perf_counter() < until:
-            n += 1
-        return n
-
     import sys
 
-    alone = spin(time.perf_counter() + seconds) / seconds
+    seconds = min(max(seconds, 0.01), 0.9)
+    count = [0]
     stop = threading.Event()
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(0.0005)  # a GIL-holding call then dominates: share ~ 0.5 ms / (0.5 ms + call)
 
-    def calls():
+    def counter():
         while not stop.is_set():
-            backend.run(feed)
+            count[0] += 1
+            time.sleep(0)  # let the GIL go at every step
 
-    t = threading.Thread(target=calls, daemon=True)
+    interval = sys.getswitchinterval()
+    t = threading.Thread(target=counter, daemon=True)
     t.start()
+    time.sleep(0.02)
+    moved = calls = 0
+    sys.setswitchinterval(1.0)
     try:
-        time.sleep(0.02)
-        t0 = time.perf_counter()
-        busy = spin(t0 + seconds) / (time.perf_counter() - t0)
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end or calls == 0:
+            before = count[0]
+            backend.run(feed)
+            moved += count[0] != before
+            calls += 1
     finally:
+        sys.setswitchinterval(interval)
         stop.set()
         t.join()
-        sys.setswitchinterval(interval)
-    return busy / alone if alone > 0 else float("nan")
+    return moved / calls
 
 
 def _intra_threads(backend_name: str, workers: int) -> Optional[int]:

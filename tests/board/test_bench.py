@@ -229,7 +229,9 @@ def test_gil_free_share_tells_the_two_kinds_apart(gil, tiny):
     mod, path = gil
     holding = bench.gil_free_share(mod.GilBackend(path), np.zeros(96, np.uint8), seconds=0.2)
     releasing = bench.gil_free_share(SleepBackend(0.005), np.zeros(96, np.uint8), seconds=0.2)
-    assert holding < 0.35 < releasing, (holding, releasing)
+    assert holding == 0.0 and releasing > 0.5, (holding, releasing)
+    ort = bench.gil_free_share(bench.open_model(tiny), bench.make_feed(bench.open_model(tiny).input), seconds=0.2)
+    assert ort > 0.5, ort  # onnxruntime releases the GIL in session.run: threads are fine there
 
 
 def test_a_worker_process_failure_is_one_line(gil):
