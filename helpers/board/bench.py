@@ -190,7 +190,7 @@ class BenchResult:
         how = ("one runtime instance; N threads prepare ahead" if self.stream[-1].mode == "threads" else
                "N processes, each with its own runtime instance")
         out = ["", f"end to end: decode -> prepare -> run -> top-5 ({how})",
-               f"{'prepare':>18}  {'frames':>7}  {'FPS':>9}  {'vs serial':>9}  {'of runtime-only 1-thread FPS':>28}"]
+               f"{'workers':>18}  {'frames':>7}  {'FPS':>9}  {'vs serial':>9}  {'of runtime-only 1-worker FPS':>28}"]
         out += [f"{r.label:>18}  {r.frames:>7}  {r.fps:>9.1f}  {r.fps / serial:>8.2f}x  {r.fps / one:>27.0%}"
                 for r in self.stream]
         return out
@@ -217,13 +217,14 @@ class BenchResult:
 
     def notes(self, published: Optional[registry.Published] = None) -> List[str]:
         why = ("onnxruntime releases the GIL while it runs, so threads overlap" if self.mode == "threads" else
-               "separate processes, because a runtime that holds the GIL (hobot_dnn does) serialises threads")
+               "each opens its own runtime, so a runtime that holds the GIL (hobot_dnn does) cannot serialise them")
         out = [f"Measured now by `helpers.board.bench` on {self.machine}: {self.seconds:g} s per worker count, "
                f"each worker with its own {self.backend} instance ({self.mode}: {why}); "
                "the latency and FPS rows time only the runtime call."]
         if self.stream:
             best = max(self.stream, key=lambda r: r.fps)
-            out.append(f"End to end (decode, resize, input conversion, run, top-5) on one runtime instance: {self.stream[0].fps:.1f} FPS serially, {best.fps:.1f} FPS with "
+            where = "one runtime instance" if self.stream[-1].mode == "threads" else "a runtime instance per process"
+            out.append(f"End to end (decode, resize, input conversion, run, top-5) on {where}: {self.stream[0].fps:.1f} FPS serially, {best.fps:.1f} FPS with "
                        f"{best.label} ({best.fps / self.stream[0].fps:.2f}x); runtime alone: {self.single.fps:.1f} FPS.")
         if published is not None:
             out.append(f"Published row: RDK Model Zoo, {published.source} (not measured by us).")
