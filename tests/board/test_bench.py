@@ -298,3 +298,19 @@ def test_ctrl_c_stops_every_worker(tmp_path):
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=30)
     assert "interrupted; alive: 0" in out, out + err
+
+
+def test_a_stuck_worker_is_bounded(gil):
+    """A worker that never finishes setting up: one line within the setup bound, every worker stopped."""
+    import multiprocessing
+
+    from helpers.board.bench import RuntimeJob
+    from helpers.board.workers import run_processes
+
+    mod, path = gil
+    job = RuntimeJob(str(path), "auto", np.zeros(4, np.uint8), 0, None, mod.open_hanging)
+    t0 = time.monotonic()
+    with pytest.raises(HelpersError, match="worker") as e:
+        run_processes(job, 2, 0.2, setup_timeout=2.0)
+    assert time.monotonic() - t0 < 30 and "\n" not in str(e.value)
+    assert multiprocessing.active_children() == []

@@ -46,3 +46,13 @@ def open_failing(path, backend: str = "auto", threads=None) -> GilBackend:
     if multiprocessing.parent_process() is not None:
         raise RuntimeError("BPU fell over\nsecond line")
     return GilBackend(path)
+
+
+def open_hanging(path, backend: str = "auto", threads=None) -> GilBackend:
+    """Hangs for a minute when opened in worker 0's process (a runtime stuck loading)."""
+    import multiprocessing
+    import time
+
+    if multiprocessing.current_process().name.endswith("-0"):
+        time.sleep(60)
+    return GilBackend(path)
