@@ -36,6 +36,7 @@ def test_camera_notebook_on_the_mipi_fake(tmp_path, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path / "fakes"), str(REPO_ROOT),
                                                       os.environ.get("PYTHONPATH", "")]))
     monkeypatch.setenv("RDK_CAMERA_FRAMES", "12")
+    monkeypatch.setenv("RDK_CAMERA_LIVE_SECONDS", "0.5")   # the live view too, redrawn in place
     monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = nbformat.read(NOTEBOOK, as_version=4)
     nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
@@ -47,3 +48,7 @@ def test_camera_notebook_on_the_mipi_fake(tmp_path, monkeypatch):
     assert "source: MIPI camera (hobot_vio_rdkx5.libsrcampy, 224x224 NV12 from the scaler)" in text
     assert "frames reached the model without a CPU resize (scaler): True" in text
     assert "12 frames" in text and "post-process" in text
+    view = next(c for c in nb.cells if c.get("id") == "view")
+    kinds = [o.get("output_type") for o in view.outputs]
+    # one image output, redrawn in place (update_display_data), not one output per redraw
+    assert kinds.count("display_data") == 1 and "image/jpeg" in view.outputs[kinds.index("display_data")]["data"], kinds
