@@ -16,6 +16,10 @@ For each model it prints three ratios and checks them against the project's targ
    (re-parameterised) timm model vs ``session.run`` of its float ONNX (target >= 3).
 3. Pre-processing share: ``Classifier.prepare`` (board resize + NV12 conversion of a decoded photo)
    over ``Classifier.run`` (target <= 25 %).
+4. The GIL during ``session.run`` (no target; it decides threads vs processes in ``helpers.board.bench``):
+   :func:`helpers.board.bench.gil_free_share` of the board model, the share of ``run`` calls during which
+   another Python thread ran (1.0: onnxruntime releases the GIL; a runtime that holds it, like the RDK's
+   ``hobot_dnn``, gives 0.0, as the GIL-holding fake of ``tests/fake_board/gil_runtime.py`` does).
 
 Timing: the two sides of each ratio are called alternately, one call each per round (random order),
 after a warm-up; times are medians of per-call wall times and each ratio is the median of the
@@ -128,6 +132,9 @@ def measure(key: str, photo: np.ndarray, seconds: float, weights: str):
     probe.runtime.session = instant
     t_instant, t_probe, _, _ = paired(lambda: instant.run(None, raw_feed), lambda: probe.run(feed), min(seconds, 1.0))
     overhead = max(0.0, t_probe - t_instant)
+    from helpers.board.bench import gil_free_share
+
+    gil_share = gil_free_share(clf.runtime, feed, seconds=min(seconds, 0.5))
 
     fclf = Classifier(flt.path, key=key)
     fsess = ort_session(flt.path)
@@ -144,7 +151,7 @@ def measure(key: str, photo: np.ndarray, seconds: float, weights: str):
     return {
         "key": key, "raw_ms": t_raw * 1e3, "run_ms": t_run * 1e3, "predict_ms": t_pred * 1e3,
         "prep_ms": t_prep * 1e3, "resize_ms": t_resize * 1e3, "nv12_ms": t_nv12 * 1e3, "ort_float_ms": t_ort * 1e3, "torch_ms": t_torch * 1e3,
-        "overhead_us": overhead * 1e6, "run_from_overhead": (t_raw + overhead) / t_raw,
+        "overhead_us": overhead * 1e6, "gil_share": gil_share, "run_from_overhead": (t_raw + overhead) / t_raw,
         "run": r_run, "run_min": m_run, "predict": r_pred, "prep": r_prep, "torch": r_torch,
     }
 
@@ -210,6 +217,8 @@ def main(argv=None) -> int:
     print(f"pre-processing / inference               : worst {worst['prep']:.1%} (target <= 25 %): {verdict('prep', worst['prep'])}")
     parts = ", ".join("%s resize %.2f ms + NV12 %.2f ms" % (r["key"], r["resize_ms"], r["nv12_ms"]) for r in rows)
     print(f"  (where pre-processing goes: {parts})")
+    shares = ", ".join("%s %.2f" % (r["key"], r["gil_share"]) for r in rows)
+    print(f"share of onnxruntime runs with the GIL free: {shares} (1.0: threads overlap; a GIL-holding runtime: 0.0)")
     return 0
 
 

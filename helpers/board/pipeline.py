@@ -1,14 +1,20 @@
-"""Overlap pre-processing with inference: decode -> prepare in worker threads, run -> top-k in the caller's.
+"""The end-to-end chain decode -> prepare -> run -> top-k, serially, with prepare threads, or in processes.
 
-Board-safe (standard library threads + numpy/OpenCV/Pillow through the classifier). Decoding (Pillow),
-resizing and the NV12 conversion (OpenCV) release the GIL, and so do onnxruntime and the board runtimes
-while they run, so ``workers`` threads preparing the next frames overlap with the model working on the
-current one. :func:`prefetch` keeps the order of the inputs.
+Board-safe (standard library threads and processes + numpy/OpenCV/Pillow through the classifier).
+Decoding (Pillow), resizing and the NV12 conversion (OpenCV) release the GIL, and so does onnxruntime
+while it runs, so on onnxruntime ``workers`` threads preparing the next frames overlap with the model
+working on the current one. The RDK runtime ``hobot_dnn`` does **not** release the GIL during the BPU
+call (``HorizonRDK/hobot-spdev``, ``src/python/dnn_python.cpp``: ``Model_forward`` calls ``hbDNNInfer`` and
+``hbDNNWaitTaskDone`` without ``Py_BEGIN_ALLOW_THREADS``): prepare threads then stall while the BPU
+works, so on a board the chain scales with processes instead (:func:`throughput_processes`: ``N``
+processes, each with its own runtime instance, see :mod:`helpers.board.workers`).
+:func:`prefetch` keeps the order of the inputs.
 
 * :func:`classify_stream` - top-k for every image of an iterable, prepared ``workers`` frames ahead.
 * :func:`throughput` - frames per second of the whole chain decode -> prepare -> run -> top-k over a set
   of encoded images for ``seconds``; ``workers=0`` is the serial loop (everything in one thread), the
   baseline the overlap is measured against (``bench`` prints both, ``benchmarks/preprocess.py`` too).
+* :func:`throughput_processes` - the same chain in ``N`` processes at once (frames of all / wall time).
 """
 from __future__ import annotations
 
@@ -47,9 +53,10 @@ def classify_stream(clf, images: Iterable, workers: int = 2, k: int = 5) -> Iter
 
 @dataclass(frozen=True)
 class StreamRow:
-    workers: int          # prepare threads (0: serial, one thread does everything)
+    workers: int          # prepare threads or processes (0: serial, one thread does everything)
     frames: int
     wall_s: float
+    mode: str = "threads"
 
     @property
     def fps(self) -> float:
@@ -57,7 +64,11 @@ class StreamRow:
 
     @property
     def label(self) -> str:
-        return "serial" if self.workers == 0 else f"{self.workers} prepare thread{'s' if self.workers > 1 else ''}"
+        if self.workers == 0:
+            return "serial"
+        if self.mode == "processes":
+            return f"{self.workers} process{'es' if self.workers > 1 else ''}"
+        return f"{self.workers} prepare thread{'s' if self.workers > 1 else ''}"
 
 
 def throughput(clf, sources: Sequence, workers: int, seconds: float, k: int = 5) -> StreamRow:
@@ -80,3 +91,44 @@ def throughput(clf, sources: Sequence, workers: int, seconds: float, k: int = 5)
     deadline[0] = t0 + seconds
     n = sum(1 for _ in classify_stream(clf, frames(), workers=workers, k=k))
     return StreamRow(workers, n, time.perf_counter() - t0)
+
+
+@dataclass
+class StreamJob:
+    """One end-to-end worker process (picklable): its own Classifier (runtime instance), the serial chain
+    decode -> prepare -> run -> top-k over ``sources`` (cycled) until the deadline; returns frames done."""
+
+    path: str
+    sources: list
+    key: Optional[str] = None
+    backend: str = "auto"
+    k: int = 5
+
+    def setup(self, index: int):
+        from helpers.board.classifier import Classifier
+
+        clf = Classifier(self.path, key=self.key, backend=self.backend)
+        for _ in classify_stream(clf, self.sources[:1], workers=0, k=self.k):  # warm-up
+            pass
+        return clf
+
+    def loop(self, clf, deadline: float) -> int:
+        def frames():
+            for src in itertools.cycle(self.sources):
+                if time.monotonic() >= deadline:
+                    return
+                yield src
+
+        return sum(1 for _ in classify_stream(clf, frames(), workers=0, k=self.k))
+
+
+def throughput_processes(path, sources: Sequence, workers: int, seconds: float, key: Optional[str] = None,
+                         backend: str = "auto", k: int = 5) -> StreamRow:
+    """End-to-end frames per second of ``workers`` processes, each running the serial chain on its own
+    runtime instance for ``seconds`` (the windows aligned; frames of all over the wall time)."""
+    from helpers.board.workers import run_processes, wall_time
+
+    if not sources:
+        raise HelpersError("no images to measure the end-to-end throughput with")
+    results = run_processes(StreamJob(str(path), list(sources), key, backend, k), workers, seconds, what="pipeline")
+    return StreamRow(workers, sum(r.result for r in results), wall_time(results), "processes")

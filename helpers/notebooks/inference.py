@@ -540,9 +540,12 @@ class InferenceDemo:
         """helpers.board.bench on the loaded file and backend, with this image's feed; a table in the zoo's format.
 
         Also the end-to-end rate on this image (decode -> prepare -> run -> top-5), serially and with
-        ``threads`` threads preparing ahead (:func:`helpers.board.bench.stream_rows`).
+        ``threads`` workers (:func:`helpers.board.bench.stream_rows`). Workers are processes on a board
+        runtime (hobot_dnn holds the GIL during the BPU call, so threads would take turns), threads on
+        onnxruntime. On a board where ``hrt_model_exec`` exists, the vendor's ``perf`` row is run and shown
+        beside ours (:mod:`helpers.board.hrt`); elsewhere the notes give its command.
         """
-        from helpers.board import bench
+        from helpers.board import bench, hrt
 
         clf = self._need()
         if threads is None:
@@ -551,6 +554,10 @@ class InferenceDemo:
             seconds = float(os.environ.get(BENCH_SECONDS_ENV, DEFAULT_BENCH_SECONDS))
         result = bench.benchmark(clf, threads=threads, seconds=seconds, feed=self.prepared().feed, key=self.key,
                                  images=[self.image])
+        try:
+            result.vendor = hrt.maybe_run(clf.runtime.path, result.multi.threads)
+        except HelpersError as e:  # the vendor tool failing does not void our figures
+            print(f"hrt_model_exec: {e}")
         return BenchReport(result, self.spec.published_for(self.board))
 
     def board_model_file(self) -> Path:

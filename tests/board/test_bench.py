@@ -144,6 +144,7 @@ def test_cli_bench(tiny):
 @pytest.mark.parametrize("args,needle", [
     (["missing.onnx"], "model file not found"),
     (["TINY", "--threads", "0"], "--threads"),
+    (["TINY", "--workers", "x"], "--workers"),
     (["TINY", "--seconds", "soon"], "--seconds"),
     (["TINY", "--backend", "hobot_dnn"], "backend 'hobot_dnn'"),
 ])
@@ -179,3 +180,137 @@ def test_cli_bench_end_to_end_switches(tiny):
     r = run_cli("bench", tiny, "--threads", "1", "--seconds", "0.1", "--no-end-to-end")
     assert r.returncode == 0, r.stderr
     assert "end to end" not in r.stdout
+
+
+# ------------------------------------------------------------------ workers that the GIL cannot serialise
+
+FAKE_DIR = Path(__file__).resolve().parents[1] / "fake_board"
+
+
+@pytest.fixture
+def gil(monkeypatch, tmp_path):
+    """The GIL-holding fake runtime (tests/fake_board/gil_runtime.py), importable by spawned workers too."""
+    monkeypatch.syspath_prepend(str(FAKE_DIR))
+    import gil_runtime
+
+    path = tmp_path / "fake.bin"
+    path.write_bytes(b"fake")
+    return gil_runtime, path
+
+
+def test_processes_scale_a_gil_holding_runtime(gil):
+    """4 worker processes on a runtime that holds the GIL for 5 ms per call: at least 2.4x one worker."""
+    mod, path = gil
+    r = bench.benchmark(path, threads=(1, 4), seconds=0.6, opener=mod.open_gil, mode="processes", warmup=1)
+    one, four = r.rows
+    assert (one.mode, four.mode, four.threads) == ("processes", "processes", 4) and r.mode == "processes"
+    assert one.latency_median_ms >= mod.CALL_SECONDS * 1e3 * 0.95  # each call really blocked ~5 ms
+    assert four.fps >= 2.4 * one.fps, (one.fps, four.fps)
+
+
+def test_threads_do_not_scale_a_gil_holding_runtime(gil):
+    """The same fake in 4 threads: they take turns (this is what the issue measured: 111 vs 114 FPS)."""
+    mod, path = gil
+    r = bench.benchmark(path, threads=(1, 4), seconds=0.4, opener=mod.open_gil, mode="threads", warmup=1)
+    one, four = r.rows
+    assert four.mode == "threads" and four.fps < 1.6 * one.fps, (one.fps, four.fps)
+
+
+def test_auto_mode_threads_only_where_the_gil_is_released():
+    assert bench.choose_mode("onnxruntime") == "threads"
+    for name in ("hobot_dnn", "bpu_infer_lib", "hbm_runtime", "gil_fake"):
+        assert bench.choose_mode(name) == "processes"
+    assert bench.choose_mode("onnxruntime", "processes") == "processes"
+    with pytest.raises(HelpersError, match="--mode"):
+        bench.choose_mode("onnxruntime", "fibres")
+
+
+def test_gil_free_share_tells_the_two_kinds_apart(gil, tiny):
+    mod, path = gil
+    holding = bench.gil_free_share(mod.GilBackend(path), np.zeros(96, np.uint8), seconds=0.2)
+    releasing = bench.gil_free_share(SleepBackend(0.005), np.zeros(96, np.uint8), seconds=0.2)
+    assert holding == 0.0 and releasing > 0.5, (holding, releasing)
+    ort = bench.gil_free_share(bench.open_model(tiny), bench.make_feed(bench.open_model(tiny).input), seconds=0.2)
+    assert ort > 0.5, ort  # onnxruntime releases the GIL in session.run: threads are fine there
+
+
+def test_a_worker_process_failure_is_one_line(gil):
+    mod, path = gil
+    with pytest.raises(HelpersError, match="BPU fell over") as e:
+        bench.benchmark(path, threads=(2,), seconds=0.2, opener=mod.open_failing, mode="processes")
+    assert "\n" not in str(e.value) and "worker" in str(e.value)
+
+
+def test_processes_on_onnxruntime_and_the_end_to_end_in_processes(tiny):
+    from helpers.board.image import sample_images
+
+    r = bench.benchmark(tiny, threads=(1, 2), seconds=0.3, mode="processes", images=[sample_images()[0]])
+    assert [row.mode for row in r.rows] == ["processes", "processes"] and all(row.frames > 0 for row in r.rows)
+    assert [s.label for s in r.stream] == ["serial", "1 process", "2 processes"]
+    assert all(s.frames >= 1 for s in r.stream)
+    assert "N processes, each with its own runtime instance" in r.details()
+
+
+def test_cli_workers_flag_and_the_old_threads_flag(tiny):
+    r = run_cli("bench", tiny, "--workers", "1,2", "--seconds", "0.2", "--no-end-to-end")
+    assert r.returncode == 0, r.stderr
+    assert "workers are threads" in r.stdout and "vs 1" in r.stdout
+    old = run_cli("bench", tiny, "--threads", "1", "--seconds", "0.2", "--no-end-to-end", "--mode", "processes")
+    assert old.returncode == 0, old.stderr
+    assert "workers are processes" in old.stdout
+    both = run_cli("bench", tiny, "--threads", "1", "--workers", "2")
+    assert both.returncode == 2 and "not both" in both.stderr and both.stderr.count("\n") == 1
+
+
+def test_vendor_row_beside_ours(tiny):
+    from helpers.board.hrt import HrtPerf
+
+    r = bench.benchmark(tiny, threads=(1,), seconds=0.1, warmup=0)
+    r.vendor = HrtPerf(4, 1000, 1.25, 3012.5, "hrt_model_exec perf --model_file m.bin --thread_num 4 --frame_count 1000")
+    lines = [ln for ln in r.markdown().splitlines() if ln.startswith("| ")]
+    assert "(hrt_model_exec perf)" in lines[3] and "3012.5" in lines[3] and "1.25 ms" in lines[3]
+    assert "run now on this board" in r.markdown()
+
+
+def test_ctrl_c_stops_every_worker(tmp_path):
+    """SIGINT to the parent during a process run: KeyboardInterrupt there, and no worker left alive."""
+    import signal
+
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import multiprocessing, sys, numpy as np\n"
+        f"sys.path.insert(0, {str(FAKE_DIR)!r})\n"
+        "import gil_runtime\n"
+        "from helpers.board.bench import RuntimeJob\n"
+        "from helpers.board.workers import run_processes\n"
+        "if __name__ == '__main__':\n"
+        "    job = RuntimeJob('x.bin', 'auto', np.zeros(4, np.uint8), 0, None, gil_runtime.open_gil)\n"
+        "    try:\n"
+        "        print('started', flush=True)\n"
+        "        run_processes(job, 3, 60.0)\n"
+        "    except KeyboardInterrupt:\n"
+        "        print('interrupted; alive:', len(multiprocessing.active_children()), flush=True)\n")
+    p = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         cwd=tmp_path, env={**__import__("os").environ,
+                                             "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    assert p.stdout.readline().strip() == "started"
+    time.sleep(3)  # the workers are running
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=30)
+    assert "interrupted; alive: 0" in out, out + err
+
+
+def test_a_stuck_worker_is_bounded(gil):
+    """A worker that never finishes setting up: one line within the setup bound, every worker stopped."""
+    import multiprocessing
+
+    from helpers.board.bench import RuntimeJob
+    from helpers.board.workers import run_processes
+
+    mod, path = gil
+    job = RuntimeJob(str(path), "auto", np.zeros(4, np.uint8), 0, None, mod.open_hanging)
+    t0 = time.monotonic()
+    with pytest.raises(HelpersError, match="worker") as e:
+        run_processes(job, 2, 0.2, setup_timeout=2.0)
+    assert time.monotonic() - t0 < 30 and "\n" not in str(e.value)
+    assert multiprocessing.active_children() == []

@@ -253,11 +253,20 @@ def test_bench_on_board_backends_uses_one_instance_per_thread(fake_board, fake_b
         return opened[-1]
 
     monkeypatch.setattr(bench_mod, "open_model", counting_open)
-    r = bench.benchmark(fake_bin, threads=(1, 3), seconds=0.3, backend=backend, warmup=1)
+    r = bench.benchmark(fake_bin, threads=(1, 3), seconds=0.3, backend=backend, warmup=1, mode="threads")
     assert r.backend == backend and [row.threads for row in r.rows] == [1, 3]
     assert all(row.frames > 0 for row in r.rows)
     assert len({id(b) for b in opened}) == len(opened) == 3  # a shared bpu_infer_lib Infer would raise
     assert "hrt_model_exec perf --model_file" in r.markdown()
+
+
+@pytest.mark.parametrize("backend", ["hobot_dnn", "bpu_infer_lib"])
+def test_bench_on_board_backends_runs_processes_by_default(fake_board, fake_bin, backend):
+    """A board runtime may hold the GIL (hobot_dnn does): by default each worker is a process that opens
+    the fake runtime itself (the fake is found through the sys.path the workers inherit)."""
+    r = bench.benchmark(fake_bin, threads=(1, 2), seconds=0.3, backend=backend, warmup=1)
+    assert r.mode == "processes" and [(row.threads, row.mode) for row in r.rows] == [(1, "processes"), (2, "processes")]
+    assert all(row.frames > 0 for row in r.rows)
 
 
 def test_bench_surfaces_a_shared_infer_object(fake_board, fake_bin):

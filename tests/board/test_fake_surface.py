@@ -30,7 +30,7 @@ def fakes(tmp_path):
         sys.path.remove(str(FAKE_DIR))
         for m in list(sys.modules):
             if m.split(".")[0] in ("hobot_dnn", "hobot_dnn_rdkx5", "bpu_infer_lib", "_fake_common", "fake_models",
-                                   "hbm_runtime"):
+                                   "hbm_runtime", "hobot_vio_rdkx5"):
                 sys.modules.pop(m)
 
 
@@ -194,3 +194,31 @@ def test_hbm_runtime_fake_offers_only_the_stub(fakes, monkeypatch, build, board,
         if bad:
             extra.setdefault(cls, set()).update(bad)
     assert extra == {}, f"the hbm_runtime fake offers what the recorded wheel lacks: {extra}"
+
+
+def test_the_record_holds_the_camera_wheel():
+    w = RECORD["wheels"]["hobot-vio-rdkx5"]
+    assert w.get("sha256") and w["module"] == "hobot_vio_rdkx5.libsrcampy" and len(w["names"]) > 100
+    # the camera calls helpers.board.camera makes, and their keywords, are in the binary
+    for name in ("Camera", "open_cam", "get_img", "close_cam", "pipe_id", "video_index", "fps", "width", "height",
+                 "module", "raw_height", "raw_width"):
+        assert name in w["names"], name
+
+
+def test_camera_fake_offers_only_recorded_names(fakes):
+    """The camera fake: module, Camera, its methods and their keyword names, all in the wheel's strings."""
+    import inspect
+
+    lib = importlib.import_module("hobot_vio_rdkx5.libsrcampy")
+    assert lib.__file__.startswith(str(FAKE_DIR))
+    cam = lib.Camera()
+    assert cam.open_cam(0, -1, 30, [224], [224]) == 0 and len(cam.get_img(2, 224, 224)) == 224 * 224 * 3 // 2
+    offered = {n: "module" for n, v in vars(lib).items() if isinstance(v, type) and v.__module__ == lib.__name__}
+    offered.update({n: "Camera" for n in _public(cam)})
+    for meth in ("open_cam", "get_img", "close_cam"):
+        offered.update({p: f"Camera.{meth}()" for p in inspect.signature(getattr(cam, meth)).parameters})
+    cam.close_cam()
+    known = set(RECORD["wheels"]["hobot-vio-rdkx5"]["names"])
+    extra = {n: w for n, w in offered.items() if n not in known}
+    assert extra == {}, f"the camera fake offers names the vendor binary lacks: {extra}"
+    assert {"Camera", "open_cam", "get_img", "close_cam", "pipe_id", "video_index"} <= set(offered)

@@ -24,6 +24,7 @@ WHEELS = {  # pip name -> the module whose binary we read
     "bpu_infer_lib_x5": "bpu_infer_lib",
     "hobot-dnn-rdkx5": "hobot_dnn_rdkx5.pyeasy_dnn",
     "hbm-runtime": "hbm_runtime.HB_HBMRuntime",
+    "hobot-vio-rdkx5": "hobot_vio_rdkx5.libsrcampy",   # the X5 camera API (pure-Python wheel around .so files)
 }
 #: pip download flags per wheel (default: any aarch64 Linux wheel for CPython 3.10); hbm-runtime is published
 #: only as cp310 manylinux_2_34_aarch64 and needs the interpreter and ABI stated

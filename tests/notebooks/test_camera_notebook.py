@@ -1,0 +1,54 @@
+"""notebooks/MobileOne/camera_MobileOne.ipynb on the camera fake: the MIPI cells run as on an RDK X5.
+
+nbval runs the notebook as a PC sees it (no camera API: the calls are printed, the frames come from a
+generated video file). Here the kernel also finds ``hobot_vio_rdkx5.libsrcampy``: the NumPy fake of
+``tests/fake_board`` (its names recorded from the ``hobot-vio-rdkx5`` wheel), alone on the path (the
+runtime fakes stay out, so the model is still the board-model ONNX). ``CAMERA=auto`` then opens the
+"MIPI camera", the scaler's NV12 goes to the model as it is, and the notebook's checks hold.
+"""
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from helpers.board.files import REPO_ROOT
+
+NOTEBOOK = REPO_ROOT / "notebooks" / "MobileOne" / "camera_MobileOne.ipynb"
+FAKE = REPO_ROOT / "tests" / "fake_board" / "hobot_vio_rdkx5"
+
+
+def _text(nb) -> str:
+    out = []
+    for c in nb.cells:
+        for o in c.get("outputs", []):
+            out.append(o.get("text", "") if o.get("output_type") == "stream" else json.dumps(o.get("data", {})))
+            if o.get("output_type") == "error":
+                out.append("ERROR " + o.get("ename", "") + ": " + o.get("evalue", ""))
+    return "\n".join(out)
+
+
+def test_camera_notebook_on_the_mipi_fake(tmp_path, monkeypatch):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    shutil.copytree(FAKE, tmp_path / "fakes" / FAKE.name)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path / "fakes"), str(REPO_ROOT),
+                                                      os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("RDK_CAMERA_FRAMES", "12")
+    monkeypatch.setenv("RDK_CAMERA_LIVE_SECONDS", "0.5")   # the live view too, redrawn in place
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+    text = _text(nb)
+    assert "ERROR" not in text, text[-2000:]
+    assert "hobot_vio_rdkx5.libsrcampy: open_cam returned 0" in text
+    assert "straight into the model" in text
+    assert "source: MIPI camera (hobot_vio_rdkx5.libsrcampy, 224x224 NV12 from the scaler)" in text
+    assert "frames reached the model without a CPU resize (scaler): True" in text
+    assert "12 frames" in text and "post-process" in text
+    view = next(c for c in nb.cells if c.get("id") == "view")
+    kinds = [o.get("output_type") for o in view.outputs]
+    # one image output, redrawn in place (update_display_data), not one output per redraw
+    assert kinds.count("display_data") == 1 and "image/jpeg" in view.outputs[kinds.index("display_data")]["data"], kinds
