@@ -44,6 +44,8 @@ def live_frontend() -> bool:
     ``RDK_HEADLESS=1``/``0`` decides outright; otherwise we need an IPython *kernel* (not plain Python
     or terminal IPython), and no headless marker: ``MPLBACKEND=Agg`` (tests/conftest.py sets it for
     pytest/nbval, and a kernel started by Jupyter uses the inline backend instead) or ``CI``.
+    Nor can it tell nbclient (nbconvert, papermill, nbval) from a browser; it need not for the run to
+    finish: a displayed widget never waits for an answer from the frontend (see :func:`collect_outputs`).
     """
     flag = os.environ.get(HEADLESS_ENV)
     if flag is not None and flag.strip():

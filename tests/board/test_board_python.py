@@ -23,8 +23,9 @@ import pytest
 
 from helpers.board.files import REPO_ROOT
 
-BOARD_FILES = sorted({*(REPO_ROOT / "helpers" / "board").rglob("*.py"), *(REPO_ROOT / "helpers" / "notebooks").rglob("*.py"),
-                      REPO_ROOT / "helpers" / "__init__.py", REPO_ROOT / "helpers" / "errors.py"})
+HELPERS = REPO_ROOT / "helpers"
+BOARD_FILES = sorted({*(HELPERS / "board").rglob("*.py"), *(HELPERS / "notebooks").rglob("*.py"),
+                      HELPERS / "__init__.py", HELPERS / "errors.py"})
 MIN = (3, 8)
 #: builtins that are types: ``int | None`` or ``list[int]`` on them needs 3.10 / 3.9 when evaluated
 BUILTIN_TYPES = {"int", "float", "complex", "bool", "str", "bytes", "bytearray", "list", "dict", "tuple", "set",
@@ -54,8 +55,8 @@ def _is_typeish(node) -> bool:
 def runtime_typing_newer_than_38(source: str, name: str = "<source>"):
     """``(line, text)`` for each ``X | Y`` of types or ``list[...]``-style generic evaluated at run time."""
     tree = ast.parse(source, name)
-    lazy = any(isinstance(n, ast.ImportFrom) and n.module == "__future__" and any(a.name == "annotations" for a in n.names)
-               for n in tree.body)
+    lazy = any(isinstance(n, ast.ImportFrom) and n.module == "__future__"
+               and any(a.name == "annotations" for a in n.names) for n in tree.body)
     skip = set()
     if lazy:  # annotations stay strings: mark every node under one
         for n in ast.walk(tree):
@@ -73,7 +74,8 @@ def runtime_typing_newer_than_38(source: str, name: str = "<source>"):
     for n in ast.walk(tree):
         if id(n) in skip:
             continue
-        union = isinstance(n, ast.BinOp) and isinstance(n.op, ast.BitOr) and (_is_typeish(n.left) or _is_typeish(n.right))
+        union = (isinstance(n, ast.BinOp) and isinstance(n.op, ast.BitOr)
+                 and (_is_typeish(n.left) or _is_typeish(n.right)))
         generic = isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name) and n.value.id in GENERIC_BUILTINS
         if union or generic:
             found.append((n.lineno, ast.get_source_segment(source, n)))

@@ -25,8 +25,9 @@ from helpers.board.files import REPO_ROOT
 
 ARCH = "MobileOne"
 NOTEBOOK = REPO_ROOT / "notebooks" / ARCH / f"test_{ARCH}.ipynb"
-#: seconds per run; a run takes 10-20 s here (the first one exports the model), a stall never ends
-BOUND = 150
+#: seconds per run: a run takes 10-25 s on an idle 2-core machine (the first one exports the model), 65 s with
+#: the machine loaded 4x; a stall lasts as long as the cell timeout, with nbconvert's and papermill's default forever
+BOUND = 300
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 #: observes only: one line per comm_msg nbclient sends for an Output widget it plays
@@ -66,7 +67,7 @@ def _run(cmd, env, what):
     try:
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=BOUND)
     except subprocess.TimeoutExpired:
-        pytest.fail(f"{what} did not finish in {BOUND} s (a normal run takes 10-20 s): a cell is stalled")
+        pytest.fail(f"{what} did not finish in {BOUND} s (a normal run takes 10-65 s): a cell is stalled")
     took = time.monotonic() - t
     assert proc.returncode == 0, f"{what} failed:\n{proc.stderr[-3000:]}"
     return took
@@ -108,5 +109,6 @@ def test_papermill(user_env):
     took = _run([sys.executable, "-m", "papermill", str(NOTEBOOK), str(out), "-k", "python3",
                  "--cwd", str(NOTEBOOK.parent), "-p", "TOPK", "3", "--no-progress-bar"], env, "papermill")
     _check(out, log, took, "papermill")
-    injected = [c for c in json.loads(out.read_text())["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
+    cells = json.loads(out.read_text())["cells"]
+    injected = [c for c in cells if "injected-parameters" in c["metadata"].get("tags", [])]
     assert injected and "TOPK = 3" in "".join(injected[0]["source"])
