@@ -1,9 +1,11 @@
 """Where the notebook runs and how to show things there (board or PC, live frontend or headless). Board-safe."""
 from __future__ import annotations
 
+import io
 import os
+import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Callable, List, Optional, Tuple
 
 from helpers.board.runtime import BOARD_BACKENDS, available_backends
 
@@ -42,6 +44,8 @@ def live_frontend() -> bool:
     ``RDK_HEADLESS=1``/``0`` decides outright; otherwise we need an IPython *kernel* (not plain Python
     or terminal IPython), and no headless marker: ``MPLBACKEND=Agg`` (tests/conftest.py sets it for
     pytest/nbval, and a kernel started by Jupyter uses the inline backend instead) or ``CI``.
+    Nor can it tell nbclient (nbconvert, papermill, nbval) from a browser; it need not for the run to
+    finish: a displayed widget never waits for an answer from the frontend (see :func:`collect_outputs`).
     """
     flag = os.environ.get(HEADLESS_ENV)
     if flag is not None and flag.strip():
@@ -76,3 +80,61 @@ def show(obj) -> None:
         display(obj)
     elif not hasattr(obj, "savefig"):
         print(obj)
+
+
+
+class _Stream(io.TextIOBase):
+    """A ``sys.stdout``/``sys.stderr`` stand-in that appends its text to an output list (see collect_outputs)."""
+
+    def __init__(self, outputs: list, name: str):
+        self.outputs, self.name = outputs, name
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if text:
+            last = self.outputs[-1] if self.outputs else None
+            if last is not None and last.get("output_type") == "stream" and last.get("name") == self.name:
+                last["text"] += text
+            else:
+                self.outputs.append({"output_type": "stream", "name": self.name, "text": text})
+        return len(text)
+
+
+def collect_outputs(fn: Callable[[], None]) -> Tuple[dict, ...]:
+    """Run ``fn()`` in IPython and return what it printed and displayed, in order, as nbformat outputs.
+
+    For an ipywidgets ``Output`` filled while a cell runs: ``out.outputs = collect_outputs(...)`` instead
+    of ``with out:``. The context manager asks the *frontend* to route the cell's messages into the
+    widget; nbclient (``jupyter nbconvert --execute``, papermill, nbval) plays that part and answers each
+    routed output with a ``comm_msg`` sent on the shell channel while it polls that channel for the
+    cell's reply, and now and then the reply goes unnoticed until the poll times out: a whole cell
+    timeout, or forever with no timeout (jupyter/nbclient issue 312). Gathered here, in the kernel, the
+    outputs reach the widget as its state: any frontend shows them, none has to answer anything.
+    Outside IPython ``fn`` just runs (its prints go to stdout) and the result is empty.
+    """
+    if not _in_ipython():
+        fn()
+        return ()
+    from IPython import get_ipython
+    from IPython.core.displaypub import DisplayPublisher
+
+    outputs: list = []
+
+    class Publisher(DisplayPublisher):
+        def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kwargs):
+            outputs.append({"output_type": "display_data", "data": data, "metadata": metadata or {}})
+
+        def clear_output(self, wait=False):
+            outputs.clear()
+
+    ip = get_ipython()
+    saved = ip.display_pub, sys.stdout, sys.stderr
+    ip.display_pub = Publisher(shell=ip)
+    sys.stdout, sys.stderr = _Stream(outputs, "stdout"), _Stream(outputs, "stderr")
+    try:
+        fn()
+    finally:
+        ip.display_pub, sys.stdout, sys.stderr = saved
+    return tuple(outputs)

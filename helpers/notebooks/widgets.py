@@ -10,7 +10,7 @@ from pathlib import Path
 from helpers.board import registry
 from helpers.board.image import sample_images
 from helpers.errors import HelpersError
-from helpers.notebooks.display import HEADLESS_ENV, live_frontend, on_board, show
+from helpers.notebooks.display import HEADLESS_ENV, collect_outputs, live_frontend, on_board, show
 
 
 def switch_with_progress(demo, key: str) -> None:
@@ -37,7 +37,8 @@ def interactive(demo):
     """Model and image pickers plus an upload box; each change re-runs the prediction.
 
     Returns the widget box. Displayed only in a live frontend (:func:`live_frontend`); headless
-    runs (nbval) build it and run one prediction through its callback, so the code path is tested.
+    runs (nbval) build it and make the first prediction, so the code path is tested. ``box.run()``
+    re-runs the prediction as a pick in the frontend does.
     """
     import ipywidgets as w
 
@@ -57,20 +58,24 @@ def interactive(demo):
     uploads = {}  # dropdown value -> (name, bytes) of an uploaded photo
     state = {"quiet": False}
 
+    def predict() -> None:
+        try:
+            if model_pick.value != demo.key:
+                switch_with_progress(demo, model_pick.value)
+            src, name = image_pick.value, None
+            if src in uploads:
+                name, src = uploads[src]
+            demo.show_prediction(demo.predict(src, name=name), as_png=True)
+        except HelpersError as e:
+            print(f"error: {e}")
+
     def run(_change=None):
+        """A pick made in the frontend: the frontend routes the callback's output into ``out`` as it comes."""
         if state["quiet"]:
             return
         with out:
             out.clear_output(wait=True)
-            try:
-                if model_pick.value != demo.key:
-                    switch_with_progress(demo, model_pick.value)
-                src, name = image_pick.value, None
-                if src in uploads:
-                    name, src = uploads[src]
-                demo.show_prediction(demo.predict(src, name=name), as_png=True)
-            except HelpersError as e:
-                print(f"error: {e}")
+            predict()
 
     def on_upload(change):
         if not upload.value:
@@ -93,11 +98,13 @@ def interactive(demo):
     box = w.VBox([w.HBox([model_pick, image_pick, upload]), out])
     box.run = run  # for tests and scripts
     box.upload = on_upload
+    # The first prediction is made while the cell runs: gathered in the kernel and given to ``out`` as its
+    # state, not routed by ``with out:``, which needs answers from the frontend that nbclient (nbconvert
+    # --execute, papermill, nbval) gives on the channel it waits on, stalling the run (see collect_outputs).
+    out.outputs = collect_outputs(predict)
     if live_frontend():
-        run()
         show(box)
     else:
-        run()  # exercised headless, not displayed
         print("widgets: built and run once, not displayed (no live Jupyter frontend: "
               f"{HEADLESS_ENV}=1, MPLBACKEND=Agg or CI); open the notebook in JupyterLab to use them")
     return box

@@ -412,12 +412,6 @@ def _run_test_notebook(tmp_path, arch, runtime_name, **extra_env):
     try:
         client = NotebookClient(nb, timeout=120, kernel_name="python3",
                                 resources={"metadata": {"path": str(path.parent)}})
-        # nbclient plays a frontend for Output widgets (nbclient/output_widget.py): for every output the
-        # widgets cell puts in one, it sends a comm_msg on the shell channel from its IOPub task. On this
-        # machine that left the next cell's execute_request unsent until the reply poll timed out (the
-        # whole cell timeout, then it ran: 244 s of 248 idle, in 2 of 3 runs; 0 of 10 without it).
-        # Headless, our widgets are built and run once but not displayed, so nothing needs playing.
-        client.comm_open_handlers = {"jupyter.widget": lambda msg: None}
         client.execute()
     finally:
         os.environ.clear()
