@@ -199,13 +199,11 @@ def _board_info(name: str, tensor_type, valid, lay, note: str = "") -> TensorInf
 
 
 def board_key_here() -> Optional[str]:
-    """"x3"/"x5" when this machine says which RDK it is (device tree), else None."""
-    try:
-        text = Path("/proc/device-tree/model").read_bytes().decode("utf-8", "replace").upper()
-    except OSError:
-        return None
-    found = [b for b in registry.BOARDS if f"RDK {b.upper()}" in text or f"RDK{b.upper()}" in text]
-    return found[0] if len(found) == 1 else None
+    """"x3"/"x5"/"s100"/"s100p"/"s600" when this machine says which RDK it is (:mod:`helpers.board.identity`)."""
+    from helpers.board.identity import board_here
+
+    b = board_here()
+    return b.key if b else None
 
 
 def _check_bin_board(path: Path, module: str) -> None:
