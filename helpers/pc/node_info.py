@@ -37,17 +37,21 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from helpers.errors import HelpersError
 
 #: marches whose toolchain takes ``node_info`` (see the module docstring for the sources)
-NODE_INFO_MARCHES = ("bayes", "bayes-e")
+NODE_INFO_MARCHES = ("bayes", "bayes-e", "nash-e", "nash-m", "nash-p")
 DATA_TYPES = ("int8", "int16")
 PLACES = ("BPU", "CPU")
 _INPUT_KEY = re.compile(r"InputType\d*")
 #: what a kept layer becomes, per march: int16 on the BPU (node_info) or float on the CPU (run_on_cpu)
-KEEP_AS = {"bayes": "int16", "bayes-e": "int16", "bernoulli2": "float"}
+KEEP_AS = {"bayes": "int16", "bayes-e": "int16", "bernoulli2": "float",
+           # RDK S100/S100P/S600: node_info with int16 on nash-e (rdk_model_zoo
+           # samples/vision/mobilenetv3/conversion/mobilenetv3_s_config.yaml, hb_compile)
+           "nash-e": "int16", "nash-m": "int16", "nash-p": "int16"}
 
 
 def keep_as(march: str) -> str:
     if march not in KEEP_AS:
-        raise HelpersError(f"unknown march {march!r}; use 'bernoulli2' (RDK X3) or 'bayes-e' (RDK X5)")
+        raise HelpersError(f"unknown march {march!r}; use 'bernoulli2' (RDK X3), 'bayes-e' (RDK X5) or "
+                           "'nash-e' / 'nash-m' / 'nash-p' (RDK S100 / S100P / S600)")
     return KEEP_AS[march]
 
 
