@@ -66,7 +66,7 @@ class Board:
 
 
 def _s_board(key: str, name: str, march: str, **kw) -> Board:
-    return Board(key, name, march, f"BPU Nash ({march})", "", family="s", toolchain="hb_compile",
+    return Board(key, name, march, f"Nash ({march})", "", family="s", toolchain="hb_compile",
                  toolchain_version="OpenExplorer S 3.7.0 (the published files; " + _S_SAMPLE + ")",
                  runtimes=("hbm_runtime",), suffix=".hbm", nv12_inputs="split", zoo_dir=f"rdk_{key}",
                  source=f"march: {_S_SAMPLE}; identity: {_IDENTITY}", **kw)
