@@ -26,6 +26,13 @@ What each board's toolchain offers, and where that comes from:
   CPU (guide: "the CPU is slower than the BPU but computes in float"; "usually only 1-2 output-side
   ops", because every CPU node splits the BPU graph).
 
+* **RDK S100 / S100P / S600** (``nash-e`` / ``nash-m`` / ``nash-p``, ``hb_compile``): ``node_info`` with
+  int16 inputs/outputs on the BPU, in the same syntax - the zoo's S MobileNetV3 config keeps six nodes
+  that way (rdk_model_zoo ``samples/vision/mobilenetv3/conversion/mobilenetv3_s_config.yaml``). The whole
+  model in int16 is ``calibration_parameters.optimization: set_all_nodes_int16`` (the zoo's S PaddleOCR
+  and EfficientSAM configs; on X5 too, its YOLO mapper): :data:`ALL_INT16_LINE`, which is what the
+  sensitivity "ceiling" (every layer kept) previews.
+
 This module writes and checks both. PyYAML-free; reading node names needs ``onnx`` (PC only).
 """
 from __future__ import annotations
@@ -46,6 +53,11 @@ KEEP_AS = {"bayes": "int16", "bayes-e": "int16", "bernoulli2": "float",
            # RDK S100/S100P/S600: node_info with int16 on nash-e (rdk_model_zoo
            # samples/vision/mobilenetv3/conversion/mobilenetv3_s_config.yaml, hb_compile)
            "nash-e": "int16", "nash-m": "int16", "nash-p": "int16"}
+
+
+#: the yaml line that quantises every node in int16, for the marches whose toolchain takes it
+ALL_INT16_LINE = "calibration_parameters.optimization: set_all_nodes_int16"
+ALL_INT16_MARCHES = ("bayes-e", "nash-e", "nash-m", "nash-p")
 
 
 def keep_as(march: str) -> str:

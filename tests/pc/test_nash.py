@@ -198,3 +198,19 @@ def test_require_s_keys_for_bundle_like_callers():
     with pytest.raises(HelpersError, match="O2"):
         nash.require_s_keys(s600, "s600")
     nash.require_s_keys(mapper.load_config(registry.get("mobileone_s0").yaml_path("s100")), "s100")
+
+
+# ---------------------------------------------------------------- the quantisation preview on nash
+
+@pytest.mark.parametrize("board", ["s100", "s100p", "s600"])
+def test_nash_keeps_nodes_in_int16_like_x5(tmp_path, board):
+    from helpers.pc import node_info
+
+    b = registry.board(board)
+    assert node_info.keep_as(b.march) == "int16" and b.march in node_info.NODE_INFO_MARCHES
+    assert b.march in node_info.ALL_INT16_MARCHES and "x3" not in node_info.ALL_INT16_MARCHES
+    text = mapper.generate_yaml("mobilenetv4_conv_small", b, keep_nodes=["/conv_stem/Conv"])
+    cfg = yaml.safe_load(text)
+    assert cfg["model_parameters"]["node_info"] == {"/conv_stem/Conv": {"ON": "BPU", "InputType": "int16",
+                                                                         "OutputType": "int16"}}
+    assert errors(mapper.check_config(dump(tmp_path, cfg, f"mobilenetv4_conv_small_{board}.yaml"))) == []
