@@ -50,3 +50,20 @@ def test_runtime_and_doctor_use_it(monkeypatch, tmp_path):
 
     monkeypatch.setattr(identity, "board_here", lambda root="/": registry.board("s600"))
     assert runtime.board_key_here() == "s600"
+
+
+@pytest.mark.parametrize("path", ["model/MobileNetV4/rdk_s600/mobilenetv4_small_224x224_nv12.hbm",
+                                  "samples/vision/mobilenetv4/model/s600/mobilenetv4_small_224x224_nv12.hbm"])
+def test_an_s600_hbm_on_an_s100_is_one_line_naming_the_fix(monkeypatch, path):
+    """The check every board backend runs before loading (runtime._check_bin_board): the folder names the
+    board a file was compiled for, identity names this one."""
+    from pathlib import Path
+
+    from helpers.errors import HelpersError
+
+    monkeypatch.setattr(runtime, "board_key_here", lambda: "s100")
+    with pytest.raises(HelpersError, match=r"RDK S600 build \(nash-p\) but this is an RDK S100 \(nash-e\): "
+                                           r"use the file under rdk_s100/ \(python -m helpers download --board s100\)") as e:
+        runtime._check_bin_board(Path(path), "hbm_runtime")
+    assert "\n" not in str(e.value)
+    runtime._check_bin_board(Path(path.replace("s600", "s100")), "hbm_runtime")  # the right file passes
