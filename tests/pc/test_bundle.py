@@ -206,3 +206,20 @@ def test_bundle_cli_for_s100(tmp_path, images, capsys):
                  "--onnx", str(src), "--count", "1"]) == 0
     assert "S-series (hb_compile) toolchain" in capsys.readouterr().out
     assert main(["bundle", "mobileone_s0", "--board", "s10", "--images", str(images), "--out", str(tmp_path / "c")]) == 2
+
+
+def test_bundle_resolves_the_board_once(tmp_path, images, monkeypatch):
+    """The board is resolved once (in cmd_bundle / make_bundle) and passed down as the Board: no function
+    below looks a board key up again."""
+    key = "mobilenetv4_conv_small"
+    src = make_onnx(tmp_path / "m.onnx", key=key)
+    real, looked_up = registry.board, []
+
+    def board(k):
+        if not isinstance(k, registry.Board):
+            looked_up.append(k)
+        return real(k)
+
+    monkeypatch.setattr(registry, "board", board)
+    bundle.make_bundle(key, "s600", images, tmp_path / "b", onnx_path=src, count=1, progress=False)
+    assert looked_up == ["s600"]
