@@ -179,6 +179,11 @@ def check(cfg: Dict[str, Any], march: Optional[str], onnx_file: Optional[Path]) 
     mp = cfg.get("model_parameters") if isinstance(cfg.get("model_parameters"), dict) else {}
     cp = cfg.get("calibration_parameters") if isinstance(cfg.get("calibration_parameters"), dict) else {}
     named: Dict[str, List[str]] = {}
+    if "set_all_nodes_int16" in str(cp.get("optimization") or "") and march is not None \
+            and march not in ALL_INT16_MARCHES:
+        out.append(("error", f"optimization set_all_nodes_int16 is not available for march {march!r}: the RDK X3 "
+                             "toolchain has no int16 (PTQ guide); remove it (keep sensitive nodes in float with "
+                             "calibration_parameters.run_on_cpu)"))
     if mp.get("node_info") not in (None, ""):
         if march is not None and march not in NODE_INFO_MARCHES:
             out.append(("error", f"node_info is not available for march {march!r}: the RDK X3 toolchain has no "

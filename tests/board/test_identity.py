@@ -67,3 +67,16 @@ def test_an_s600_hbm_on_an_s100_is_one_line_naming_the_fix(monkeypatch, path):
         runtime._check_bin_board(Path(path), "hbm_runtime")
     assert "\n" not in str(e.value)
     runtime._check_bin_board(Path(path.replace("s600", "s100")), "hbm_runtime")  # the right file passes
+
+
+def test_one_module_reads_the_identity_files():
+    """No other module opens /proc/device-tree/model or /sys/class/{boardinfo,socinfo} (string literals)."""
+    import re
+    from pathlib import Path
+
+    import helpers
+
+    pattern = re.compile(r"""["'][^"'\n]*(proc/device-tree|sys/class/(boardinfo|socinfo))""")
+    root = Path(helpers.__file__).parent
+    readers = sorted(str(p.relative_to(root)) for p in root.rglob("*.py") if pattern.search(p.read_text(encoding="utf-8")))
+    assert readers == ["board/identity.py"]

@@ -214,3 +214,13 @@ def test_nash_keeps_nodes_in_int16_like_x5(tmp_path, board):
     assert cfg["model_parameters"]["node_info"] == {"/conv_stem/Conv": {"ON": "BPU", "InputType": "int16",
                                                                          "OutputType": "int16"}}
     assert errors(mapper.check_config(dump(tmp_path, cfg, f"mobilenetv4_conv_small_{board}.yaml"))) == []
+
+
+def test_set_all_nodes_int16_refused_on_x3_accepted_on_x5(tmp_path):
+    for board, ok in (("x3", False), ("x5", True), ("s100p", True)):
+        cfg = yaml.safe_load(mapper.generate_yaml("mobileone_s0", board))
+        cfg["calibration_parameters"]["optimization"] = "set_all_nodes_int16"
+        errs = errors(mapper.check_config(dump(tmp_path, cfg, f"mobileone_s0_{board}.yaml")))
+        assert (errs == []) == ok, (board, errs)
+        if not ok:
+            assert len(errs) == 1 and "remove it" in errs[0] and "run_on_cpu" in errs[0]
