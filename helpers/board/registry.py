@@ -201,6 +201,12 @@ class ModelSpec:
         """``model/<Arch>/<bin_stem>.onnx``: the PC stand-in for the ``.bin`` of the same stem."""
         return files.MODEL_DIR / self.arch / f"{self.bin_stem}.onnx"
 
+    def board_onnx_for(self, board_key) -> Path:
+        """The PC stand-in for ``board_key``'s file: :attr:`board_onnx_path` (packed NV12, as the ``.bin``) for
+        X3/X5; ``model/<Arch>/<bin_stem>_<board>.onnx`` (split NV12, as the ``.hbm``) for an S board."""
+        b = board(board_key)
+        return files.MODEL_DIR / self.arch / f"{self.bin_stem}_{b.key}.onnx" if b.is_s else self.board_onnx_path
+
     @property
     def bin_path(self) -> Path:
         """``model/<Arch>/<bin_stem>.bin``: where a ``.bin`` built with the toolchain is copied."""

@@ -259,7 +259,9 @@ def build_board_model(onnx_path, yaml_path, out=None, overwrite: bool = False) -
         key = {p.key: p.value for p in model.metadata_props}.get(META_KEY)
         if not key:
             raise HelpersError(f"{Path(onnx_path).name} carries no {META_KEY} metadata; give --out FILE")
-        out = registry.get(key).board_onnx_path
+        march = {p.key: p.value for p in model.metadata_props}.get(META_MARCH)
+        b = nash.board_of_march(march) if march else None
+        out = registry.get(key).board_onnx_for(b) if b is not None else registry.get(key).board_onnx_path
     with atomic_output(out, overwrite=overwrite, suffix=".onnx") as tmp:
         onnx.save(model, str(tmp))
     return Path(out)

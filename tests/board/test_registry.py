@@ -136,6 +136,9 @@ def test_board_objects_carry_the_toolchain_contract(key, suffix, inputs, tool, z
     assert ("hbm_runtime" in b.runtimes) == (b.is_s or key == "x5")
     spec = registry.get("mobilenetv4_conv_small")
     assert spec.built_path(b).name == spec.bin_stem + suffix and spec.bin_candidates(key)[0] == spec.built_path(key)
+    # the PC stand-ins of the two contracts never share a file (packed for .bin, split for .hbm)
+    assert spec.board_onnx_for(b) == (spec.board_onnx_path if not b.is_s else
+                                      spec.board_onnx_path.with_name(f"{spec.bin_stem}_{key}.onnx"))
 
 
 def test_board_of_path_reads_the_zoos_s_layouts():

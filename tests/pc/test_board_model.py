@@ -309,3 +309,6 @@ def test_s_board_model_agrees_with_the_x5_board_model_on_photos(tmp_path, random
         rgb = board_resize(load_image(img), cs.size)
         a, b = cs.runtime.run(cs.feed(rgb))[0].ravel(), cx.runtime.run(cx.feed(rgb))[0].ravel()
         assert np.abs(a - b).max() <= 1e-5 * max(1.0, np.abs(b).max()) and a.argmax() == b.argmax()
+    # predict and bench take it like any model file
+    assert main(["predict", str(s), str(sample_images()[0])]) == 0
+    assert main(["bench", str(s), "--threads", "1", "--seconds", "0.1", "--no-end-to-end"]) == 0
