@@ -256,7 +256,7 @@ def read_yaml(path) -> Dict[str, Any]:
 
     path = Path(path)
     cfg = load_yaml(path, "mapper .yaml file", fix="fix the syntax or regenerate it "
-                    "(python -m helpers yaml KEY --board x3|x5)")
+                    "(python -m helpers yaml KEY --board x3|x5|s100|s100p|s600)")
     if not isinstance(cfg, dict):
         raise HelpersError(f"{path} is not a mapper yaml: its top level is "
                            f"{type(cfg).__name__}, not a mapping of sections ({', '.join(SECTIONS)})")
@@ -360,7 +360,7 @@ def preprocess_of(cfg: Dict[str, Any]) -> Preprocess:
     ip = cfg.get("input_parameters")
     if not isinstance(ip, dict):
         raise HelpersError("the yaml has no input_parameters section; regenerate it "
-                           "(python -m helpers yaml KEY --board x3|x5)")
+                           "(python -m helpers yaml KEY --board x3|x5|s100|s100p|s600)")
 
     def choice(name: str, allowed: Sequence[str], default: Optional[str] = None) -> str:
         value = ip.get(name, default)
