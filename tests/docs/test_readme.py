@@ -114,7 +114,7 @@ def test_generated_blocks_are_current():
 
 
 def test_every_readme_has_its_blocks():
-    expected_top = ["models", "published", "demo", "sensitivity"]
+    expected_top = ["boards", "models", "published", "demo", "sensitivity"]
     expected_arch = ["links", "published", "measured", "download", "yaml", "commands"]
     for r in ALL:
         names = [b.name for b in readme.find_blocks(text_of(r), r.name)]
