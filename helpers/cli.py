@@ -46,7 +46,7 @@ def cmd_list(args) -> int:
     for m in registry.MODELS.values():
         pub = ", ".join(f"{registry.BOARDS[p.board].name}: {p.bin_name}" for p in m.published) or "-"
         rows.append([m.key, m.arch, m.timm_id, "x".join(map(str, m.input_size)), "/".join(m.boards), pub])
-    print(table(["key", "arch", "timm weights", "input", "boards", "published .bin"], rows))
+    print(table(["key", "arch", "timm weights", "input", "boards", "published .bin / .hbm"], rows))
     return 0
 
 
@@ -60,12 +60,15 @@ def cmd_info(args) -> int:
     print(f"  input        : {w}x{h} RGB, mean {m.mean}, std {m.std}")
     print(f"  re-param     : {'yes (fused before export)' if m.reparameterizable else 'no'}")
     print(f"  boards       : {', '.join(registry.BOARDS[b].name + ' (' + registry.BOARDS[b].march + ')' for b in m.boards)}")
-    print(f"  our .bin     : {m.bin_stem}.bin")
+    print(f"  our builds   : {m.bin_stem}.bin (X3/X5, hb_mapper), {m.bin_stem}.hbm (S100/S100P/S600, hb_compile)")
+    na = lambda v: "-" if v is None else v  # noqa: E731 - a figure the zoo does not publish
     for p in m.published:
-        print(f"  published on {registry.BOARDS[p.board].name}: {p.bin_url}")
-        print(f"    params {p.params_m} M, top-1 float {p.float_top1} / quantised {p.quant_top1}, "
-              f"latency {p.latency_1t_ms} ms (1 thread) / {p.latency_mt_ms} ms (multi), {p.fps} FPS")
-        print(f"    source: {p.source}")
+        print(f"  published on {registry.BOARDS[p.board].name}: {p.bin_url}  ({p.input_size[1]}x{p.input_size[0]}"
+              f"{', sha256 ' + p.sha256 if p.sha256 else ''})")
+        print(f"    params {na(p.params_m)} M, top-1 float {na(p.float_top1)} / quantised {na(p.quant_top1)}, "
+              f"latency {na(p.latency_1t_ms)} ms (1 thread) / {na(p.latency_mt_ms)} ms "
+              f"({p.threads_mt or 'multi'} threads), {na(p.fps)} FPS")
+        print(f"    source: {p.source}" + (f"; URL: {p.url_source}" if p.url_source and p.url_source != p.source else ""))
         if p.note:
             print(f"    note: {p.note}")
     if m.notes:

@@ -211,8 +211,11 @@ class BenchResult:
                          f"{v.latency_ms:.2f} ms ({v.threads} threads) | {v.fps:.1f} |")
         if published is not None:
             board = registry.BOARDS[published.board]
-            lines.append(f"| {self.name} (published .bin) | {self.size()} | {board.name}, BPU | "
-                         f"{published.latency_1t_ms:.2f} ms | {published.latency_mt_ms:.2f} ms | {published.fps:.2f} |")
+            def fig(v, unit=""):  # a figure the zoo does not publish (the S600 files): "-"
+                return "-" if v is None else f"{v:.2f}{unit}"
+            lines.append(f"| {self.name} (published {published.suffix}) | {self.size()} | {board.name}, BPU | "
+                         f"{fig(published.latency_1t_ms, ' ms')} | {fig(published.latency_mt_ms, ' ms')} | "
+                         f"{fig(published.fps)} |")
         return "\n".join(lines)
 
     def notes(self, published: Optional[registry.Published] = None) -> List[str]:

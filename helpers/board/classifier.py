@@ -101,11 +101,14 @@ class Classifier:
         if self.kind == "float":
             _check_float_input(self.runtime.path.name, self.info)
         self.size = self.info.hw
-        if self.spec is not None and self.spec.num_classes == self._num_outputs() and tuple(self.size) != tuple(self.spec.input_size):
+        sizes = {tuple(self.spec.input_size)} | {tuple(p.input_size) for p in self.spec.published} if self.spec else set()
+        if self.spec is not None and self.spec.num_classes == self._num_outputs() and tuple(self.size) not in sizes:
             h, w = self.spec.input_size
             raise HelpersError(f"{self.runtime.path.name} takes {self.size[1]}x{self.size[0]} input but the registry "
                                f"deploys {self.spec.key} at {w}x{h}; re-export it or pass the right key")
-        self.yuv_range = nv12mod.check_range(yuv_range or meta.get(META_YUV_RANGE) or nv12mod.DEFAULT_RANGE)
+        # an .hbm without our metadata: the S-series range (the zoo's S configs say bt601_video, helpers.pc.nash)
+        default = "limited" if self.runtime.path.suffix == ".hbm" else nv12mod.DEFAULT_RANGE
+        self.yuv_range = nv12mod.check_range(yuv_range or meta.get(META_YUV_RANGE) or default)
         if self.kind == "float":
             if META_MEAN in meta:
                 self.mean, self.std = json.loads(meta[META_MEAN]), json.loads(meta[META_STD])

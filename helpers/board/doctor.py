@@ -27,10 +27,9 @@ RUNS = 10
 
 
 def _device() -> Optional[str]:
-    try:
-        return Path("/proc/device-tree/model").read_bytes().decode("utf-8", "replace").strip("\x00 \n") or None
-    except OSError:
-        return None
+    from helpers.board.identity import device_model
+
+    return device_model()
 
 
 def runtimes() -> List[str]:
@@ -53,7 +52,8 @@ def usable(found: List[str]) -> bool:
 def bins(root: Optional[Path] = None) -> List[Path]:
     """The board model files (.bin for RDK X3/X5, .hbm for RDK S) under ``root``."""
     root = Path(root or files.MODEL_DIR)
-    return sorted(p for ext in ("*.bin", "*.hbm") for p in root.rglob(ext)) if root.is_dir() else []
+    suffixes = {b.suffix for b in registry.BOARDS.values()}  # .bin (X3/X5) and .hbm (S100/S100P/S600)
+    return sorted(p for p in root.rglob("*") if p.suffix in suffixes and p.is_file()) if root.is_dir() else []
 
 
 def _published(path: Path) -> str:
@@ -62,7 +62,7 @@ def _published(path: Path) -> str:
         if p.bin_name == path.name and board in (None, p.board):
             return f"published {key} for {registry.BOARDS[p.board].name}"
     for key, spec in registry.MODELS.items():
-        if path.name == f"{spec.bin_stem}.bin":
+        if path.stem == spec.bin_stem and path.suffix in (".bin", ".hbm"):
             return f"built from {key}"
     return "not a registry file name"
 
@@ -104,10 +104,11 @@ def report(root: Optional[Path] = None, runs: int = RUNS) -> str:
     found = runtimes()
     lines = ["python -m helpers doctor  (paste this whole output into an issue)",
              f"machine : {platform.system()} {platform.machine()}, Python {platform.python_version()}",
-             f"device  : {dev or 'no device-tree model (not an RDK board?)'}"]
+             f"device  : {dev or 'no device-tree model or boardinfo SoC name (not an RDK board?)'}"]
     if here:
         b = registry.BOARDS[here]
-        lines.append(f"board   : {b.name}: BPU {b.bpu}, march {b.march}")
+        lines.append(f"board   : {b.name}: BPU {b.bpu}, march {b.march}, runs {b.suffix} files "
+                     f"({b.nv12_inputs} NV12 input) built by {b.compiler}")
     lines.append(f"runtime : {'; '.join(found) if found else 'none'}")
     paths = bins(root)
     where = files.rel_to_repo(Path(root or files.MODEL_DIR))

@@ -1,7 +1,14 @@
-"""Download the ``.bin`` files the RDK Model Zoo publishes (URLs: ``registry.Published.bin_url``).
+"""Download the model files the RDK Model Zoo publishes (URLs: ``registry.Published.bin_url``): ``.bin``
+for X3/X5, ``.hbm`` for S100/S100P/S600.
 
-Files go to ``model/<Arch>/rdk_<board>/<name>.bin`` (``ModelSpec.published_bin_path``): the folder says
-which board a file is for (the zoo's X3 and X5 MobileNetV1 files have the same name). Each download streams into ``<name>.bin.part`` and is
+Files go to ``model/<Arch>/rdk_<board>/<name>`` (``ModelSpec.published_bin_path``): the folder says
+which board a file is for (the zoo's X3 and X5 MobileNetV1 files have the same name, so have its S100
+and S600 ``.hbm`` files).
+
+Every download is verified by SHA-256 where the zoo's manifest records one (``Published.sha256``;
+``docs/release/s/models.yaml`` records none for our files): a mismatch leaves nothing behind. Otherwise
+the observed digest is printed and kept next to the file as ``<name>.sha256`` (``sha256sum`` format), so
+a later download of a different file is noticed (it says so). Each download streams into ``<name>.bin.part`` and is
 renamed only when complete and sane, so an interrupted download never leaves a file that looks
 finished. A file already on disk is skipped when its size equals the server's Content-Length.
 
@@ -22,6 +29,8 @@ import urllib.request
 from pathlib import Path
 from typing import List, Optional, Tuple
 
+import hashlib
+
 from helpers.board import registry
 from helpers.errors import HelpersError
 from helpers.board.files import rel_to_repo
@@ -36,8 +45,9 @@ def bin_path(key: str, board: str) -> Path:
     """Where the published ``.bin`` of ``key`` for ``board`` goes: ``model/<Arch>/rdk_<board>/<name>.bin``."""
     path = registry.get(key).published_bin_path(board)
     if path is None:
-        raise HelpersError(f"the model zoo publishes no {registry.board(board).name} .bin for {key}; "
-                           "build one with the mapper (python -m helpers bundle)")
+        b = registry.board(board)
+        raise HelpersError(f"the model zoo publishes no {b.name} {b.suffix} for {key}; "
+                           f"build one with {b.compiler} (python -m helpers bundle {key} --board {b.key})")
     return path
 
 
@@ -57,7 +67,7 @@ def targets(key: Optional[str] = None, arch: Optional[str] = None,
                 out.append((k, pub, spec.published_bin_path(pub.board)))
     if not out:
         what = key or arch or "any model"
-        raise HelpersError(f"the model zoo publishes no .bin for {what}"
+        raise HelpersError(f"the model zoo publishes no model file for {what}"
                            + (f" on {registry.BOARDS[board].name}" if board else "")
                            + "; see python -m helpers list")
     return out
@@ -83,6 +93,39 @@ def not_a_model_reason(path, min_bytes: int = MIN_BIN_BYTES, expected: Optional[
     return None
 
 
+def sha256_of(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def digest_path(dest) -> Path:
+    """``<name>.sha256`` next to a downloaded file: the digest observed when it was downloaded."""
+    dest = Path(dest)
+    return dest.with_name(dest.name + ".sha256")
+
+
+def verify_digest(path, expected: Optional[str], url: str = "") -> str:
+    """Check ``path`` against the manifest's ``expected`` SHA-256 (if any) and against the digest kept at its
+    download; returns a status phrase. A mismatch with the manifest raises HelpersError."""
+    observed = sha256_of(path)
+    if expected:
+        if observed != expected.lower():
+            raise HelpersError(f"{Path(path).name}: SHA-256 {observed} differs from the manifest's {expected.lower()}; "
+                               f"nothing kept - download it again, and if it persists the file at {url or 'the URL'} "
+                               "changed: report it")
+        return f"sha256 {observed} (verified against the manifest)"
+    kept = digest_path(path)
+    before = kept.read_text(encoding="utf-8").split()[0] if kept.is_file() and kept.stat().st_size else None
+    kept.write_text(f"{observed}  {Path(path).name}\n", encoding="utf-8")
+    if before and before != observed:
+        return (f"sha256 {observed} - DIFFERENT from the {before[:12]}... kept at the last download "
+                "(the published file changed?); the manifest records none")
+    return f"sha256 {observed} (the manifest records none; kept in {kept.name})"
+
+
 def _offline_error(url: str, dest: Path, reason) -> HelpersError:
     host = urllib.request.urlparse(url).netloc or url
     return HelpersError(f"cannot reach {host} ({reason}); are you offline? Download {url} "
@@ -90,11 +133,11 @@ def _offline_error(url: str, dest: Path, reason) -> HelpersError:
 
 
 def download_file(url: str, dest, min_bytes: int = MIN_BIN_BYTES, timeout: float = 30.0,
-                  progress: bool = True) -> str:
-    """Fetch ``url`` into ``dest`` atomically (``dest.part`` then rename).
+                  progress: bool = True, sha256: Optional[str] = None) -> str:
+    """Fetch ``url`` into ``dest`` atomically (``dest.part`` then rename), verified by :func:`verify_digest`.
 
     Returns "downloaded", "complete" (already there with the announced size) or
-    "kept (offline...)" when the server is unreachable but a sane file exists.
+    "kept (offline...)" when the server is unreachable but a sane file exists, each followed by the digest.
     """
     from tqdm.auto import tqdm
 
@@ -109,7 +152,7 @@ def download_file(url: str, dest, min_bytes: int = MIN_BIN_BYTES, timeout: float
     except (urllib.error.URLError, socket.timeout, ConnectionError, OSError) as e:
         reason = getattr(e, "reason", None) or e
         if dest.is_file() and not_a_model_reason(dest, min_bytes) is None:
-            return "kept (offline: size not checked against the server)"
+            return f"kept (offline: size not checked against the server), {verify_digest(dest, sha256, url)}"
         raise _offline_error(url, dest, reason) from None
     with resp:
         ctype = (resp.headers.get("Content-Type") or "").lower()
@@ -120,7 +163,7 @@ def download_file(url: str, dest, min_bytes: int = MIN_BIN_BYTES, timeout: float
                                "the link may have moved - check the model zoo README")
         if dest.is_file() and expected is not None and dest.stat().st_size == expected \
                 and not_a_model_reason(dest, min_bytes, expected) is None:
-            return "complete"
+            return f"complete, {verify_digest(dest, sha256, url)}"
         dest.parent.mkdir(parents=True, exist_ok=True)
         try:
             with open(part, "wb") as fh, tqdm(total=expected, unit="B", unit_scale=True, desc=dest.name,
@@ -137,23 +180,25 @@ def download_file(url: str, dest, min_bytes: int = MIN_BIN_BYTES, timeout: float
             reason = not_a_model_reason(part, min_bytes, expected)
             if reason:
                 raise HelpersError(f"{url} gave a file that is {reason}; nothing written to {rel_to_repo(dest)}")
+            if sha256:  # before the rename: a mismatching file never takes the model's name
+                verify_digest(part, sha256, url)
             os.replace(part, dest)
         finally:
             if part.exists():
                 part.unlink()
-    return "downloaded"
+    return f"downloaded, {verify_digest(dest, sha256, url)}"
 
 
 def download(key: Optional[str] = None, arch: Optional[str] = None, board: Optional[str] = None,
              dry_run: bool = False, timeout: float = 30.0, progress: bool = True) -> List[Tuple[Path, str]]:
-    """Download every published .bin matching the filters; returns (path, status) per file."""
+    """Download every published file matching the filters; returns (path, status) per file."""
     results = []
     for k, pub, dest in targets(key, arch, board):
         if dry_run:
             status = "present" if dest.is_file() else "missing"
             results.append((dest, f"would fetch {pub.bin_url} ({status})"))
             continue
-        results.append((dest, download_file(pub.bin_url, dest, timeout=timeout, progress=progress)))
+        results.append((dest, download_file(pub.bin_url, dest, timeout=timeout, progress=progress, sha256=pub.sha256)))
     return results
 
 
@@ -169,8 +214,9 @@ def cmd_download(args) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("download", help="download the .bin files the RDK Model Zoo publishes into model/<Arch>/rdk_<board>/")
-    p.add_argument("key", nargs="?", help="registry key (default: every published .bin)")
+    p = sub.add_parser("download", help="download the .bin / .hbm files the RDK Model Zoo publishes into "
+                                        "model/<Arch>/rdk_<board>/ (SHA-256 checked or printed)")
+    p.add_argument("key", nargs="?", help="registry key (default: every published file)")
     p.add_argument("--arch", choices=list(registry.ARCHS), help="only this architecture")
     p.add_argument("--board", choices=list(registry.BOARDS), help="only this board")
     p.add_argument("--dry-run", action="store_true", help="show what would be fetched, without the network")

@@ -30,6 +30,8 @@ META_YUV_RANGE = "rdk.yuv_range"
 META_YAML = "rdk.board_yaml"
 META_MEAN_VALUE = "rdk.mean_value"
 META_SCALE_VALUE = "rdk.scale_value"
+META_NV12_INPUTS = "rdk.nv12_inputs"    # packed (one (1,H*3/2,W) input, as a .bin) / split (y + uv, as an .hbm)
+META_MARCH = "rdk.march"                # the march of the yaml a board model was built from
 # -- the INT8 preview (quantize) -------------------------------------------------------------------
 META_QUANT = "rdk.quantization"
 # -- training checkpoints (safetensors metadata) ---------------------------------------------------

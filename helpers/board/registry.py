@@ -21,24 +21,80 @@ INCEPTION_MEAN = (0.5, 0.5, 0.5)
 INCEPTION_STD = (0.5, 0.5, 0.5)
 
 
+_S_SAMPLE = "D-Robotics/rdk_model_zoo samples/vision/mobilenetv4/conversion/ptq_s.yaml"
+_IDENTITY = "D-Robotics/rdk_model_zoo platforms/registry.json (targets) and samples/_shared/platforms.py"
+
+
 @dataclass(frozen=True)
 class Board:
-    key: str          # "x3" / "x5": what the CLI takes
+    """One board generation, resolved once (:func:`board`) and passed down as this object.
+
+    ``family`` "x": ``hb_mapper makertbin`` builds a ``.bin`` that takes one packed NV12 tensor;
+    ``family`` "s": ``hb_compile`` builds an ``.hbm`` that takes NV12 split into ``y (1,H,W,1)`` and
+    ``uv (1,H/2,W/2,2)`` (rdk_model_zoo samples/vision/mobilenetv4/conversion/README.md, "Validation").
+    How a board names itself: :mod:`helpers.board.identity` reads it, the strings are here.
+    """
+
+    key: str          # "x3" / "x5" / "s100" / "s100p" / "s600": what the CLI takes
     name: str         # marketing name
-    march: str        # the mapper's ``march``
+    march: str        # the toolchain's ``march``
     bpu: str          # what the vendor calls the BPU
     cpu: str
+    family: str = "x"                      # "x" (X3/X5) or "s" (S100/S100P/S600)
+    toolchain: str = "hb_mapper makertbin"  # the compile command
+    toolchain_version: str = ""            # the OpenExplorer release the published files were built with
+    runtimes: Tuple[str, ...] = ()         # Python runtimes that load its files (backend names of runtime.py)
+    suffix: str = ".bin"                   # model file suffix
+    nv12_inputs: str = "packed"            # "packed": one (1, H*3/2, W) tensor; "split": y + uv
+    zoo_dir: str = ""                      # the zoo's folder in download URLs, ours under model/<Arch>/
+    soc_names: Tuple[str, ...] = ()        # /sys/class/boardinfo/soc_name values (lower case)
+    board_types: Tuple[str, ...] = ()      # /sys/class/boardinfo/board_type values refining base_soc
+    base_soc: str = ""
+    socinfo_names: Tuple[str, ...] = ()    # /sys/class/socinfo/soc_name values
+    device_tree_models: Tuple[str, ...] = ()  # substrings of /proc/device-tree/model
+    source: str = ""
+
+    @property
+    def is_s(self) -> bool:
+        """An S-series board: hb_compile, .hbm, split NV12."""
+        return self.family == "s"
+
+    @property
+    def compiler(self) -> str:
+        """The toolchain's executable (``hb_mapper`` / ``hb_compile``)."""
+        return self.toolchain.split()[0]
+
+
+def _s_board(key: str, name: str, march: str, **kw) -> Board:
+    return Board(key, name, march, f"Nash ({march})", "", family="s", toolchain="hb_compile",
+                 toolchain_version="OpenExplorer S 3.7.0 (the published files; " + _S_SAMPLE + ")",
+                 runtimes=("hbm_runtime",), suffix=".hbm", nv12_inputs="split", zoo_dir=f"rdk_{key}",
+                 source=f"march: {_S_SAMPLE}; identity: {_IDENTITY}", **kw)
 
 
 BOARDS: Dict[str, Board] = {
-    "x3": Board("x3", "RDK X3", "bernoulli2", "2x Bernoulli2 @ 1 GHz, 5 TOPS int8", "4x Cortex-A53 @ 1.5 GHz"),
-    "x5": Board("x5", "RDK X5", "bayes-e", "1x Bayes-e @ 1 GHz, 10 TOPS int8", "8x Cortex-A55 @ 1.8 GHz"),
+    "x3": Board("x3", "RDK X3", "bernoulli2", "2x Bernoulli2 @ 1 GHz, 5 TOPS int8", "4x Cortex-A53 @ 1.5 GHz",
+                toolchain_version="OpenExplorer 1.x (X3 / XJ3 toolchain)", runtimes=("hobot_dnn", "bpu_infer_lib"),
+                zoo_dir="rdk_x3", device_tree_models=("RDK X3",),
+                source="D-Robotics/rdk_model_zoo branch rdk_x3 (demos/classification/*/yaml)"),
+    "x5": Board("x5", "RDK X5", "bayes-e", "1x Bayes-e @ 1 GHz, 10 TOPS int8", "8x Cortex-A55 @ 1.8 GHz",
+                toolchain_version="OpenExplorer 1.2.8", runtimes=("hobot_dnn", "bpu_infer_lib", "hbm_runtime"),
+                zoo_dir="rdk_x5", soc_names=("x5",), socinfo_names=("x5u", "x5h", "x5m"),
+                device_tree_models=("RDK X5",),
+                source="D-Robotics/rdk_model_zoo samples/vision/mobilenetv4/conversion/ptq_x5.yaml; identity: "
+                       + _IDENTITY),
+    "s100": _s_board("s100", "RDK S100", "nash-e", soc_names=("s100",)),
+    "s100p": _s_board("s100p", "RDK S100P", "nash-m", soc_names=("s100p",), base_soc="s100",
+                      board_types=("s100p", "rdk s100p")),
+    "s600": _s_board("s600", "RDK S600", "nash-p", soc_names=("s600",)),
 }
 
 ZOO_URL = "https://github.com/D-Robotics/rdk_model_zoo"
 BIN_BASE_URL = "https://archive.d-robotics.cc/downloads/rdk_model_zoo"
-#: the zoo's folder per board, in its download URLs and in ours: model/<Arch>/rdk_x3/, model/<Arch>/rdk_x5/
-BOARD_DIR = {"x3": "rdk_x3", "x5": "rdk_x5"}
+#: the zoo's folder per board, in its download URLs and in ours: model/<Arch>/rdk_x3/, .../rdk_s100/
+BOARD_DIR = {k: b.zoo_dir for k, b in BOARDS.items()}
+#: the S-series release manifest: every published .hbm's URL and (where recorded) SHA-256
+S_MANIFEST = f"{ZOO_URL}/blob/main/docs/release/s/models.yaml"
 
 
 def _zoo_readme(board: str, arch: str) -> str:
@@ -56,22 +112,37 @@ def _bin_url(board: str, name: str) -> str:
 
 @dataclass(frozen=True)
 class Published:
-    """Figures the RDK Model Zoo publishes for a ``.bin`` measured on a board (not ours)."""
+    """A model file the RDK Model Zoo publishes (``.bin`` for X3/X5, ``.hbm`` for S100/S100P/S600) and the
+    figures it publishes for it (not ours). A figure the zoo does not publish is None: nothing is derived."""
 
     board: str              # key of BOARDS
-    bin_url: str
-    params_m: float         # parameters, millions, as published
-    float_top1: float       # ImageNet-1k val top-1 of the float ONNX, %
-    quant_top1: float       # top-1 of the quantised .bin on the board, %
-    latency_1t_ms: float    # single-thread latency, ms
-    latency_mt_ms: float    # multi-thread latency, ms
-    fps: float              # multi-thread throughput, frames/s
+    bin_url: str            # the file's URL, as published (named bin_url for history: .hbm files too)
+    params_m: Optional[float]      # parameters, millions, as published
+    float_top1: Optional[float]    # top-1 of the float ONNX, % (on ``dataset``)
+    quant_top1: Optional[float]    # top-1 of the quantised file on the board, %
+    latency_1t_ms: Optional[float]  # single-thread latency, ms
+    latency_mt_ms: Optional[float]  # multi-thread latency, ms
+    fps: Optional[float]           # multi-thread throughput, frames/s
     source: str             # where the numbers come from
     note: str = ""
+    input_size: Tuple[int, int] = (224, 224)   # (H, W) the file takes
+    sha256: Optional[str] = None    # the publisher's digest, where its manifest records one
+    url_source: str = ""            # where the URL is listed (the manifest), when not ``source``
+    dataset: str = "ImageNet-1k val"   # what the top-1 figures are measured on
+    threads_mt: Optional[int] = None   # threads of the multi-thread figures, when published
 
     @property
     def bin_name(self) -> str:
+        """The file name (``.bin`` or ``.hbm``)."""
         return self.bin_url.rsplit("/", 1)[-1]
+
+    @property
+    def url(self) -> str:
+        return self.bin_url
+
+    @property
+    def suffix(self) -> str:
+        return Path(self.bin_name).suffix
 
 
 @dataclass(frozen=True)
@@ -89,7 +160,7 @@ class ModelSpec:
     interpolation: str       # timm's evaluation interpolation
     input_size: Tuple[int, int] = (224, 224)   # deployed (H, W)
     num_classes: int = 1000
-    boards: Tuple[str, ...] = ("x3", "x5")
+    boards: Tuple[str, ...] = ("x3", "x5", "s100", "s100p", "s600")
     reparameterizable: bool = False
     published: Tuple[Published, ...] = ()
     notes: str = ""
@@ -130,27 +201,38 @@ class ModelSpec:
         """``model/<Arch>/<bin_stem>.onnx``: the PC stand-in for the ``.bin`` of the same stem."""
         return files.MODEL_DIR / self.arch / f"{self.bin_stem}.onnx"
 
+    def board_onnx_for(self, board_key) -> Path:
+        """The PC stand-in for ``board_key``'s file: :attr:`board_onnx_path` (packed NV12, as the ``.bin``) for
+        X3/X5; ``model/<Arch>/<bin_stem>_<board>.onnx`` (split NV12, as the ``.hbm``) for an S board."""
+        b = board(board_key)
+        return files.MODEL_DIR / self.arch / f"{self.bin_stem}_{b.key}.onnx" if b.is_s else self.board_onnx_path
+
     @property
     def bin_path(self) -> Path:
         """``model/<Arch>/<bin_stem>.bin``: where a ``.bin`` built with the toolchain is copied."""
         return files.MODEL_DIR / self.arch / f"{self.bin_stem}.bin"
 
-    def published_bin_path(self, board_key: str) -> Optional[Path]:
-        """``model/<Arch>/rdk_<board>/<name>.bin``: where the model zoo's ``.bin`` for ``board_key`` is
+    def built_path(self, board_key) -> Path:
+        """``model/<Arch>/<bin_stem><suffix>``: where the file we build for ``board_key`` is copied
+        (``.bin`` for X3/X5, ``.hbm`` for the S boards)."""
+        return files.MODEL_DIR / self.arch / f"{self.bin_stem}{board(board_key).suffix}"
+
+    def published_bin_path(self, board_key) -> Optional[Path]:
+        """``model/<Arch>/rdk_<board>/<name>``: where the model zoo's file for ``board_key`` is
         downloaded to (None if none is published). The folder says the board: the X3 and X5 MobileNetV1
-        files have the same name."""
+        files have the same name, and so have the S100 and S600 ``.hbm`` files."""
         pub = self.published_for(board(board_key).key)
         return None if pub is None else files.MODEL_DIR / self.arch / BOARD_DIR[pub.board] / pub.bin_name
 
-    def bin_candidates(self, board_key: str) -> List[Path]:
-        """Where a ``.bin`` for ``board_key`` may be: the one we build, then the published one."""
-        paths = [self.bin_path, self.published_bin_path(board_key)]
+    def bin_candidates(self, board_key) -> List[Path]:
+        """Where a model file for ``board_key`` may be: the one we build, then the published one."""
+        paths = [self.built_path(board_key), self.published_bin_path(board_key)]
         return list(dict.fromkeys(p for p in paths if p is not None))
 
-    def yaml_name(self, board_key: str) -> str:
+    def yaml_name(self, board_key) -> str:
         return f"{self.key}_{board(board_key).key}.yaml"
 
-    def yaml_path(self, board_key: str) -> Path:
+    def yaml_path(self, board_key) -> Path:
         """``yaml/<Arch>/<key>_<board>.yaml``: the committed, generated mapper config."""
         return files.YAML_DIR / self.arch / self.yaml_name(board_key)
 
@@ -159,7 +241,7 @@ class ModelSpec:
         """``data/calib/<key>_f32``: the calibration data the committed yamls point at."""
         return files.DATA_DIR / "calib" / f"{self.key}_f32"
 
-    def working_dir(self, board_key: str) -> Path:
+    def working_dir(self, board_key) -> Path:
         """``build/<Arch>/<key>_<board>``: the mapper's output folder for the committed yamls."""
         return files.REPO_ROOT / "build" / self.arch / f"{self.key}_{board(board_key).key}"
 
@@ -182,6 +264,56 @@ def _pub(board: str, arch: str, name: str, params_m: float, float_top1: float, q
                      quant_top1=quant_top1, latency_1t_ms=latency_1t_ms, latency_mt_ms=latency_mt_ms, fps=fps,
                      source=_zoo_readme(board, arch), note=note)
 
+
+# The S-series files (docs/release/s/models.yaml on the zoo's main branch: URL, file name; its sha256 is null
+# for every file below). Figures: RDK S100 only, from the rdk_s sample READMEs ("hrt_model_exec perf
+# --core_id=0 --frame_count=200", thread_num 1 and 3); the zoo publishes no S-series top-1 for these files
+# and no S600 / S100P figures. S100P: the manifest lists no file of these models.
+_S_PERF_README = f"{ZOO_URL}/blob/rdk_s/samples/vision/{{}}/README.md"
+_S_CONVERSION = f"{ZOO_URL}/blob/main/samples/vision/{{}}/conversion/README.md"
+
+
+def _hbm(board: str, sample: str, name: str, size: int = 224, params_m: Optional[float] = None,
+         perf: Optional[Tuple[float, float, float, float]] = None, note: str = "") -> Published:
+    """A published .hbm; ``perf`` = (latency 1 thread ms, FPS 1 thread, latency 3 threads ms, FPS 3 threads)."""
+    lat1, fps1, lat3, fps3 = perf if perf else (None, None, None, None)
+    if perf:
+        note = f"1 thread: {fps1} FPS. " + note
+    return Published(board=board, bin_url=f"{BIN_BASE_URL}/{BOARD_DIR[board]}/MobileNet/{name}", params_m=params_m,
+                     float_top1=None, quant_top1=None, latency_1t_ms=lat1, latency_mt_ms=lat3, fps=fps3,
+                     source=_S_PERF_README.format(sample) if perf else S_MANIFEST, note=note.strip(),
+                     input_size=(size, size), sha256=None, url_source=S_MANIFEST, dataset="",
+                     threads_mt=3 if perf else None)
+
+
+_V3_S_NOTE = ("Toolchain estimate (hb_compile perf, 1 core): 2616.81 FPS, 0.38 ms; quantised-vs-float output "
+              "cosine 0.909 (conversion README, 'Validation').")
+_V4S_S_NOTE = ("Toolchain estimate (1 core): 5698.18 FPS, 0.18 ms; output cosine 0.99988 "
+               "(conversion README, 'Validation').")
+_V4M_S_NOTE = ("The S file takes 256x256 (ours and the X5 file: 224x224). Toolchain estimate (1 core): 2468.07 FPS, "
+               "0.41 ms; output cosine 0.999863 (conversion README, 'Validation').")
+_V1_S_NOTE = ("Converted from a MobileNet-Caffe model (conversion README, 'Source model'), not timm's weights; "
+              "its output is post-softmax probabilities.")
+_S_FILES = {
+    "mobilenetv1_100": tuple(_hbm(b, "mobilenetv1", "mobilenetv1_224x224_nv12.hbm", note=_V1_S_NOTE)
+                             for b in ("s100", "s600")),
+    "mobilenetv3_large_100": (
+        _hbm("s100", "mobilenetv3", "mobilenetv3_224x224_nv12.hbm", params_m=5.47,
+             perf=(0.543, 1771.793, 0.881, 3276.057), note=_V3_S_NOTE),
+        _hbm("s600", "mobilenetv3", "mobilenetv3_224x224_nv12.hbm", params_m=5.47)),
+    "mobilenetv4_conv_small": (
+        _hbm("s100", "mobilenetv4", "mobilenetv4_small_224x224_nv12.hbm", perf=(0.388, 2423.449, 0.557, 5130.441),
+             note=_V4S_S_NOTE),
+        _hbm("s600", "mobilenetv4", "mobilenetv4_small_224x224_nv12.hbm")),
+    "mobilenetv4_conv_medium": (
+        _hbm("s100", "mobilenetv4", "mobilenetv4_medium_256x256_nv12.hbm", 256, perf=(0.595, 1612.084, 0.962, 3000.570),
+             note=_V4M_S_NOTE),
+        _hbm("s600", "mobilenetv4", "mobilenetv4_medium_256x256_nv12.hbm", 256,
+             note="The S file takes 256x256 (ours and the X5 file: 224x224).")),
+}
+#: every board a key is generated for (yaml, board model, bundle): the S toolchain compiles any of our ONNX,
+#: so MobileOne (no published S file) gets its hb_compile configs too
+ALL_BOARDS: Tuple[str, ...] = tuple(BOARDS)
 
 # The zoo's RDK X5 MobileOne table (main: samples/vision/classification/MobileOne/README.md), one .bin per variant.
 _MOBILEONE_X5 = {
@@ -217,7 +349,7 @@ MODELS: Dict[str, ModelSpec] = {m.key: m for m in [
                  note=_MOBILENETV1_NOTE),
             _pub("x5", "MobileNetV1", "mobilenetv1_224x224_nv12.bin", 1.33, 71.74, 65.36, 1.27, 2.90, 1356.25,
                  note=_MOBILENETV1_NOTE),
-        ),
+        ) + _S_FILES["mobilenetv1_100"],
     ),
     ModelSpec(
         key="mobilenetv3_large_100", arch="MobileNetV3", display="MobileNetV3_Large",
@@ -227,7 +359,7 @@ MODELS: Dict[str, ModelSpec] = {m.key: m for m in [
         code_url="https://github.com/huggingface/pytorch-image-models/blob/main/timm/models/mobilenetv3.py",
         mean=IMAGENET_MEAN, std=IMAGENET_STD, crop_pct=0.875, interpolation="bicubic",
         published=(_pub("x5", "MobileNetV3", "MobileNetV3_224x224_nv12.bin", 5.47, 74.75, 64.75, 2.02, 5.53,
-                        714.22),),
+                        714.22),) + _S_FILES["mobilenetv3_large_100"],
     ),
     ModelSpec(
         key="mobilenetv4_conv_small", arch="MobileNetV4", display="MobileNetV4_conv_small",
@@ -243,7 +375,7 @@ MODELS: Dict[str, ModelSpec] = {m.key: m for m in [
                        "mobilenetv4_conv_small.onnx.")),
             _pub("x5", "MobileNetV4", "MobileNetV4_conv_small_224x224_nv12.bin", 3.76, 70.75, 68.75, 1.18, 2.74,
                  1436.22),
-        ),
+        ) + _S_FILES["mobilenetv4_conv_small"],
     ),
     ModelSpec(
         key="mobilenetv4_conv_medium", arch="MobileNetV4", display="MobileNetV4_conv_medium",
@@ -255,7 +387,7 @@ MODELS: Dict[str, ModelSpec] = {m.key: m for m in [
         notes=("timm's default tag for this model is e500_r256_in1k (trained at 256); we deploy at "
                "224 like the zoo's .bin, so we take the e500_r224_in1k weights."),
         published=(_pub("x5", "MobileNetV4", "MobileNetV4_conv_medium_224x224_nv12.bin", 9.68, 76.75, 75.14,
-                        2.42, 6.91, 572.36),),
+                        2.42, 6.91, 572.36),) + _S_FILES["mobilenetv4_conv_medium"],
     ),
 ]}
 
@@ -293,14 +425,23 @@ def published_files() -> List[Tuple[str, Published]]:
 
 
 def board_of_path(path) -> Optional[str]:
-    """The board a ``.bin`` is for when its folder says so (``.../rdk_x3/...``), else None."""
+    """The board a model file is for when its folder says so (``.../rdk_x3/...``, ``.../rdk_s600/...``,
+    or the zoo's own ``s100/`` / ``nash-e/`` sub-folders), else None."""
     parts = {p.lower() for p in Path(path).parts[:-1]}
     found = [b for b, d in BOARD_DIR.items() if d in parts]
+    if not found:  # the zoo's S layout: model/s100/x.hbm, or per march: nash-e/x.hbm
+        found = [k for k, b in BOARDS.items() if b.is_s and (k in parts or b.march in parts)]
     return found[0] if len(found) == 1 else None
 
 
-def board(key: str) -> Board:
+def board(key) -> Board:
+    """The :class:`Board` for ``key`` ("x3", ..., "s600"); a Board is returned as it is, so a function
+    may take either and resolve once."""
+    if isinstance(key, Board):
+        return key
     try:
         return BOARDS[key]
-    except KeyError:
-        raise HelpersError(f"unknown board {key!r}; use one of: {', '.join(BOARDS)}") from None
+    except (KeyError, TypeError):
+        close = difflib.get_close_matches(str(key), BOARDS, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise HelpersError(f"unknown board {key!r}{hint}; use one of: {', '.join(BOARDS)}") from None

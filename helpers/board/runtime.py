@@ -179,7 +179,16 @@ class OrtBackend(Backend):
                                "(python -m helpers export KEY)") from None
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
         kind = self.metadata.get(META_INPUT_TYPE)
-        for i, a in enumerate(self.session.get_inputs()):
+        ins = self.session.get_inputs()
+        # an S-series board model (helpers.pc.board_model): y (1,H,W,1) + uv (1,H/2,W/2,2), reported and fed as
+        # one packed NV12 input like every NV12 model; run() splits the bytes
+        self._split = kind == "nv12" and len(ins) == 2 and len(ins[0].shape) == 4 and ins[0].shape[3] == 1
+        if self._split:
+            h, w = int(ins[0].shape[1]), int(ins[0].shape[2])
+            self.inputs.append(TensorInfo(ins[0].name, (1, 3, h, w), "nv12", "NCHW",
+                                          f"split NV12: {ins[0].name} (1,{h},{w},1) + {ins[1].name} (1,{h // 2},{w // 2},2)"))
+            self._split_names = (ins[0].name, ins[1].name)
+        for i, a in enumerate(ins if not self._split else ()):
             shape = tuple(d if isinstance(d, int) else -1 for d in a.shape)
             dtype = _ORT_TYPES.get(a.type, a.type)
             layout = "NCHW" if len(shape) == 4 else "NONE"
@@ -198,6 +207,11 @@ class OrtBackend(Backend):
 
     def run(self, feed: np.ndarray) -> List[np.ndarray]:
         feed = np.asarray(feed)
+        if self._split:
+            h, w = self.inputs[0].hw
+            flat = check_nv12_feed(feed, self.inputs[0])
+            y, uv = flat[:h * w].reshape(1, h, w, 1), flat[h * w:].reshape(1, h // 2, w // 2, 2)
+            return self.session.run(None, dict(zip(self._split_names, (y, uv))))
         if self.inputs[0].dtype == "nv12":
             feed = check_nv12_feed(feed, self.inputs[0]).reshape(self._feed_shape)
         return self.session.run(None, {self._feed_name: feed})
@@ -219,13 +233,11 @@ def _board_info(name: str, tensor_type, valid, lay, note: str = "") -> TensorInf
 
 
 def board_key_here() -> Optional[str]:
-    """"x3"/"x5" when this machine says which RDK it is (device tree), else None."""
-    try:
-        text = Path("/proc/device-tree/model").read_bytes().decode("utf-8", "replace").upper()
-    except OSError:
-        return None
-    found = [b for b in registry.BOARDS if f"RDK {b.upper()}" in text or f"RDK{b.upper()}" in text]
-    return found[0] if len(found) == 1 else None
+    """"x3"/"x5"/"s100"/"s100p"/"s600" when this machine says which RDK it is (:mod:`helpers.board.identity`)."""
+    from helpers.board.identity import board_here
+
+    b = board_here()
+    return b.key if b else None
 
 
 def _check_bin_board(path: Path, module: str) -> None:

@@ -269,7 +269,9 @@ def draw_published(path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(7.2, 4.2))
     seen_boards = set()
     placed = []  # label boxes in data units: (x0, x1, y0, y1), to avoid overlapping labels
-    points = [(spec, p) for spec in registry.MODELS.values() for p in spec.published]
+    # files with both published top-1 figures and a latency (the S-series files have no published top-1)
+    points = [(spec, p) for spec in registry.MODELS.values() for p in spec.published
+              if None not in (p.float_top1, p.quant_top1, p.latency_1t_ms, p.fps)]
     for spec, p in sorted(points, key=lambda sp: -sp[1].float_top1):
             col = _BOARD_COLOURS.get(p.board, "#555555")
             x = p.latency_1t_ms
@@ -294,8 +296,8 @@ def draw_published(path: Path) -> Path:
     ax.set_xlabel("single-thread latency on the board (ms)")
     ax.set_ylabel("ImageNet-1k top-1 (%)")
     ax.set_title("Published by the RDK Model Zoo (measured on the boards, not by us)")
-    xs = [p.latency_1t_ms for s in registry.MODELS.values() for p in s.published]
-    ys = [v for s in registry.MODELS.values() for p in s.published for v in (p.float_top1, p.quant_top1)]
+    xs = [p.latency_1t_ms for _, p in points]
+    ys = [v for _, p in points for v in (p.float_top1, p.quant_top1)]
     ax.set_xlim(0, max(xs) * 1.15)
     ax.set_ylim(min(ys) - 2.5, max(ys) + 2)
     ax.legend(fontsize=7.5, loc="lower right", frameon=False)

@@ -103,8 +103,11 @@ def facts(arch: str, root: Optional[Path] = None) -> Dict[str, Any]:
         raise HelpersError(f"{arch}: the notebooks serve every key of an architecture, but only some "
                            f"are reparameterizable; split the architecture or make them agree")
     default = specs[0]
-    published = [b for b in default.boards if default.published_for(b) is not None]
-    board = (published or list(default.boards))[-1]  # boards are listed oldest first
+    # the notebooks' default BOARD: the newest X board with a published file (boards are listed oldest first);
+    # the S boards (split-NV12 .hbm, hbm_runtime) are chosen with BOARD = "s100" in the notebook
+    x_boards = [b for b in default.boards if not registry.board(b).is_s]
+    published = [b for b in x_boards if default.published_for(b) is not None]
+    board = (published or x_boards)[-1]
     text_path = root / "notebooks" / arch / TEXT_FILE
     sections = read_sections(text_path)
     reparameterizable = reparam.pop()

@@ -1,9 +1,10 @@
-"""README blocks about the RDK Model Zoo's published ``.bin`` files: their figures, how to fetch them,
-and the board commands that run them. Generated from :mod:`helpers.board.registry` (``python -m helpers readme``).
+"""README blocks about the RDK Model Zoo's published ``.bin`` / ``.hbm`` files: their figures, how to fetch
+them, and the board commands that run them. Generated from :mod:`helpers.board.registry` (``python -m helpers readme``).
 
 The figures are the zoo's, not ours: each row links the README it comes from (D-Robotics/rdk_model_zoo,
 branch main ``samples/vision/classification/<Arch>/README.md`` for RDK X5, branch rdk_x3
-``demos/classification/<Arch>/README.md`` for RDK X3).
+``demos/classification/<Arch>/README.md`` for RDK X3, branch rdk_s ``samples/vision/<sample>/README.md`` for
+RDK S100; the S files' URLs come from ``docs/release/s/models.yaml``). A figure the zoo does not publish is "-".
 """
 from __future__ import annotations
 
@@ -15,14 +16,22 @@ from helpers.board.text import md_table
 from helpers.docs.words import t
 
 
+def _f(value, fmt: str) -> str:
+    """A published figure as published (``fmt`` unless that would round it), or "-" where the zoo publishes none."""
+    if value is None:
+        return "-"
+    text = format(value, fmt)
+    return text if float(text) == value else repr(float(value))
+
+
 def _published_rows(keys: Sequence[str], lang: str) -> Tuple[List[List[str]], List[str]]:
     rows, notes = [], []
     for key in keys:
         s = registry.get(key)
         for p in s.published:
             board = registry.BOARDS[p.board].name
-            rows.append([f"`{key}`", board, f"{p.params_m:g}", f"{p.float_top1:.2f}", f"{p.quant_top1:.2f}",
-                         f"{p.latency_1t_ms:.2f}", f"{p.latency_mt_ms:.2f}", f"{p.fps:.2f}",
+            rows.append([f"`{key}`", board, _f(p.params_m, "g"), _f(p.float_top1, ".2f"), _f(p.quant_top1, ".2f"),
+                         _f(p.latency_1t_ms, ".2f"), _f(p.latency_mt_ms, ".2f"), _f(p.fps, ".2f"),
                          f"[{registry.BOARD_DIR[p.board]}/{p.bin_name}]({p.bin_url})",
                          f"[{t('zoo', lang)}]({p.source})"])
             if p.note:
@@ -43,16 +52,26 @@ def block_published(ctx) -> str:
               t("quant_top1", lang), t("lat1", lang), t("latn", lang), t("fps", lang), t("bin", lang),
               t("source", lang)]
     missing = [k for k in keys if not registry.get(k).published]
+    any_s = any(registry.board(p.board).is_s for k in keys for p in registry.get(k).published)
     cap = ("*Published* by the RDK Model Zoo, measured on the board named in each row (not by us): ImageNet-1k "
            "validation top-1 of the float ONNX and of the quantised `.bin`, BPU latency with 1 thread and with "
            "several threads, and the multi-thread FPS. "
-           f"{len(rows)} files; `python -m helpers download` puts each in `model/<Arch>/rdk_x3/` or "
-           "`model/<Arch>/rdk_x5/` (the folder says the board: the X3 and X5 MobileNetV1 files share a name)."
+           f"{len(rows)} files; `python -m helpers download` puts each in `model/<Arch>/rdk_<board>/` "
+           "(the folder says the board: the X3 and X5 MobileNetV1 files share a name, so do the S100 and S600 files)."
            if lang == "en" else
            "以下为 RDK Model Zoo *公开发布* 的数据，在每行所列开发板上测得（非本仓库测量）：浮点 ONNX 与量化 `.bin` 的 "
            "ImageNet-1k 验证集 top-1、1 线程与多线程的 BPU 延迟，以及多线程 FPS。"
-           f"共 {len(rows)} 个文件；`python -m helpers download` 把每个文件放到 `model/<Arch>/rdk_x3/` 或 "
-           "`model/<Arch>/rdk_x5/`（目录名即开发板：X3 与 X5 的 MobileNetV1 文件同名）。")
+           f"共 {len(rows)} 个文件；`python -m helpers download` 把每个文件放到 `model/<Arch>/rdk_<board>/`"
+           "（目录名即开发板：X3 与 X5 的 MobileNetV1 文件同名，S100 与 S600 的文件也同名）。")
+    if any_s:
+        cap += (" For the S-series `.hbm` files the zoo publishes no top-1 (\"-\"); the RDK S100 latencies and FPS are "
+                "`hrt_model_exec perf` with 1 and 3 threads (the rdk_s sample READMEs), the S600 files come without "
+                f"figures, and their URLs are those of the zoo's [S manifest]({registry.S_MANIFEST}) (no SHA-256 "
+                "recorded for these files)."
+                if lang == "en" else
+                " S 系列 `.hbm` 文件没有公开 top-1（“-”）；RDK S100 的延迟与 FPS 为 `hrt_model_exec perf` 1 线程与 "
+                "3 线程的结果（rdk_s 分支的样例 README），S600 文件没有公开数据；其 URL 取自 Model Zoo 的 "
+                f"[S 清单]({registry.S_MANIFEST})（这些文件未记录 SHA-256）。")
     out = cap + "\n\n" + md_table(header, rows)
     if missing:
         names = ", ".join(f"`{k}`" for k in missing)

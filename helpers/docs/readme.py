@@ -319,6 +319,34 @@ def block_models(ctx: Ctx) -> str:
     return md_table(header, rows) + "\n\n" + cap
 
 
+def block_boards(ctx: Ctx) -> str:
+    """Top README: every board generation the registry knows (:class:`helpers.board.registry.Board`)."""
+    en = ctx.lang == "en"
+    header = (["board", "march", "toolchain", "model file", "NV12 input", "Python runtimes", "identified by"] if en else
+              ["开发板", "march", "工具链", "模型文件", "NV12 输入", "Python 运行时", "识别方式"])
+    rows = []
+    for b in registry.BOARDS.values():
+        split = "split `y` + `uv`" if en else "拆分为 `y` + `uv`"
+        packed = "packed (1, H*3/2, W)" if en else "打包 (1, H*3/2, W)"
+        ident = ([f"`soc_name` {'/'.join(b.soc_names)}"] if b.soc_names else []) + \
+            ([f"`soc_name` {b.base_soc} with `board_type` {' / '.join(b.board_types)}"] if b.board_types else []) + \
+            ([f"`socinfo` {'/'.join(b.socinfo_names)}"] if b.socinfo_names else []) + \
+            ([f"device tree \"{'/'.join(b.device_tree_models)}\""] if b.device_tree_models else [])
+        rows.append([b.name, f"`{b.march}`", f"`{b.toolchain}`", f"`{b.suffix}`", split if b.nv12_inputs == "split" else packed,
+                     ", ".join(f"`{r}`" for r in b.runtimes), "; ".join(ident)])
+    cap = ("From `helpers/board/registry.py`: the S boards' march, `hb_compile` and `.hbm` from the zoo's "
+           "[`ptq_s.yaml`](https://github.com/D-Robotics/rdk_model_zoo/blob/main/samples/vision/mobilenetv4/conversion/ptq_s.yaml), "
+           "the split NV12 input from its conversion README (\"Validation\"), the identity strings from its "
+           "[`platforms/registry.json`](https://github.com/D-Robotics/rdk_model_zoo/blob/main/platforms/registry.json) "
+           "(read by `helpers/board/identity.py`)." if en else
+           "来自 `helpers/board/registry.py`：S 系列的 march、`hb_compile` 与 `.hbm` 取自 Model Zoo 的 "
+           "[`ptq_s.yaml`](https://github.com/D-Robotics/rdk_model_zoo/blob/main/samples/vision/mobilenetv4/conversion/ptq_s.yaml)，"
+           "拆分的 NV12 输入取自其转换说明（“Validation”一节），识别字符串取自其 "
+           "[`platforms/registry.json`](https://github.com/D-Robotics/rdk_model_zoo/blob/main/platforms/registry.json)"
+           "（由 `helpers/board/identity.py` 读取）。")
+    return md_table(header, rows) + "\n\n" + cap
+
+
 def _result_section(src: Source, keys: Optional[Sequence[str]], ctx: Ctx, level: str = "**") -> str:
     lang = ctx.lang
     title = src.title_en if lang == "en" else src.title_cn
@@ -446,6 +474,7 @@ def block_sensitivity(ctx: Ctx) -> str:
 
 BLOCKS: Dict[str, Callable[[Ctx], str]] = {
     "models": block_models,
+    "boards": block_boards,
     "sensitivity": block_sensitivity,
     "published": block_published,
     "demo": block_demo,

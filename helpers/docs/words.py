@@ -27,7 +27,7 @@ T: Dict[str, Dict[str, str]] = {
     "lat1": {"en": "latency, 1 thread (ms)", "cn": "延迟，1 线程 (ms)"},
     "latn": {"en": "latency, multi-thread (ms)", "cn": "延迟，多线程 (ms)"},
     "fps": {"en": "FPS", "cn": "FPS"},
-    "bin": {"en": ".bin", "cn": ".bin"},
+    "bin": {"en": "file (.bin / .hbm)", "cn": "文件（.bin / .hbm）"},
     "source": {"en": "source", "cn": "来源"},
     "zoo": {"en": "RDK Model Zoo", "cn": "RDK Model Zoo"},
     "yaml": {"en": "mapper yaml", "cn": "mapper yaml"},

@@ -28,12 +28,10 @@ def on_board() -> bool:
 
 
 def device_model() -> Optional[str]:
-    """The board's name from the device tree (e.g. 'D-Robotics RDK X5'), None on a PC."""
-    p = Path("/proc/device-tree/model")
-    try:
-        return p.read_bytes().decode("utf-8", "replace").strip("\x00 \n") or None
-    except OSError:
-        return None
+    """The board's name (e.g. 'D-Robotics RDK X5 V1.0', 'RDK S100'), None on a PC: :mod:`helpers.board.identity`."""
+    from helpers.board.identity import device_model as _device_model
+
+    return _device_model()
 
 
 

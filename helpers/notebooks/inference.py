@@ -187,7 +187,7 @@ def resolve_model(key: str, board: str = "x5", backend: str = "auto", kind: str 
             raise HelpersError(f"model file not found: {path}")
         meta_kind = "bin" if path.suffix.lower() == ".bin" else None
         if meta_kind is None:
-            meta_kind = "board-onnx" if path.name == registry.get(key).board_onnx_path.name else "float-onnx"
+            meta_kind = "board-onnx" if path.name == registry.get(key).board_onnx_for(board).name else "float-onnx"
         return ModelChoice(key, board, meta_kind, path, notes=[f"model file given: {path}"])
     if kind == "auto":
         kind = "bin" if (backend in BOARD_BACKENDS or (backend == "auto" and on_board())) else "board-onnx"
@@ -209,7 +209,7 @@ def resolve_model(key: str, board: str = "x5", backend: str = "auto", kind: str 
     made: List[str] = Steps(on_step)
     notes: List[str] = []
     if kind == "board-onnx":
-        path = ensure_board_onnx(key, board, weights, made, notes) if make else registry.get(key).board_onnx_path
+        path = ensure_board_onnx(key, board, weights, made, notes) if make else registry.get(key).board_onnx_for(board)
     else:
         path = ensure_float_onnx(key, weights, made, notes) if make else registry.get(key).float_onnx_path
     return ModelChoice(key, board, kind, path, made, notes)
@@ -532,7 +532,7 @@ class InferenceDemo:
             print(f"made       : {m}")
         rgb = b.prepare(self.image if image is None else resolve_image(image)).rgb
         spec = registry.get(self.key)
-        stale = stale_reason(self.key, self.board) if b.runtime.path == spec.board_onnx_path else None
+        stale = stale_reason(self.key, self.board) if b.runtime.path == spec.board_onnx_for(self.board) else None
         return agreement.compare(b, f, rgb, hint=stale)
 
     # ---- 6. latency and FPS

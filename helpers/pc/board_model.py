@@ -10,6 +10,11 @@ so the PC and the board share one contract:
   -> ``(x - mean_value) * scale_value`` from the yaml
   -> the float model's graph.
 
+For an S-series yaml (``march`` nash-e/m/p) the input is the ``.hbm``'s: NV12 split into uint8 ``y``
+``(1, H, W, 1)`` and ``uv`` ``(1, H/2, W/2, 2)`` (rdk_model_zoo samples/vision/mobilenetv4/conversion/README.md,
+"Validation"); the rest of the graph is the same. :class:`helpers.board.runtime.OrtBackend` takes the packed
+NV12 bytes for both and splits them for this one.
+
 ``rgb``/``bgr`` runtime inputs are supported too: uint8 NHWC (1, H, W, 3). ``yuv444``, ``gray`` and
 ``featuremap`` are refused. The NumPy reference is :func:`helpers.board.nv12.nv12_to_rgb_float`.
 
@@ -23,10 +28,11 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
-from helpers.pc import mapper
+from helpers.pc import mapper, nash
 from helpers.board import agreement, nv12, registry
 from helpers.errors import HelpersError, first_line
-from helpers.board.meta import META_INPUT_SIZE, META_INPUT_TYPE, META_KEY, META_MEAN_VALUE, META_SCALE_VALUE, META_YAML, META_YUV_RANGE
+from helpers.board.meta import (META_INPUT_SIZE, META_INPUT_TYPE, META_KEY, META_MARCH, META_MEAN_VALUE,
+                                META_NV12_INPUTS, META_SCALE_VALUE, META_YAML, META_YUV_RANGE)
 from helpers.board.files import atomic_output
 
 SUPPORTED_RT = ("nv12", "rgb", "bgr")
@@ -70,8 +76,11 @@ def _opset(model) -> int:
 
 
 def preprocess_nodes(pre: mapper.Preprocess, height: int, width: int, out_name: str, opset: int,
-                     layout: str = "NCHW"):
-    """The ONNX nodes, initializers and the uint8 input that turn board input into ``out_name``."""
+                     layout: str = "NCHW", split: bool = False):
+    """The ONNX nodes, initializers and the uint8 input(s) that turn board input into ``out_name``.
+
+    Returns ``(graph inputs, nodes, initializers)``; ``split`` (NV12 only): ``y`` and ``uv`` inputs as the
+    S-series ``.hbm`` takes them, else one packed ``data`` input."""
     from onnx import TensorProto, helper, numpy_helper
 
     nodes, inits = [], []
@@ -88,13 +97,20 @@ def preprocess_nodes(pre: mapper.Preprocess, height: int, width: int, out_name: 
     h, w = height, width
     if pre.input_type_rt == "nv12":
         nv12.check_even(h, w)
-        graph_input = helper.make_tensor_value_info("data", TensorProto.UINT8, [1, h * 3 // 2, w])
         m, off = nv12.yuv_to_rgb_matrix(pre.yuv_range)
-        x = node("Cast", ["data"], "nv12_f32", to=TensorProto.FLOAT)
-        ax = const("axis1", np.array([1], np.int64))
-        y = node("Slice", [x, const("y_start", np.array([0], np.int64)), const("y_end", np.array([h], np.int64)), ax], "y")
-        uv = node("Slice", [x, const("uv_start", np.array([h], np.int64)),
-                            const("uv_end", np.array([h * 3 // 2], np.int64)), ax], "uv")
+        if split:
+            graph_inputs = [helper.make_tensor_value_info("y", TensorProto.UINT8, [1, h, w, 1]),
+                            helper.make_tensor_value_info("uv", TensorProto.UINT8, [1, h // 2, w // 2, 2])]
+            y = node("Cast", ["y"], "y_f32", to=TensorProto.FLOAT)
+            uv = node("Cast", ["uv"], "uv_f32", to=TensorProto.FLOAT)
+        else:
+            graph_inputs = [helper.make_tensor_value_info("data", TensorProto.UINT8, [1, h * 3 // 2, w])]
+            x = node("Cast", ["data"], "nv12_f32", to=TensorProto.FLOAT)
+            ax = const("axis1", np.array([1], np.int64))
+            y = node("Slice", [x, const("y_start", np.array([0], np.int64)), const("y_end", np.array([h], np.int64)),
+                               ax], "y")
+            uv = node("Slice", [x, const("uv_start", np.array([h], np.int64)),
+                                const("uv_end", np.array([h * 3 // 2], np.int64)), ax], "uv")
         # Y part: m[:, 0] is the same for all three channels (1 full, 255/219 limited): broadcast it;
         # the full range needs neither an offset nor a gain
         if not np.allclose(m[:, 0], m[0, 0]):  # pragma: no cover - guards a change of the matrix
@@ -121,7 +137,10 @@ def preprocess_nodes(pre: mapper.Preprocess, height: int, width: int, out_name: 
                                const("lo", np.array(0.0, np.float32))], "rgb")
         src_order = "rgb"
     else:
-        graph_input = helper.make_tensor_value_info("data", TensorProto.UINT8, [1, h, w, 3])
+        if split:
+            raise HelpersError(f"input_type_rt {pre.input_type_rt!r}: the S-series board model takes nv12 only; "
+                               "set input_type_rt: 'nv12' in the yaml")
+        graph_inputs = [helper.make_tensor_value_info("data", TensorProto.UINT8, [1, h, w, 3])]
         x = node("Cast", ["data"], "nhwc_f32", to=TensorProto.FLOAT)
         rgb = node("Transpose", [x], "nchw", perm=[0, 3, 1, 2])
         src_order = pre.input_type_rt
@@ -134,7 +153,7 @@ def preprocess_nodes(pre: mapper.Preprocess, height: int, width: int, out_name: 
     if layout == "NHWC":
         t = node("Transpose", [t], "normalised", perm=[0, 2, 3, 1])
     nodes.append(helper.make_node("Identity", [t], [out_name], name=p + "to_model"))
-    return graph_input, nodes, inits
+    return graph_inputs, nodes, inits
 
 
 def _hw_of(pre: mapper.Preprocess, dims: Tuple[int, ...]) -> Tuple[int, int]:
@@ -182,7 +201,9 @@ def board_model_proto(onnx_path, yaml_path):
     if any(n.startswith(PREFIX) for n in used):
         raise HelpersError(f"{onnx_path.name} already contains {PREFIX}* tensors; give the float ONNX")
     inner = PREFIX + "model_input"
-    graph_input, nodes, inits = preprocess_nodes(pre, h, w, inner, opset, pre.input_layout_train)
+    march = cfg["model_parameters"].get("march")
+    split = pre.input_type_rt == "nv12" and nash.is_nash(march)
+    graph_inputs, nodes, inits = preprocess_nodes(pre, h, w, inner, opset, pre.input_layout_train, split)
 
     g = model.graph
     for node in g.node:  # rename the float input to the pre-processing output
@@ -194,7 +215,7 @@ def board_model_proto(onnx_path, yaml_path):
             raise HelpersError("the float ONNX passes its input straight to an output; not a classifier")
     old_inputs = [i for i in g.input if i.name != name]
     del g.input[:]
-    g.input.extend([graph_input] + old_inputs)
+    g.input.extend(list(graph_inputs) + old_inputs)
     all_nodes = list(nodes) + list(g.node)
     del g.node[:]
     g.node.extend(all_nodes)
@@ -209,8 +230,12 @@ def board_model_proto(onnx_path, yaml_path):
     })
     if pre.input_type_rt == "nv12":
         meta[META_YUV_RANGE] = pre.yuv_range
+        meta[META_NV12_INPUTS] = "split" if split else "packed"
     else:
         meta.pop(META_YUV_RANGE, None)
+        meta.pop(META_NV12_INPUTS, None)
+    if march:
+        meta[META_MARCH] = str(march)
     del model.metadata_props[:]
     for k, v in meta.items():
         entry = model.metadata_props.add()
@@ -234,7 +259,9 @@ def build_board_model(onnx_path, yaml_path, out=None, overwrite: bool = False) -
         key = {p.key: p.value for p in model.metadata_props}.get(META_KEY)
         if not key:
             raise HelpersError(f"{Path(onnx_path).name} carries no {META_KEY} metadata; give --out FILE")
-        out = registry.get(key).board_onnx_path
+        march = {p.key: p.value for p in model.metadata_props}.get(META_MARCH)
+        b = nash.board_of_march(march) if march else None
+        out = registry.get(key).board_onnx_for(b) if b is not None else registry.get(key).board_onnx_path
     with atomic_output(out, overwrite=overwrite, suffix=".onnx") as tmp:
         onnx.save(model, str(tmp))
     return Path(out)

@@ -37,11 +37,11 @@ def missing_steps(key: str, board: str, kind: str = "board-onnx") -> List[str]:
     """What :func:`ensure_board_onnx` (``kind`` board-onnx) or :func:`ensure_float_onnx` would make, in order."""
     spec = registry.get(key)
     steps = []
-    need_board = kind == "board-onnx" and not spec.board_onnx_path.exists()
+    need_board = kind == "board-onnx" and not spec.board_onnx_for(board).exists()
     if (need_board or kind == "float-onnx") and not spec.float_onnx_path.exists():
         steps.append(f"export {rel_to_repo(spec.float_onnx_path)} (timm -> ONNX, simplify, parity check)")
     if need_board:
-        steps.append(f"build {rel_to_repo(spec.board_onnx_path)} from {rel_to_repo(spec.yaml_path(board))}")
+        steps.append(f"build {rel_to_repo(spec.board_onnx_for(board))} from {rel_to_repo(spec.yaml_path(board))}")
     return steps
 
 
@@ -96,7 +96,7 @@ def ensure_float_onnx(key: str, weights: str, made: List[str], notes: List[str])
 
 def ensure_board_onnx(key: str, board: str, weights: str, made: List[str], notes: List[str]) -> Path:
     """The NV12 board-model ONNX of ``key`` (yaml of ``board``); built (PC only) when missing."""
-    path = registry.get(key).board_onnx_path
+    path = registry.get(key).board_onnx_for(board)
     if path.exists():
         _note_weights(path, weights, notes, key)
         reason = stale_reason(key, board)
@@ -124,7 +124,7 @@ def stale_reason(key: str, board: str) -> Optional[str]:
     We do not rebuild it silently (it may be a file you made on purpose); we say so and how to rebuild.
     """
 
-    path = registry.get(key).board_onnx_path
+    path = registry.get(key).board_onnx_for(board)
     if not path.exists():
         return None
     built = path.stat().st_mtime

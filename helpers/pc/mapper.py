@@ -34,7 +34,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from helpers.board import nv12, registry
 from helpers.errors import HelpersError, brief
-from helpers.pc import ptq_rules
+from helpers.pc import nash, ptq_rules
 from helpers.pc.ptq_rules import INPUT_TYPES_RT, INPUT_TYPES_TRAIN
 from helpers.board.files import atomic_write_text, rel_to_repo
 
@@ -43,8 +43,6 @@ MAX_INPUT_SIDE = 4096
 SECTIONS = ("model_parameters", "input_parameters", "calibration_parameters", "compiler_parameters")
 #: sections every consumer (board model, calibration, bundle) needs; check-yaml reports the rest
 LOAD_REQUIRED_SECTIONS = ("model_parameters", "input_parameters")
-#: largest input height/width a yaml may state (the BPU toolchains' inputs are far smaller)
-MAX_INPUT_SIDE = 4096
 
 # --- keys each toolchain generation accepts (see the module docstring for the sources) ----------
 _XJ3_KEYS: Dict[str, Tuple[str, ...]] = {
@@ -77,34 +75,29 @@ ACCEPTED_KEYS: Dict[str, Dict[str, Tuple[str, ...]]] = {
     "bernoulli2": _XJ3_KEYS,
     "bayes": _merge(_XJ3_KEYS, {"model_parameters": ("set_node_data_type", "node_info")}),
     "bayes-e": _merge(_XJ3_KEYS, _BAYES_E_EXTRA),
+    # RDK S100 / S100P / S600: hb_compile (helpers.pc.nash holds the keys and their sources)
+    **{m: dict(nash.ACCEPTED_KEYS, custom_op=()) for m in nash.MARCHES},
 }
 MARCHES = tuple(ACCEPTED_KEYS)
-MARCH_BOARD_NAME = {"bernoulli2": "RDK X3", "bayes": "RDK Ultra", "bayes-e": "RDK X5"}
+MARCH_BOARD_NAME = {"bernoulli2": "RDK X3", "bayes": "RDK Ultra", "bayes-e": "RDK X5",
+                    **{m: nash.board_of_march(m).name for m in nash.MARCHES}}
+#: what an error names as the valid marches
+MARCH_CHOICES = ", ".join(f"'{m}' ({MARCH_BOARD_NAME[m]})" for m in MARCHES)
 
 # --- allowed values (official guide; X5 additions marked) --------------------------------------
 LAYOUTS = ("NCHW", "NHWC")
 NORM_TYPES = ("data_mean_and_scale", "data_mean", "data_scale", "no_preprocess")
 CAL_DATA_TYPES = {"bernoulli2": ("float32", "uint8"), "bayes": ("float32", "uint8"),
-                  "bayes-e": ("float32", "uint8", "int32", "int16", "int8")}
+                  "bayes-e": ("float32", "uint8", "int32", "int16", "int8"),
+                  **{m: nash.CAL_DATA_TYPES for m in nash.MARCHES}}
 CALIBRATION_TYPES = ("default", "mix", "kl", "max", "load", "skip")
 COMPILE_MODES = {"bernoulli2": ("latency", "bandwidth"), "bayes": ("latency", "bandwidth"),
-                 "bayes-e": ("latency", "bandwidth", "balance")}
+                 "bayes-e": ("latency", "bandwidth", "balance"), **{m: nash.COMPILE_MODES for m in nash.MARCHES}}
 OPTIMIZE_LEVELS = ("O0", "O1", "O2", "O3")
-CORE_NUMS = {"bernoulli2": (1, 2), "bayes": (1,), "bayes-e": (1,)}
+CORE_NUMS = {"bernoulli2": (1, 2), "bayes": (1,), "bayes-e": (1,), **{m: nash.CORE_NUMS for m in nash.MARCHES}}
 
 #: the folder name the mapper bundle uses for calibration data (``_f32``: float32, see calib.py)
 BUNDLE_CAL_DIR = "calibration_data_rgb_f32"
-
-
-# ------------------------------------------------------------------------------------------------
-# paths
-# ------------------------------------------------------------------------------------------------
-
-
-
-
-
-
 
 
 def _rel(target: Path, start: Path) -> str:
@@ -129,12 +122,14 @@ def _fmt_values(values: Sequence[float]) -> str:
     return " ".join(f"{v:.12g}" for v in values)
 
 
-def generate_yaml(key: str, board: str, yuv_range: str = nv12.DEFAULT_RANGE,
+def generate_yaml(key: str, board, yuv_range: Optional[str] = None,
                   onnx_model: Optional[str] = None, cal_data_dir: Optional[str] = None,
                   working_dir: Optional[str] = None, run_from: Optional[str] = None,
                   command: Optional[str] = None, calib_hint: Optional[str] = None, input_name: str = "data",
                   keep_nodes: Sequence[str] = ()) -> str:
-    """The mapper yaml for ``key`` on ``board`` ("x3"/"x5"), as text with explanatory comments.
+    """The mapper yaml for ``key`` on ``board`` (a key or a :class:`~helpers.board.registry.Board`), as text
+    with explanatory comments; for an S board the ``hb_compile`` config (:func:`helpers.pc.nash.yaml_text`).
+    ``yuv_range`` defaults to the board's (full for X3/X5, limited = bt601_video for the S boards).
 
     ``input_name`` is the float ONNX's input (our export calls it ``data``; the bundle reads it from the file).
 
@@ -150,19 +145,24 @@ def generate_yaml(key: str, board: str, yuv_range: str = nv12.DEFAULT_RANGE,
 
     spec = registry.get(key)
     b = registry.board(board)
-    nv12.check_range(yuv_range)
+    board = b.key
+    yuv_range = nv12.check_range(yuv_range or default_range(b))
     if board not in spec.boards:
         raise HelpersError(f"{key} is not deployed on {b.name}; its boards are: {', '.join(spec.boards)}")
-    here = registry.get(key).yaml_path(board).parent
-    onnx_model = onnx_model or _rel(registry.get(key).float_onnx_path, here)
-    cal_data_dir = cal_data_dir or _rel(registry.get(key).calib_dir, here)
-    working_dir = working_dir or _rel(registry.get(key).working_dir(board), here)
+    here = spec.yaml_path(b).parent
+    onnx_model = onnx_model or _rel(spec.float_onnx_path, here)
+    cal_data_dir = cal_data_dir or _rel(spec.calib_dir, here)
+    working_dir = working_dir or _rel(spec.working_dir(b), here)
+    if run_from is None:
+        run_from = f"cd {rel_to_repo(here)}   # paths below are relative to this folder"
+    if b.is_s:
+        return nash.yaml_text(key, b, onnx_model, cal_data_dir, working_dir, run_from, yuv_range,
+                              _fmt_values(mean_value(key)), _fmt_values(scale_value(key)), input_name=input_name,
+                              command=command, calib_hint=calib_hint, keep_nodes=keep_nodes)
     h, w = spec.input_size
     nv12.check_even(h, w)
     space = nv12.YAML_SPACE_AND_RANGE[yuv_range]
     name = f"{key}_{board}.yaml"
-    if run_from is None:
-        run_from = f"cd {rel_to_repo(here)}   # paths below are relative to this folder"
     other = "limited" if yuv_range == "full" else "full"
     keep_model, keep_calib = node_info.yaml_lines(b.march, keep_nodes)
     lines = [
@@ -222,8 +222,11 @@ def generate_yaml(key: str, board: str, yuv_range: str = nv12.DEFAULT_RANGE,
     return "\n".join(lines)
 
 
-def write_yaml(key: str, board: str, out=None, overwrite: bool = False,
-               yuv_range: str = nv12.DEFAULT_RANGE) -> Path:
+default_range = nash.default_range
+
+
+def write_yaml(key: str, board, out=None, overwrite: bool = False,
+               yuv_range: Optional[str] = None) -> Path:
     """Generate and write atomically; ``out`` defaults to :func:`yaml_path` (paths stay relative to it)."""
     default = registry.get(key).yaml_path(board)
     out = Path(out) if out is not None else default
@@ -253,7 +256,7 @@ def read_yaml(path) -> Dict[str, Any]:
 
     path = Path(path)
     cfg = load_yaml(path, "mapper .yaml file", fix="fix the syntax or regenerate it "
-                    "(python -m helpers yaml KEY --board x3|x5)")
+                    "(python -m helpers yaml KEY --board x3|x5|s100|s100p|s600)")
     if not isinstance(cfg, dict):
         raise HelpersError(f"{path} is not a mapper yaml: its top level is "
                            f"{type(cfg).__name__}, not a mapping of sections ({', '.join(SECTIONS)})")
@@ -357,7 +360,7 @@ def preprocess_of(cfg: Dict[str, Any]) -> Preprocess:
     ip = cfg.get("input_parameters")
     if not isinstance(ip, dict):
         raise HelpersError("the yaml has no input_parameters section; regenerate it "
-                           "(python -m helpers yaml KEY --board x3|x5)")
+                           "(python -m helpers yaml KEY --board x3|x5|s100|s100p|s600)")
 
     def choice(name: str, allowed: Sequence[str], default: Optional[str] = None) -> str:
         value = ip.get(name, default)
@@ -407,9 +410,12 @@ class Finding:
         return f"{self.level}: {self.message}"
 
 
+_BOARD_SUFFIX = re.compile("_(" + "|".join(sorted(registry.BOARDS, key=len, reverse=True)) + ")$")
+
+
 def board_from_name(path) -> Optional[str]:
-    """``x3``/``x5`` when the file name ends in ``_x3``/``_x5`` (our naming), else None."""
-    m = re.search(r"_(x3|x5)$", Path(path).stem)
+    """The board key when the file name ends in ``_<board>`` (our naming: ``_x5``, ``_s100``), else None."""
+    m = _BOARD_SUFFIX.search(Path(path).stem)
     return m.group(1) if m else None
 
 
@@ -417,7 +423,7 @@ def _key_candidates(path, cfg) -> Dict[str, str]:
     """Which registry model the file names, and where it says so."""
     found: Dict[str, str] = {}
     stem = Path(path).stem
-    base = re.sub(r"_(x3|x5)$", "", stem)
+    base = _BOARD_SUFFIX.sub("", stem)
     if base in registry.MODELS:
         found["file name"] = base
     mp = cfg.get("model_parameters") if isinstance(cfg.get("model_parameters"), dict) else {}
@@ -447,6 +453,8 @@ def _check_norm(key: str, pre_mean, pre_scale, train: str) -> List[Finding]:
     """Compare mean_value / scale_value with the registry, naming the usual mistakes."""
     out: List[Finding] = []
     want_m, want_s = mean_value(key), scale_value(key)
+    if train == "bgr":  # the mapper applies mean/scale in the training order (the zoo's S configs are BGR)
+        want_m, want_s = want_m[::-1], want_s[::-1]
     spec = registry.get(key)
     if pre_mean is not None and not _close(pre_mean, want_m):
         if _close(pre_mean, tuple(x / 255.0 for x in want_m)):
@@ -485,7 +493,7 @@ def _suggest(word: str, options) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def check_config(path, strict: bool = False) -> List[Finding]:
+def check_config(path, strict: bool = False, for_board=None) -> List[Finding]:
     """Everything wrong with a mapper yaml, one finding per problem.
 
     Errors: not yaml, unknown/missing sections or keys, invalid values, a march unknown or
@@ -493,6 +501,7 @@ def check_config(path, strict: bool = False) -> List[Finding]:
     registry model the file names. Warnings: files it points to that do not exist yet (onnx,
     calibration folder) - the committed yamls point at files you create later with ``export`` and
     ``calib``; ``strict=True`` (use it right before running the mapper) makes them errors.
+    ``for_board``: the board the file is meant for (else the one its name ends in).
     """
     path = Path(path)
     try:
@@ -514,16 +523,22 @@ def check_config(path, strict: bool = False) -> List[Finding]:
 
     # march, and the board the file name names
     march = mp.get("march")
-    board = board_from_name(path)
+    board = registry.board(for_board).key if for_board is not None else board_from_name(path)
+    why = "as asked" if for_board is not None else f"'_{board}' in its name"
     if "model_parameters" in cfg and march is None:
-        err("model_parameters.march is missing; use 'bernoulli2' (RDK X3) or 'bayes-e' (RDK X5)")
+        err(f"model_parameters.march is missing; use one of {MARCH_CHOICES}")
     elif march is not None and march not in MARCHES:
-        err(f"unknown march {march!r}{_suggest(march, MARCHES)}; use 'bernoulli2' (RDK X3), "
-            "'bayes-e' (RDK X5) or 'bayes' (RDK Ultra)")
+        err(f"unknown march {march!r}{_suggest(march, MARCHES)}; use one of {MARCH_CHOICES}")
     elif march is not None and board is not None and march != registry.BOARDS[board].march:
         b = registry.BOARDS[board]
-        err(f"march {march!r} is the {MARCH_BOARD_NAME[march]} BPU, but this file is for {b.name} "
-            f"('_{board}' in its name): use march '{b.march}'")
+        if b.is_s != nash.is_nash(march):  # an X-series yaml for an S board, or the other way round
+            named = sorted(set(_key_candidates(path, cfg).values()))
+            err(f"this is an {MARCH_BOARD_NAME[march]} config (march {march!r}) but the file is for {b.name} ({why}), "
+                f"which needs {'an hb_compile config' if b.is_s else 'a mapper yaml'} with march '{b.march}': "
+                f"python -m helpers yaml {named[0] if len(named) == 1 else 'KEY'} --board {b.key}")
+        else:
+            err(f"march {march!r} is the {MARCH_BOARD_NAME[march]} BPU, but this file is for {b.name} "
+                f"({why}): use march '{b.march}'")
     gen = march if march in MARCHES else None
 
     # unknown / misplaced keys
@@ -600,7 +615,12 @@ def check_config(path, strict: bool = False) -> List[Finding]:
     calib_type = one_of(cp, "calibration_parameters", "calibration_type", CALIBRATION_TYPES, False)
     cal_type = one_of(cp, "calibration_parameters", "cal_data_type", CAL_DATA_TYPES[g], False)
     one_of(kp, "compiler_parameters", "compile_mode", COMPILE_MODES[g], False)
-    one_of(kp, "compiler_parameters", "optimize_level", OPTIMIZE_LEVELS, False)
+    if nash.is_nash(gen) and kp.get("optimize_level") not in (None, ""):
+        msg = nash.optimize_level_error(kp["optimize_level"], MARCH_BOARD_NAME[gen])
+        if msg:
+            err(msg)
+    else:
+        one_of(kp, "compiler_parameters", "optimize_level", OPTIMIZE_LEVELS, False)
     one_of(kp, "compiler_parameters", "core_num", CORE_NUMS[g], False)
     for s, d, k in (("compiler_parameters", kp, "debug"), ("model_parameters", mp, "layer_out_dump"),
                     ("calibration_parameters", cp, "preprocess_on")):
@@ -673,13 +693,7 @@ def check_config(path, strict: bool = False) -> List[Finding]:
 
     onnx_file = ((here / onnx_model) if not Path(onnx_model).is_absolute() else Path(onnx_model)) \
         if isinstance(onnx_model, str) and onnx_model else None
-    for level, msg in node_info.check(cfg, gen, onnx_file):
+    for level, msg in node_info.check(cfg, gen, onnx_file) + (nash.check(cfg, gen) if nash.is_nash(gen) else []):
         (err if level == "error" else note)(msg)
     return F
-
-
-# ------------------------------------------------------------------------------------------------
-# command line
-# ------------------------------------------------------------------------------------------------
-
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Tuple
+from typing import Optional, Tuple
 
 from helpers.board import nv12, registry
 from helpers.board.files import rel_to_repo
@@ -21,7 +21,7 @@ def cmd_yaml(args) -> int:
         spec = registry.get(args.key)
         boards = [args.board] if args.board else list(spec.boards)
         if args.out and len(boards) > 1:
-            raise HelpersError("--out names one file; give --board x3 or --board x5 too")
+            raise HelpersError(f"--out names one file; give --board too (one of: {', '.join(spec.boards)})")
         targets = [(args.key, b) for b in boards]
     for k, b in targets:
         path, status = regenerate(k, b, args.out, overwrite=args.overwrite, yuv_range=args.yuv_range)
@@ -32,7 +32,7 @@ def cmd_yaml(args) -> int:
 def cmd_check_yaml(args) -> int:
     errors = 0
     for f in args.files:
-        findings = check_config(f, strict=args.strict)
+        findings = check_config(f, strict=args.strict, for_board=args.board)
         for x in findings:  # one bounded line each, whatever value the file holds
             print(one_line(f"{x.level}: {f}: {x.message}", 600))
         n_err = sum(x.level == "error" for x in findings)
@@ -45,17 +45,21 @@ def cmd_check_yaml(args) -> int:
 def register(sub) -> None:
     p = sub.add_parser("yaml", help="generate the mapper yaml(s) from the registry")
     p.add_argument("key", nargs="?", help="registry key (python -m helpers list)")
-    p.add_argument("--board", choices=list(registry.BOARDS), help="x3 (bernoulli2) or x5 (bayes-e); default both")
+    p.add_argument("--board", choices=list(registry.BOARDS),
+                   help="x3 (bernoulli2), x5 (bayes-e), s100 (nash-e), s100p (nash-m), s600 (nash-p); default all")
     p.add_argument("--all", action="store_true", help="regenerate every yaml/<Arch>/<key>_<board>.yaml")
     p.add_argument("--out", help="write here instead of yaml/<Arch>/<key>_<board>.yaml (paths stay relative)")
-    p.add_argument("--yuv-range", choices=list(nv12.RANGES), default=nv12.DEFAULT_RANGE,
-                   help="NV12 range the .bin expects: full (regular, default) or limited (bt601_video)")
+    p.add_argument("--yuv-range", choices=list(nv12.RANGES), default=None,
+                   help="NV12 range the model expects: full (regular) or limited (bt601_video); default: "
+                        "full for X3/X5, limited for the S boards (as the zoo's S files)")
     p.add_argument("--overwrite", action="store_true", help="replace a file this command did not generate")
     p.set_defaults(func=cmd_yaml)
     p = sub.add_parser("check-yaml", help="check mapper yaml file(s): keys, march, mean/scale, paths")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--strict", action="store_true",
                    help="missing onnx / calibration data are errors (use right before running the mapper)")
+    p.add_argument("--board", choices=list(registry.BOARDS),
+                   help="the board the file is for (default: the _<board> its name ends in)")
     p.set_defaults(func=cmd_check_yaml)
 
 
@@ -67,8 +71,8 @@ def _is_ours(path: Path) -> bool:
 
 
 
-def regenerate(key: str, board: str, out=None, overwrite: bool = False,
-               yuv_range: str = nv12.DEFAULT_RANGE) -> Tuple[Path, str]:
+def regenerate(key: str, board, out=None, overwrite: bool = False,
+               yuv_range: Optional[str] = None) -> Tuple[Path, str]:
     """Write one yaml; files we generated (GENERATED header) are replaced without ``overwrite``.
 
     Returns ``(path, status)`` with status "written", "updated" or "unchanged".

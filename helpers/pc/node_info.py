@@ -26,6 +26,13 @@ What each board's toolchain offers, and where that comes from:
   CPU (guide: "the CPU is slower than the BPU but computes in float"; "usually only 1-2 output-side
   ops", because every CPU node splits the BPU graph).
 
+* **RDK S100 / S100P / S600** (``nash-e`` / ``nash-m`` / ``nash-p``, ``hb_compile``): ``node_info`` with
+  int16 inputs/outputs on the BPU, in the same syntax - the zoo's S MobileNetV3 config keeps six nodes
+  that way (rdk_model_zoo ``samples/vision/mobilenetv3/conversion/mobilenetv3_s_config.yaml``). The whole
+  model in int16 is ``calibration_parameters.optimization: set_all_nodes_int16`` (the zoo's S PaddleOCR
+  and EfficientSAM configs; on X5 too, its YOLO mapper): :data:`ALL_INT16_LINE`, which is what the
+  sensitivity "ceiling" (every layer kept) previews.
+
 This module writes and checks both. PyYAML-free; reading node names needs ``onnx`` (PC only).
 """
 from __future__ import annotations
@@ -37,17 +44,26 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from helpers.errors import HelpersError
 
 #: marches whose toolchain takes ``node_info`` (see the module docstring for the sources)
-NODE_INFO_MARCHES = ("bayes", "bayes-e")
+NODE_INFO_MARCHES = ("bayes", "bayes-e", "nash-e", "nash-m", "nash-p")
 DATA_TYPES = ("int8", "int16")
 PLACES = ("BPU", "CPU")
 _INPUT_KEY = re.compile(r"InputType\d*")
 #: what a kept layer becomes, per march: int16 on the BPU (node_info) or float on the CPU (run_on_cpu)
-KEEP_AS = {"bayes": "int16", "bayes-e": "int16", "bernoulli2": "float"}
+KEEP_AS = {"bayes": "int16", "bayes-e": "int16", "bernoulli2": "float",
+           # RDK S100/S100P/S600: node_info with int16 on nash-e (rdk_model_zoo
+           # samples/vision/mobilenetv3/conversion/mobilenetv3_s_config.yaml, hb_compile)
+           "nash-e": "int16", "nash-m": "int16", "nash-p": "int16"}
+
+
+#: the yaml line that quantises every node in int16, for the marches whose toolchain takes it
+ALL_INT16_LINE = "calibration_parameters.optimization: set_all_nodes_int16"
+ALL_INT16_MARCHES = ("bayes-e", "nash-e", "nash-m", "nash-p")
 
 
 def keep_as(march: str) -> str:
     if march not in KEEP_AS:
-        raise HelpersError(f"unknown march {march!r}; use 'bernoulli2' (RDK X3) or 'bayes-e' (RDK X5)")
+        raise HelpersError(f"unknown march {march!r}; use 'bernoulli2' (RDK X3), 'bayes-e' (RDK X5) or "
+                           "'nash-e' / 'nash-m' / 'nash-p' (RDK S100 / S100P / S600)")
     return KEEP_AS[march]
 
 
@@ -163,6 +179,11 @@ def check(cfg: Dict[str, Any], march: Optional[str], onnx_file: Optional[Path]) 
     mp = cfg.get("model_parameters") if isinstance(cfg.get("model_parameters"), dict) else {}
     cp = cfg.get("calibration_parameters") if isinstance(cfg.get("calibration_parameters"), dict) else {}
     named: Dict[str, List[str]] = {}
+    if "set_all_nodes_int16" in str(cp.get("optimization") or "") and march is not None \
+            and march not in ALL_INT16_MARCHES:
+        out.append(("error", f"optimization set_all_nodes_int16 is not available for march {march!r}: the RDK X3 "
+                             "toolchain has no int16 (PTQ guide); remove it (keep sensitive nodes in float with "
+                             "calibration_parameters.run_on_cpu)"))
     if mp.get("node_info") not in (None, ""):
         if march is not None and march not in NODE_INFO_MARCHES:
             out.append(("error", f"node_info is not available for march {march!r}: the RDK X3 toolchain has no "

@@ -41,6 +41,10 @@ Kept nodes (what the yaml's ``node_info`` / ``run_on_cpu`` ask for, :mod:`helper
 ``int16`` - the node's activation inputs and outputs are quantised to int16 (onnxruntime's
 ``TensorQuantOverrides``; the model moves to opset 21, which 16-bit Q/DQ needs), its weights stay
 int8; ``float`` - the node is left out of quantisation (``nodes_to_exclude``), as on the X3's CPU.
+Per board: X5 and the S boards (nash, ``hb_compile``) keep nodes in int16 (``node_info``) and can put the
+whole model in int16 (``optimization: set_all_nodes_int16``: the preview's "every layer kept" ceiling);
+X3 keeps them in float on the CPU (:mod:`helpers.pc.node_info` has the sources). The calibration types
+above are the ones the zoo's S configs use too (``calibration_type: default``, ptq_s.yaml).
 """
 from __future__ import annotations
 

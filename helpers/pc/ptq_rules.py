@@ -5,7 +5,9 @@ ptq_process.md``: the ``input_type_train`` x ``input_type_rt`` table in "转换�
 opens only these conversions), and the notes under the yaml template (nv12/yuv444 inputs need even
 sizes; RDK X3 does not support ``input_type_rt: yuv444`` with ``input_layout_rt: NCHW``;
 ``input_layout_rt`` is not needed for nv12). Every config the RDK Model Zoo publishes for these models
-(nv12 from rgb, NCHW) passes: ``tests/pc/test_ptq_rules.py`` checks excerpts of them.
+(nv12 from rgb, NCHW) passes: ``tests/pc/test_ptq_rules.py`` checks excerpts of them. The S-series
+(``hb_compile``, nash) configs the zoo publishes use the same conversions (nv12 from rgb or bgr, NCHW;
+``tests/pc/test_nash.py``); we know of no nash-only input-type rule, so these apply to nash as written.
 """
 from __future__ import annotations
 

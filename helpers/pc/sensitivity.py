@@ -43,6 +43,7 @@ from helpers.board.files import atomic_write_text, rel_to_repo
 from helpers.board.meta import META_KEY, META_WEIGHTS
 from helpers.board.text import table
 from helpers.errors import HelpersError
+from helpers.pc import node_info
 
 DEFAULT_OPS = ("Conv", "Gemm")
 DEFAULT_BUDGET = 0.05        # at most 5 % of the candidate layers kept (issue #16's target)
@@ -175,7 +176,9 @@ class SensitivityResult:
         if self.ceiling is not None:
             c = self.ceiling
             lines.append(f"  ceiling ({c.name} as {self.keep_as}): top-1 {c.top1:.2f} %, agreement {c.agreement:.2f} %, "
-                         f"logit error {c.logit_err:.4f} ({self.ceiling_share():.0f} % of the INT8 error removed)")
+                         f"logit error {c.logit_err:.4f} ({self.ceiling_share():.0f} % of the INT8 error removed)"
+                         + (f"; on the board: {node_info.ALL_INT16_LINE}"
+                            if registry.BOARDS[self.board].march in node_info.ALL_INT16_MARCHES else ""))
         if self.report:
             f, q = self.report["float"], self.report["int8"]
             lines.append(f"on {self.report_data}: float {f.top1:.2f} %, all-INT8 {q.top1:.2f} %"
@@ -417,7 +420,7 @@ def register(sub) -> None:
     p.add_argument("--calib", required=True, help="calibration folder (python -m helpers calib)")
     p.add_argument("--data", required=True, help="labelled ImageFolder dataset (train/ and val/)")
     p.add_argument("--board", default="x5", choices=list(registry.BOARDS),
-                   help="x5: kept layers in int16 (node_info); x3: in float on the CPU (run_on_cpu)")
+                   help="x5 / s100 / s100p / s600: kept layers in int16 (node_info); x3: in float on the CPU (run_on_cpu)")
     p.add_argument("--scheme", default="bpu", choices=["bpu", "ort"], help="quantisation scheme (default bpu)")
     p.add_argument("--calibration-type", default="default", choices=["default", "max", "kl"],
                    help="the mapper's calibration_type (default: search max / max 0.99995 / kl)")

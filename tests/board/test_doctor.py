@@ -49,3 +49,18 @@ def test_on_the_board_it_reports_each_bin(board, capsys):
     assert "latency : median" in out and "verdict : OK" in out
     assert "mobilenetv1_224x224_nv12.bin" in out and "verdict : FAILED: hobot_dnn could not load" in out
     assert out.count("verdict :") == 2
+
+
+def test_it_identifies_an_s_board_and_lists_hbm_files(tmp_path, capsys, monkeypatch):
+    """The board line comes from helpers.board.identity (soc_name / board_type on S boards); .hbm files are listed."""
+    from helpers.board import identity, registry
+
+    monkeypatch.setattr(identity, "identify", lambda root="/": identity.Identity(
+        registry.board("s100p"), soc_name="s100", board_type="rdk s100p"))
+    hbm = tmp_path / "MobileNetV4" / "rdk_s100" / "mobilenetv4_small_224x224_nv12.hbm"
+    hbm.parent.mkdir(parents=True)
+    hbm.write_bytes(b"x")
+    text = doctor.report(tmp_path)
+    assert "device  : RDK S100P" in text
+    assert "board   : RDK S100P: BPU Nash (nash-m), march nash-m, runs .hbm files (split NV12 input) built by hb_compile" in text
+    assert "mobilenetv4_small_224x224_nv12.hbm  (published mobilenetv4_conv_small for RDK S100)" in text

@@ -70,15 +70,15 @@ def closed_port() -> int:
 def test_download_then_skip_complete(server, tmp_path):
     url, root = server
     dest = tmp_path / "model" / "good.bin"
-    assert download.download_file(f"{url}/good.bin", dest, progress=False) == "downloaded"
+    assert download.download_file(f"{url}/good.bin", dest, progress=False).startswith("downloaded, sha256 ")
     assert dest.read_bytes() == (root / "good.bin").read_bytes()
     assert not dest.with_name("good.bin.part").exists()
     mtime = dest.stat().st_mtime_ns
-    assert download.download_file(f"{url}/good.bin", dest, progress=False) == "complete"
+    assert download.download_file(f"{url}/good.bin", dest, progress=False).startswith("complete, sha256 ")
     assert dest.stat().st_mtime_ns == mtime
     # a truncated local copy is replaced
     dest.write_bytes(dest.read_bytes()[:1000])
-    assert download.download_file(f"{url}/good.bin", dest, progress=False) == "downloaded"
+    assert download.download_file(f"{url}/good.bin", dest, progress=False).startswith("downloaded")
     assert dest.stat().st_size == SIZE
 
 
@@ -111,7 +111,7 @@ def test_offline_is_one_clear_line(tmp_path):
     assert "\n" not in str(e.value) and url in str(e.value)
     assert not dest.exists() and not dest.with_name("m.bin.part").exists()
     # a sane file already on disk is kept, said plainly
-    dest.write_bytes(os.urandom(SIZE))
+    dest.write_bytes(b"\x00" + os.urandom(SIZE - 1))  # never starting like text (see the server fixture)
     assert download.download_file(url, dest, progress=False, timeout=2).startswith("kept (offline")
 
 
@@ -148,7 +148,9 @@ def test_targets_follow_the_registry():
     assert got == want and len(want) >= 5
     for k, p, dest in download.targets():
         assert dest == MODEL_DIR / registry.get(k).arch / f"rdk_{p.board}" / p.bin_url.rsplit("/", 1)[-1]
-    assert len({dest for _, _, dest in download.targets()}) == len(want) == 12  # no two files on one path
+    assert len({dest for _, _, dest in download.targets()}) == len(want) == 20  # no two files on one path
+    assert {p.board for _, p, _ in download.targets(board="s600")} == {"s600"}
+    assert all(dest.suffix == ".hbm" for _, _, dest in download.targets(board="s100"))
     assert {p.board for _, p, _ in download.targets(board="x3")} == {"x3"}
     assert {k for k, _, _ in download.targets(arch="MobileNetV4")} == {"mobilenetv4_conv_small", "mobilenetv4_conv_medium"}
     with pytest.raises(HelpersError, match="publishes no"):
@@ -157,6 +159,8 @@ def test_targets_follow_the_registry():
         download.targets(board="x9")
     with pytest.raises(HelpersError, match="publishes no"):
         download.bin_path("mobilenetv3_large_100", "x3")
+    with pytest.raises(HelpersError, match=r"publishes no RDK S100P \.hbm .*hb_compile .*--board s100p"):
+        download.bin_path("mobilenetv4_conv_small", "s100p")
 
 
 def test_cli_dry_run_needs_no_network(capsys, monkeypatch):
@@ -165,7 +169,9 @@ def test_cli_dry_run_needs_no_network(capsys, monkeypatch):
     monkeypatch.setattr(urllib.request, "urlopen", lambda *a, **k: pytest.fail("network used in a dry run"))
     assert main(["download", "--arch", "MobileNetV4", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert out.count("would fetch https://archive.d-robotics.cc/") == 3  # conv_small on X3 and X5, conv_medium on X5
+    # conv_small on X3, X5, S100, S600; conv_medium on X5, S100, S600
+    assert out.count("would fetch https://archive.d-robotics.cc/") == 7
+    assert "model/MobileNetV4/rdk_s100/mobilenetv4_medium_256x256_nv12.hbm" in out
     assert "model/MobileNetV4/rdk_x3/MobileNetV4_224x224_nv12.bin" in out
     assert main(["download", "mobileone_s0", "--arch", "MobileOne"]) == 2
 
@@ -177,3 +183,59 @@ def test_download_sh_wrappers(arch):
     assert text.startswith("#!/bin/sh") and len(text.strip().splitlines()) == 3
     assert f"-m helpers download --arch {arch} " in text
     assert sh.stat().st_mode & stat.S_IXUSR
+
+
+# ---------------------------------------------------------------- SHA-256: verified where recorded, kept otherwise
+
+def test_sha256_verified_against_the_manifest(server, tmp_path):
+    import hashlib
+
+    url, root = server
+    want = hashlib.sha256((root / "good.bin").read_bytes()).hexdigest()
+    dest = tmp_path / "rdk_s100" / "good.hbm"
+    status = download.download_file(f"{url}/good.bin", dest, progress=False, sha256=want.upper())
+    assert status == f"downloaded, sha256 {want} (verified against the manifest)"
+    assert not download.digest_path(dest).exists()  # nothing to keep: the manifest has it
+    # a wrong digest: one line, and no file with the model's name (nor a .part)
+    bad = tmp_path / "other" / "good.hbm"
+    with pytest.raises(HelpersError, match="differs from the manifest's") as e:
+        download.download_file(f"{url}/good.bin", bad, progress=False, sha256="0" * 64)
+    assert "\n" not in str(e.value)
+    assert not bad.exists() and not bad.with_name("good.hbm.part").exists()
+    # a complete file already there is checked too
+    with pytest.raises(HelpersError, match="SHA-256"):
+        download.download_file(f"{url}/good.bin", dest, progress=False, sha256="1" * 64)
+
+
+def test_sha256_printed_and_kept_when_the_manifest_has_none(server, tmp_path):
+    import hashlib
+
+    url, root = server
+    dest = tmp_path / "m" / "good.bin"
+    status = download.download_file(f"{url}/good.bin", dest, progress=False)
+    digest = hashlib.sha256((root / "good.bin").read_bytes()).hexdigest()
+    assert status == f"downloaded, sha256 {digest} (the manifest records none; kept in good.bin.sha256)"
+    assert download.digest_path(dest).read_text() == f"{digest}  good.bin\n"
+    # the server's file changes: the next download says so
+    (root / "good.bin").write_bytes(b"\x00" + os.urandom(SIZE - 1))
+    dest.unlink()
+    assert "DIFFERENT from the" in download.download_file(f"{url}/good.bin", dest, progress=False)
+
+
+def test_download_command_fetches_an_hbm_into_the_board_folder(server, tmp_path, monkeypatch, capsys):
+    """download --board s100: the published .hbm lands in model/<Arch>/rdk_s100/, digest printed (local server)."""
+    import dataclasses
+
+    url, root = server
+    spec = registry.get("mobilenetv4_conv_small")
+    pub = spec.published_for("s100")
+    (root / pub.bin_name).write_bytes((root / "good.bin").read_bytes())
+    local = dataclasses.replace(pub, bin_url=f"{url}/{pub.bin_name}")
+    monkeypatch.setitem(registry.MODELS, spec.key, dataclasses.replace(
+        spec, published=tuple(local if p is pub else p for p in spec.published)))
+    monkeypatch.setattr(files, "MODEL_DIR", tmp_path / "model")
+    assert main(["download", spec.key, "--board", "s100"]) == 0
+    out = capsys.readouterr().out
+    dest = tmp_path / "model" / "MobileNetV4" / "rdk_s100" / "mobilenetv4_small_224x224_nv12.hbm"
+    assert dest.read_bytes() == (root / "good.bin").read_bytes()
+    assert "rdk_s100/mobilenetv4_small_224x224_nv12.hbm: downloaded, sha256 " in out and "records none" in out

@@ -12,7 +12,8 @@ def test_the_registry_covers_the_project_scope():
     assert sorted(registry.MODELS) == sorted([
         "mobileone_s0", "mobileone_s1", "mobileone_s2", "mobileone_s3", "mobileone_s4",
         "mobilenetv1_100", "mobilenetv3_large_100", "mobilenetv4_conv_small", "mobilenetv4_conv_medium"])
-    assert {b.march for b in registry.BOARDS.values()} == {"bernoulli2", "bayes-e"}
+    assert {k: b.march for k, b in registry.BOARDS.items()} == {
+        "x3": "bernoulli2", "x5": "bayes-e", "s100": "nash-e", "s100p": "nash-m", "s600": "nash-p"}
 
 
 @pytest.mark.parametrize("key", list(registry.MODELS))
@@ -73,8 +74,8 @@ ZOO_FILES = {
 }
 
 
-def test_the_registry_holds_the_zoos_twelve_files():
-    got = {(k, p.board): p for k, p in registry.published_files()}
+def test_the_registry_holds_the_zoos_twelve_bin_files():
+    got = {(k, p.board): p for k, p in registry.published_files() if p.board in ("x3", "x5")}
     assert sorted(got) == sorted(ZOO_FILES)
     for (key, board), (tail, figures) in ZOO_FILES.items():
         p = got[key, board]
@@ -88,6 +89,65 @@ def test_published_files_land_on_distinct_paths_that_name_their_board():
     for key, p in registry.published_files():
         path = registry.get(key).published_bin_path(p.board)
         assert path.parent.name == f"rdk_{p.board}" and registry.board_of_path(path) == p.board
+        assert path.suffix == registry.board(p.board).suffix
         paths.setdefault(path, []).append((key, p.board))
-    assert all(len(v) == 1 for v in paths.values()), paths  # the X3 and X5 mobilenetv1 files share a name
+    assert all(len(v) == 1 for v in paths.values()), paths  # the X3 and X5 mobilenetv1 files share a name (S100/S600 too)
     assert registry.board_of_path("model/MobileOne/MobileOne_S0_224x224_nv12.bin") is None
+
+
+#: The S-series .hbm files of these models, as D-Robotics/rdk_model_zoo docs/release/s/models.yaml (branch main)
+#: lists them (filename, url; sha256 null for all), with the input the file name states, and the S100 figures of
+#: the rdk_s sample READMEs ("hrt_model_exec perf", 1 thread: ms; 3 threads: ms, FPS). S600: no figures.
+#: S100P: the manifest has no file of these models. MobileOne: no S file.
+S_FILES = {
+    ("mobilenetv1_100", "s100"): ("rdk_s100/MobileNet/mobilenetv1_224x224_nv12.hbm", 224, None),
+    ("mobilenetv1_100", "s600"): ("rdk_s600/MobileNet/mobilenetv1_224x224_nv12.hbm", 224, None),
+    ("mobilenetv3_large_100", "s100"): ("rdk_s100/MobileNet/mobilenetv3_224x224_nv12.hbm", 224, (0.543, 0.881, 3276.057)),
+    ("mobilenetv3_large_100", "s600"): ("rdk_s600/MobileNet/mobilenetv3_224x224_nv12.hbm", 224, None),
+    ("mobilenetv4_conv_small", "s100"): ("rdk_s100/MobileNet/mobilenetv4_small_224x224_nv12.hbm", 224,
+                                         (0.388, 0.557, 5130.441)),
+    ("mobilenetv4_conv_small", "s600"): ("rdk_s600/MobileNet/mobilenetv4_small_224x224_nv12.hbm", 224, None),
+    ("mobilenetv4_conv_medium", "s100"): ("rdk_s100/MobileNet/mobilenetv4_medium_256x256_nv12.hbm", 256,
+                                          (0.595, 0.962, 3000.570)),
+    ("mobilenetv4_conv_medium", "s600"): ("rdk_s600/MobileNet/mobilenetv4_medium_256x256_nv12.hbm", 256, None),
+}
+
+
+def test_the_registry_holds_the_zoos_s_series_hbm_files():
+    got = {(k, p.board): p for k, p in registry.published_files() if registry.board(p.board).is_s}
+    assert sorted(got) == sorted(S_FILES)
+    for (key, board), (tail, side, figures) in S_FILES.items():
+        p = got[key, board]
+        assert p.bin_url == f"{registry.BIN_BASE_URL}/{tail}" and p.bin_name.endswith(".hbm")
+        assert p.input_size == (side, side) and p.sha256 is None and p.url_source == registry.S_MANIFEST
+        assert (p.latency_1t_ms, p.latency_mt_ms, p.fps) == (figures or (None, None, None))
+        assert p.float_top1 is None and p.quant_top1 is None  # the zoo publishes no S-series top-1 for them
+        assert (p.threads_mt == 3) == (figures is not None)
+
+
+@pytest.mark.parametrize("key,suffix,inputs,tool,zoo", [
+    ("x3", ".bin", "packed", "hb_mapper", "rdk_x3"), ("x5", ".bin", "packed", "hb_mapper", "rdk_x5"),
+    ("s100", ".hbm", "split", "hb_compile", "rdk_s100"), ("s100p", ".hbm", "split", "hb_compile", "rdk_s100p"),
+    ("s600", ".hbm", "split", "hb_compile", "rdk_s600")])
+def test_board_objects_carry_the_toolchain_contract(key, suffix, inputs, tool, zoo):
+    b = registry.board(key)
+    assert (b.suffix, b.nv12_inputs, b.compiler, b.zoo_dir) == (suffix, inputs, tool, zoo)
+    assert registry.board(b) is b  # resolved once, passed down as the object
+    assert ("hbm_runtime" in b.runtimes) == (b.is_s or key == "x5")
+    spec = registry.get("mobilenetv4_conv_small")
+    assert spec.built_path(b).name == spec.bin_stem + suffix and spec.bin_candidates(key)[0] == spec.built_path(key)
+    # the PC stand-ins of the two contracts never share a file (packed for .bin, split for .hbm)
+    assert spec.board_onnx_for(b) == (spec.board_onnx_path if not b.is_s else
+                                      spec.board_onnx_path.with_name(f"{spec.bin_stem}_{key}.onnx"))
+
+
+def test_board_of_path_reads_the_zoos_s_layouts():
+    assert registry.board_of_path("model/MobileNetV4/rdk_s600/mobilenetv4_small_224x224_nv12.hbm") == "s600"
+    assert registry.board_of_path("samples/vision/mobilenetv4/model/s100/m.hbm") == "s100"
+    assert registry.board_of_path("dinov2/nash-m/d.hbm") == "s100p"
+    assert registry.board_of_path("model/MobileNetV4/m.hbm") is None
+
+
+def test_unknown_board_suggests_the_close_one():
+    with pytest.raises(HelpersError, match=r"unknown board 's10'.*did you mean s100"):
+        registry.board("s10")

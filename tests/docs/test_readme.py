@@ -114,7 +114,7 @@ def test_generated_blocks_are_current():
 
 
 def test_every_readme_has_its_blocks():
-    expected_top = ["models", "published", "demo", "sensitivity"]
+    expected_top = ["boards", "models", "published", "demo", "sensitivity"]
     expected_arch = ["links", "published", "measured", "download", "yaml", "commands"]
     for r in ALL:
         names = [b.name for b in readme.find_blocks(text_of(r), r.name)]
@@ -225,8 +225,8 @@ def test_published_rows_match_the_registry_and_cite_their_source():
                 assert row, f"{r.name}: no published row for {key} on {board}"
                 cells = [c.strip() for c in row.strip("|").split("|")]
                 assert cells[1] == registry.BOARDS[p.board].name
-                assert [float(c) for c in cells[2:8]] == [p.params_m, p.float_top1, p.quant_top1,
-                                                          p.latency_1t_ms, p.latency_mt_ms, p.fps]
+                assert [None if c == "-" else float(c) for c in cells[2:8]] == [
+                    p.params_m, p.float_top1, p.quant_top1, p.latency_1t_ms, p.latency_mt_ms, p.fps]
                 assert f"({p.source})" in cells[9] and f"({p.bin_url})" in cells[8]
         label = "*Published*" if r.lang == "en" else "*公开发布*"
         if any(registry.get(k).published for k in keys):

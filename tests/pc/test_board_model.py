@@ -265,3 +265,50 @@ def test_cli_board_model(tmp_path, capsys):
     assert main(["board-model", str(src), str(yaml_file(tmp_path, input_type_rt="yuv444")), "--out",
                  str(tmp_path / "y.onnx")]) == 2
     assert "not supported" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the S-series (.hbm) contract
+
+def test_s_board_model_takes_split_nv12(tmp_path):
+    """An S yaml (march nash-*) gives the .hbm's inputs: uint8 y (1,H,W,1) and uv (1,H/2,W/2,2); the
+    pre-processing is the packed model's, in the yaml's range (bt601_video for the S configs)."""
+    src = make_onnx(tmp_path / "scale.onnx", "scale")
+    y = yaml_file(tmp_path, board="s100", yuv_range="limited")
+    out = board_model.build_board_model(src, y, tmp_path / "s.onnx")
+    sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert [(i.name, i.shape, i.type) for i in sess.get_inputs()] == [
+        ("y", [1, 224, 224, 1], "tensor(uint8)"), ("uv", [1, 112, 112, 2], "tensor(uint8)")]
+    meta = sess.get_modelmeta().custom_metadata_map
+    assert meta["rdk.nv12_inputs"] == "split" and meta["rdk.yuv_range"] == "limited" and meta["rdk.march"] == "nash-e"
+    cfg = yaml.safe_load(y.read_text())
+    buf = random_nv12(224, 224, 5)
+    got = sess.run(None, {"y": buf[:224 * 224].reshape(1, 224, 224, 1), "uv": buf[224 * 224:].reshape(1, 112, 112, 2)})[0]
+    assert np.abs(got - expected_input(buf, cfg, 224, 224, "limited")).max() <= 1e-5
+    # OrtBackend: reported like every NV12 model, fed the packed bytes (the shared contract), split inside
+    m = open_model(out)
+    assert m.input.shape == (1, 3, 224, 224) and m.input.dtype == "nv12" and "split" in m.input.note
+    assert np.abs(m.run(buf)[0] - got).max() == 0
+    with pytest.raises(HelpersError, match="uint8 bytes"):
+        m.run(buf[:-2])
+
+
+def test_s_board_model_agrees_with_the_x5_board_model_on_photos(tmp_path, random_onnx):
+    """Same float model, same range: the S (split) and X5 (packed) board models give the same logits and
+    top-1 on the sample photos, through the Classifier (which encodes NV12 in the range the metadata names)."""
+    from helpers.board.classifier import Classifier
+
+    key = "mobilenetv4_conv_small"
+    src = random_onnx(key)
+    s = board_model.build_board_model(src, registry.get(key).yaml_path("s100"), tmp_path / "s100.onnx")
+    x5_limited = tmp_path / f"{key}_x5.yaml"
+    x5_limited.write_text(mapper.generate_yaml(key, "x5", "limited"))
+    x = board_model.build_board_model(src, x5_limited, tmp_path / "x5.onnx")
+    cs, cx = Classifier(s), Classifier(x)
+    assert cs.yuv_range == cx.yuv_range == "limited"
+    for img in sample_images():
+        rgb = board_resize(load_image(img), cs.size)
+        a, b = cs.runtime.run(cs.feed(rgb))[0].ravel(), cx.runtime.run(cx.feed(rgb))[0].ravel()
+        assert np.abs(a - b).max() <= 1e-5 * max(1.0, np.abs(b).max()) and a.argmax() == b.argmax()
+    # predict and bench take it like any model file
+    assert main(["predict", str(s), str(sample_images()[0])]) == 0
+    assert main(["bench", str(s), "--threads", "1", "--seconds", "0.1", "--no-end-to-end"]) == 0

@@ -162,3 +162,64 @@ def test_bundle_takes_the_input_name_from_the_onnx(tmp_path, images):
     assert cfg["input_parameters"]["input_name"] == "images"
     assert "--input-shape images 1x3x224x224" in (out / "build.sh").read_text()
     assert "input 'images'" in (out / "README.txt").read_text()
+
+
+# ---------------------------------------------------------------- S-series boards: hb_compile
+
+@pytest.mark.parametrize("board,march", [("s100", "nash-e"), ("s600", "nash-p")])
+def test_bundle_for_an_s_board(tmp_path, images, board, march):
+    key = "mobilenetv4_conv_small"
+    src = make_onnx(tmp_path / "m.onnx", key=key)
+    out = bundle.make_bundle(key, registry.board(board), images, tmp_path / "b", onnx_path=src, count=2,
+                             progress=False)
+    cfg = mapper.load_config(out / f"{key}_{board}.yaml")
+    assert cfg["model_parameters"]["march"] == march
+    assert cfg["input_parameters"]["input_space_and_range"] == "bt601_video"  # as the zoo's S configs
+    assert cfg["compiler_parameters"]["optimize_level"] == "O2"
+    committed = mapper.load_config(registry.get(key).yaml_path(board))
+    assert cfg["input_parameters"] == committed["input_parameters"]
+    assert mapper.check_config(out / f"{key}_{board}.yaml", strict=True, for_board=board) == []
+    script = (out / "build.sh").read_text()
+    assert [ln for ln in script.splitlines() if ln.startswith("hb_")] == [
+        f"hb_compile --model {key}.onnx --march {march}    # the model check: is every op supported?",
+        f"hb_compile --config {key}_{board}.yaml"]
+    assert "hb_mapper" not in script and "hrt_model_exec perf" in script
+    readme = (out / "README.txt").read_text()
+    assert f"{registry.get(key).bin_stem}.hbm" in readme and "split" in readme and "limited range" in readme
+    assert len(list((out / mapper.BUNDLE_CAL_DIR).iterdir())) == 2
+
+
+def test_bundle_refuses_an_s_board_without_the_s_toolchains_keys(tmp_path, images, monkeypatch):
+    """A guard: whatever produced the bundle's config, an S bundle ships an hb_compile config or stops."""
+    key = "mobilenetv4_conv_small"
+    src = make_onnx(tmp_path / "m.onnx", key=key)
+    x5_text = mapper.generate_yaml(key, "x5")
+    monkeypatch.setattr(mapper, "generate_yaml", lambda *a, **k: x5_text)
+    with pytest.raises(HelpersError, match=r"RDK X5 mapper yaml .* needs an hb_compile config with march 'nash-e'"):
+        bundle.make_bundle(key, "s100", images, tmp_path / "b", onnx_path=src, count=1, progress=False)
+    assert not (tmp_path / "b").exists()
+
+
+def test_bundle_cli_for_s100(tmp_path, images, capsys):
+    src = make_onnx(tmp_path / "m.onnx", key="mobileone_s0")
+    assert main(["bundle", "mobileone_s0", "--board", "s100", "--images", str(images), "--out", str(tmp_path / "b"),
+                 "--onnx", str(src), "--count", "1"]) == 0
+    assert "S-series (hb_compile) toolchain" in capsys.readouterr().out
+    assert main(["bundle", "mobileone_s0", "--board", "s10", "--images", str(images), "--out", str(tmp_path / "c")]) == 2
+
+
+def test_bundle_resolves_the_board_once(tmp_path, images, monkeypatch):
+    """The board is resolved once (in cmd_bundle / make_bundle) and passed down as the Board: no function
+    below looks a board key up again."""
+    key = "mobilenetv4_conv_small"
+    src = make_onnx(tmp_path / "m.onnx", key=key)
+    real, looked_up = registry.board, []
+
+    def board(k):
+        if not isinstance(k, registry.Board):
+            looked_up.append(k)
+        return real(k)
+
+    monkeypatch.setattr(registry, "board", board)
+    bundle.make_bundle(key, "s600", images, tmp_path / "b", onnx_path=src, count=1, progress=False)
+    assert looked_up == ["s600"]
