@@ -36,8 +36,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from helpers.board import registry, vendor
-from helpers.board import runtime as _runtime
-from helpers.board.runtime import Backend, TensorInfo, check_nv12_feed
+from helpers.board.backend import Backend, TensorInfo, board_key_here, check_file_board, check_nv12_feed
 from helpers.errors import HelpersError, first_line
 
 MODULE = "hbm_runtime"
@@ -67,7 +66,7 @@ def start_error(e: Exception) -> HelpersError:
     """The one line for an ``hbm_runtime`` whose import fails (its __init__: runtime libraries missing)."""
     libs = re.findall(r"(lib\w+\.so)\s*\(", str(e))
     what = f"{' and '.join(libs)} missing" if libs else first_line(e)[:120]
-    here = _runtime.board_key_here()
+    here = board_key_here()
     if here in ("x3", "x5"):
         fix = ("this is the RDK S-series build (like the hbm-runtime wheel on PyPI), which an "
                f"{_board(here)[0]} cannot use: pip uninstall hbm-runtime; on an RDK X5 upgrade to RDK OS >= 3.5.0, "
@@ -110,7 +109,7 @@ def library_version(module: str = MODULE) -> Optional[str]:
 
 def check_suffix_for_board(path: Path) -> None:
     """A ``.hbm`` on an RDK X3/X5 or a ``.bin`` on an RDK S board: one line before any runtime sees it."""
-    here = _runtime.board_key_here()
+    here = board_key_here()
     if not here:
         return
     name, march = _board(here)
@@ -200,8 +199,7 @@ class HbmRuntimeBackend(Backend):
         self.module = module
         self.notes: List[str] = []
         check_suffix_for_board(self.path)
-        if self.path.suffix.lower() == ".bin":
-            _runtime._check_bin_board(self.path, module)  # a .bin under model/<Arch>/rdk_x3/ on an X5
+        check_file_board(self.path)  # a .bin under model/<Arch>/rdk_x3/ on an X5, an S600 .hbm on an S100
         mod = import_runtime(module)
         self.library = library_version(module)
         try:
@@ -226,7 +224,7 @@ class HbmRuntimeBackend(Backend):
 
     # -- loading
     def _load_failed(self, why: str) -> HelpersError:
-        here = _runtime.board_key_here()
+        here = board_key_here()
         which = "{} ({})".format(*_board(here)) if here else "this board's"
         return HelpersError(f"hbm_runtime could not load {self.path.name} ({why}): a corrupt or truncated file, or "
                             f"a model compiled for another BPU than {which}; re-download it "
@@ -241,7 +239,7 @@ class HbmRuntimeBackend(Backend):
             except Exception:  # descriptions are optional; a runtime that cannot give them says nothing
                 continue
         found = [march for march in MARCHES.values() if re.search(rf"\b{re.escape(march)}\b", " ".join(texts), re.I)]
-        here = _runtime.board_key_here()
+        here = board_key_here()
         if len(set(found)) == 1 and here and _board(here)[1] not in found:
             name, march = _board(here)
             raise HelpersError(f"{self.path.name} was compiled for {found[0]} (its hbm_descs / model_descs say so) "

@@ -21,8 +21,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
-from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -31,6 +29,8 @@ import numpy as np
 from helpers.board import registry, vendor
 from helpers.errors import HelpersError, first_line
 from helpers.board.meta import META_INPUT_TYPE
+from helpers.board.backend import (Backend, TensorInfo, board_key_here, check_file_board,  # noqa: F401 (re-exported)
+                                   check_nv12_feed)
 
 BACKENDS = ("auto", "onnxruntime", "hbm_runtime", "hobot_dnn", "bpu_infer_lib")
 #: the board runtimes, in the order ``auto`` tries them for a .bin
@@ -50,27 +50,6 @@ INSTALL_HINT = ("on an RDK board the system image has hobot_dnn (and hbm_runtime
                 "index (see the README)")
 #: model suffix -> the backends that run it
 SUFFIX_BACKENDS = {".onnx": ("onnxruntime",), ".bin": BOARD_BACKENDS, ".hbm": ("hbm_runtime",)}
-
-
-@dataclass(frozen=True)
-class TensorInfo:
-    name: str
-    shape: Tuple[int, ...]   # as the model reports it; NV12 inputs report (1, 3, H, W) like a .bin
-    dtype: str               # "float32", "uint8", "int8", ... or "nv12" / "rgb" / "bgr" for image inputs
-    layout: str              # "NCHW", "NHWC" or "NONE"
-    note: str = ""           # board outputs: the buffer's type, alignment and dequantisation
-
-    @property
-    def hw(self) -> Tuple[int, int]:
-        """(H, W) of an image input."""
-        if len(self.shape) != 4:
-            raise HelpersError(f"input {self.name!r} has shape {self.shape}; expected a 4-D image tensor")
-        return (self.shape[1], self.shape[2]) if self.layout == "NHWC" else (self.shape[2], self.shape[3])
-
-    def __str__(self) -> str:
-        # "NONE" is the runtimes' word for a tensor that is not an image (e.g. 1x1000 scores): say that
-        layout = self.layout if self.layout != "NONE" else "(not an image: no layout)"
-        return f"{self.name}: {self.dtype} {list(self.shape)} {layout}" + (f" ({self.note})" if self.note else "")
 
 
 def module_available(name: str) -> bool:
@@ -115,36 +94,6 @@ def runtime_version(module: str) -> Tuple[str, Optional[str]]:
         return f"{module} {lib} (HB_HBMRuntime.version())", None
     mod = importlib.import_module(module)
     return f"{module} {getattr(mod, '__version__', '(version unknown)')}", None
-
-
-class Backend(ABC):
-    """A loaded model. ``run`` takes the single input's array (for an NV12 model: the packed NV12 bytes, Y
-    then interleaved UV, whatever form the runtime wants) and returns the outputs."""
-
-    name = "?"
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.inputs: List[TensorInfo] = []
-        self.outputs: List[TensorInfo] = []
-        self.metadata: Dict[str, str] = {}
-        self.notes: List[str] = []  # one-line notes on how it was opened (e.g. a runtime passed over)
-
-    @abstractmethod
-    def run(self, feed: np.ndarray) -> List[np.ndarray]:
-        ...
-
-    @property
-    def input(self) -> TensorInfo:
-        if len(self.inputs) != 1:
-            raise HelpersError(f"{self.path.name} has {len(self.inputs)} inputs; these notebooks handle one")
-        return self.inputs[0]
-
-    def describe(self) -> str:
-        lines = [f"model   : {self.path.name}", f"backend : {self.name}"]
-        lines += [f"input   : {t}" for t in self.inputs]
-        lines += [f"output  : {t}" for t in self.outputs]
-        return "\n".join(lines)
 
 
 _ORT_TYPES = {"tensor(float)": "float32", "tensor(uint8)": "uint8", "tensor(int8)": "int8",
@@ -217,37 +166,16 @@ class OrtBackend(Backend):
         return self.session.run(None, {self._feed_name: feed})
 
 
-def check_nv12_feed(feed: np.ndarray, info: TensorInfo) -> np.ndarray:
-    h, w = info.hw
-    need = h * w * 3 // 2
-    if feed.dtype != np.uint8 or feed.size != need:
-        raise HelpersError(f"NV12 input for {w}x{h} must be {need} uint8 bytes (W*H*3/2); "
-                           f"got {feed.size} values of {feed.dtype}")
-    return np.ascontiguousarray(feed.reshape(-1))
-
-
 def _board_info(name: str, tensor_type, valid, lay, note: str = "") -> TensorInfo:
     t = vendor.data_type(tensor_type)
     dtype = vendor.IMAGE_TYPES.get(t) or vendor.NUMPY_OF.get(t, t.lower())
     return TensorInfo(name, tuple(valid), dtype, vendor.layout(lay), note)
 
 
-def board_key_here() -> Optional[str]:
-    """"x3"/"x5"/"s100"/"s100p"/"s600" when this machine says which RDK it is (:mod:`helpers.board.identity`)."""
-    from helpers.board.identity import board_here
-
-    b = board_here()
-    return b.key if b else None
-
-
 def _check_bin_board(path: Path, module: str) -> None:
-    """A .bin whose folder names the other board: one line, before the runtime sees it."""
-    made_for = registry.board_of_path(path)
-    here = board_key_here() or runtime_version(module)[1]
-    if made_for and here and made_for != here:
-        b, h = registry.BOARDS[made_for], registry.BOARDS[here]
-        raise HelpersError(f"{path.name} is the {b.name} build ({b.march}) but this is an {h.name} ({h.march}): "
-                           f"use the file under {registry.BOARD_DIR[here]}/ (python -m helpers download --board {here})")
+    """A model file whose folder names another board than this one: one line, before the runtime sees it
+    (this board from its identity, else from the board the runtime ``module`` is built for)."""
+    check_file_board(path, lambda: runtime_version(module)[1])
 
 
 def _load_failed(backend: str, path: Path, why: str) -> HelpersError:

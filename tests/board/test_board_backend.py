@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers.board import bench, nv12, registry
+from helpers.board import identity, bench, nv12, registry
 from helpers.board.classifier import Classifier
 from helpers.errors import HelpersError
 from helpers.board.files import REPO_ROOT
@@ -151,7 +151,7 @@ def test_a_bin_in_the_other_boards_folder_is_refused_before_loading(fake_board, 
     from helpers.board import runtime
 
     monkeypatch.setenv("FAKE_HBM_BUILD", "bin")
-    monkeypatch.setattr(runtime, "board_key_here", lambda: "x5")
+    monkeypatch.setattr(identity, "board_here", lambda: registry.BOARDS["x5"])
     path = fake_models.write_fake_bin(tmp_path / "MobileOne" / "rdk_x3" / "MobileOne_224x224_nv12.bin", board="x3")
     with pytest.raises(HelpersError) as e:
         open_model(path, backend=backend)

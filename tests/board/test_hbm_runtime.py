@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers.board import nv12, registry, runtime
+from helpers.board import identity, nv12, registry, runtime
 from helpers.board.classifier import Classifier
 from helpers.board.image import board_resize, load_image
 from helpers.board.runtime import HobotDnnBackend, open_model, runtime_version
@@ -170,7 +170,7 @@ def test_missing_libraries(board, tmp_path, monkeypatch):
     path = _x5_bin(tmp_path)
     msg = _one_line(lambda: open_model(path, backend="hbm_runtime"))
     assert "cannot start (libhbucp.so missing)" in msg and "apt-get install -y hobot-dnn" in msg
-    monkeypatch.setattr(runtime, "board_key_here", lambda: "x5")
+    monkeypatch.setattr(identity, "board_here", lambda: registry.BOARDS["x5"])
     msg = _one_line(lambda: open_model(path, backend="hbm_runtime"))
     assert "pip uninstall hbm-runtime" in msg and "RDK OS >= 3.5.0" in msg
     assert open_model(path).name == "hobot_dnn"  # auto passes over an hbm_runtime that cannot start
@@ -208,10 +208,10 @@ def test_runtime_errors_at_run(board, tmp_path, monkeypatch, kind, words):
 def test_an_hbm_on_an_x5_and_a_bin_on_an_s_board(board, tmp_path, monkeypatch):
     board("hbm", "s100")
     hbm_path, bin_path = _hbm(tmp_path), _x5_bin(tmp_path)
-    monkeypatch.setattr(runtime, "board_key_here", lambda: "x5")
+    monkeypatch.setattr(identity, "board_here", lambda: registry.BOARDS["x5"])
     msg = _one_line(lambda: open_model(hbm_path))
     assert "is an .hbm (RDK S100/S600, nash BPU) but this is an RDK X5 (bayes-e)" in msg and "--board x5" in msg
-    monkeypatch.setattr(runtime, "board_key_here", lambda: "s100")
+    monkeypatch.setattr(identity, "board_here", lambda: registry.BOARDS["s100"])
     msg = _one_line(lambda: open_model(bin_path))
     assert "is a .bin (RDK X3/X5 BPU) but this is an RDK S100 (nash-e)" in msg and "--board s100" in msg
 
@@ -219,7 +219,7 @@ def test_an_hbm_on_an_x5_and_a_bin_on_an_s_board(board, tmp_path, monkeypatch):
 def test_the_march_a_file_says_it_was_compiled_for(board, tmp_path, monkeypatch):
     board("hbm", "s100")
     path = _hbm(tmp_path, desc="mobileone, march nash-m, toolkit 3.2")
-    monkeypatch.setattr(runtime, "board_key_here", lambda: "s100")
+    monkeypatch.setattr(identity, "board_here", lambda: registry.BOARDS["s100"])
     msg = _one_line(lambda: open_model(path))
     assert "was compiled for nash-m (its hbm_descs / model_descs say so) but this RDK S100 has nash-e" in msg
 
@@ -316,3 +316,13 @@ def test_doctor_reports_hbm_runtime(board, tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "hbm_runtime (installed but not usable: hbm_runtime is installed but cannot start (libdnn.so" in out
     assert "runtime : hobot_dnn" in out
+
+
+def test_an_s600_hbm_on_an_s100_is_refused_before_the_runtime_loads_it(board, tmp_path, monkeypatch):
+    """The backend itself runs the wrong-board check (the folder names the board the file was compiled for)."""
+    board(build="hbm", key="s100")
+    monkeypatch.setattr(identity, "board_here", lambda: registry.BOARDS["s100"])
+    path = fake_models.write_fake_hbm(tmp_path / "rdk_s600" / "m.hbm")
+    with pytest.raises(HelpersError, match=r"RDK S600 build \(nash-p\) but this is an RDK S100 \(nash-e\): "
+                                           r"use the file under rdk_s100/"):
+        runtime.open_model(path)

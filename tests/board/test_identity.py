@@ -5,7 +5,7 @@ board_types with base_soc s100, socinfo_names, device_tree_models) read in the o
 samples/_shared/platforms.py (boardinfo soc_name, then socinfo, then the device tree)."""
 import pytest
 
-from helpers.board import identity, runtime
+from helpers.board import identity, registry, runtime
 
 
 def tree(tmp_path, **files):
@@ -61,7 +61,7 @@ def test_an_s600_hbm_on_an_s100_is_one_line_naming_the_fix(monkeypatch, path):
 
     from helpers.errors import HelpersError
 
-    monkeypatch.setattr(runtime, "board_key_here", lambda: "s100")
+    monkeypatch.setattr(identity, "board_here", lambda: registry.BOARDS["s100"])
     with pytest.raises(HelpersError, match=r"RDK S600 build \(nash-p\) but this is an RDK S100 \(nash-e\): "
                                            r"use the file under rdk_s100/ \(python -m helpers download --board s100\)") as e:
         runtime._check_bin_board(Path(path), "hbm_runtime")
