@@ -72,11 +72,19 @@ for side, names, shapes, dtypes, quants in (
         q = quants[model][n]
         print(f"{side:6s} {n}: shape {list(shapes[model][n])}, {dtypes[model][n]}, {q.quant_type}, "
               f"{np.size(q.scale)} scale(s), {np.size(q.zero_point)} zero point(s)")
-input_name, out_name = rt.input_names[model][0], rt.output_names[model][0]
-{{hw_line}}
+inputs, out_name = rt.input_names[model], rt.output_names[model][0]
+if len(inputs) == 2:  # RDK S .hbm: split NV12, y (1, H, W, 1) and uv (1, H/2, W/2, 2), told apart by shape
+    y_name, uv_name = sorted(inputs, key=lambda n: rt.input_shapes[model][n][-1])
+    h, w = rt.input_shapes[model][y_name][1:3]
+else:  # RDK X5 .bin: one packed NV12 tensor, reported as (1, 3, H, W)
+    h, w = rt.input_shapes[model][inputs[0]][2:]
 """
 HBM_RUN = """
-outputs = rt.run({model: {{{feed}}}})  # {model: {output: array}}; no casting: uint8, shapes as reported
+if len(inputs) == 2:  # the two planes, shaped as the runtime reported them
+    feed = {y_name: np.ascontiguousarray(y)[None, :, :, None], uv_name: uv[None]}
+else:  # Y then UV in one buffer
+    feed = {inputs[0]: nv12}
+outputs = rt.run({model: feed})  # {model: {output: array}}; no casting: uint8, shapes as reported
 logits = outputs[model][out_name].astype(np.float32)
 q = rt.output_quants[model][out_name]
 if q.quant_type == hbDNNQuantiType.SCALE:  # raw integers: (x - zero_point) * scale, per channel on q.axis
@@ -137,8 +145,8 @@ TEST = (
 
 | | on an RDK board | on a PC (and in CI) |
 |---|---|---|
-| model file | the `.bin` in `model/{{arch}}/` (BPU, int8) | the NV12 **board model** `model/{{arch}}/*_nv12.onnx`: the float network plus the `.bin`'s input contract (NV12 in, normalisation inside), built from the same mapper yaml |
-| runtime | `hobot_dnn.pyeasy_dnn` (in the system image) or `bpu_infer_lib` | `onnxruntime` |
+| model file | the `.bin` (RDK X3/X5) or `.hbm` (RDK S100/S600) in `model/{{arch}}/` (BPU, int8) | the NV12 **board model** `model/{{arch}}/*_nv12*.onnx`: the float network plus the board file's input contract (NV12 in, normalisation inside), built from the same yaml |
+| runtime | `hbm_runtime` (RDK X5 with RDK OS >= 3.5, RDK S), else `hobot_dnn.pyeasy_dnn` (in the system image) or `bpu_infer_lib` | `onnxruntime` |
 | needs | `requirements-board.txt` and the board's system runtime | `requirements.txt` |
 
 On a PC a missing model file is made for you (export from timm, then the board model) and the
@@ -163,7 +171,7 @@ then every output is flagged as meaningless.
 """),
     code("parameters", """
 KEY = "{{key}}"
-BOARD = "{{board}}"  # x3 (bernoulli2) or x5 (bayes-e): which yaml, which published figures
+BOARD = "{{board}}"  # x3, x5, s100, s100p or s600: which yaml, which board file, which published figures
 IMAGE = "{{sample_image}}"  # relative paths: this folder first, then the repository root
 BACKEND = os.environ.get("RDK_BACKEND", "auto")
 MODEL_KIND = os.environ.get("RDK_MODEL_KIND", "auto")
@@ -233,10 +241,11 @@ vendor's module is used; where the board's image lacks it, the stand-in runs the
 **The NV12 input.** The lines below make the bytes our board path makes (`demo.nv12_of()`, from
 `helpers.board.nv12.prepare_nv12`), and the next cell measures the difference. Two choices matter:
 
-* **colour range.** The yaml says `input_space_and_range: regular`: BT.601 *full* range, which is
-  OpenCV's `COLOR_RGB2YCrCb` (Cb, Cr = U, V). The model zoo's samples convert with
-  `COLOR_BGR2YUV_I420`, BT.601 *limited* range (Y 16..235): right for a model built with `bt601_video`,
-  wrong for these: every level moves (the next cell prints by how much).
+* **colour range.** It must be the one the yaml's `input_space_and_range` names. Our X3/X5 configs say
+  `regular`: BT.601 *full* range, which is OpenCV's `COLOR_RGB2YCrCb` (Cb, Cr = U, V). The S-series
+  configs (ours and the zoo's) say `bt601_video`: BT.601 *limited* range (Y 16..235), which is OpenCV's
+  `COLOR_RGB2YUV_I420`, as the zoo's samples convert. The wrong one moves every level: for a full-range
+  model the next cell prints by how much.
 * **resize.** While the photo is at least twice the model's size on both axes, our board path first
   averages 2x2 blocks (anti-aliasing), then stretches bilinearly; so do these lines. A single bilinear
   shrink by more than 2x skips pixels.
@@ -252,20 +261,26 @@ rgb = cv2.cvtColor(cv2.imread(str(demo.image)), cv2.COLOR_BGR2RGB)  # the photo 
 while rgb.shape[0] >= 2 * h and rgb.shape[1] >= 2 * w:  # 2x or more too big: average 2x2 blocks first
     rgb = cv2.resize(rgb, (rgb.shape[1] // 2, rgb.shape[0] // 2), interpolation=cv2.INTER_AREA)
 rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_LINEAR)  # stretch to the model's size
-y = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)[:, :, 0]  # luma, BT.601 full range (yaml: regular)
-half = cv2.resize(rgb, (w // 2, h // 2), interpolation=cv2.INTER_AREA)  # one colour per 2x2 pixels
-uv = cv2.cvtColor(half, cv2.COLOR_RGB2YCrCb)[:, :, [2, 1]]  # (Cb, Cr) = (U, V), interleaved
+if demo.clf.yuv_range == "full":  # yaml input_space_and_range: regular (our X3/X5 configs)
+    y = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)[:, :, 0]  # luma, BT.601 full range
+    half = cv2.resize(rgb, (w // 2, h // 2), interpolation=cv2.INTER_AREA)  # one colour per 2x2 pixels
+    uv = cv2.cvtColor(half, cv2.COLOR_RGB2YCrCb)[:, :, [2, 1]]  # (Cb, Cr) = (U, V), interleaved
+else:  # bt601_video, limited range (the S-series configs): what OpenCV's I420 gives
+    yuv = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)  # Y plane, then U plane, then V plane
+    y = yuv[:h]
+    uv = np.stack(yuv[h:].reshape(2, h // 2, w // 2), axis=-1)  # U and V, interleaved
 nv12 = np.concatenate([y.reshape(-1), uv.reshape(-1)])  # Y plane, then UV: H*W*3/2 bytes
-print(f"NV12 {w}x{h}: {nv12.size} bytes, {nv12.dtype}")
+print(f"NV12 {w}x{h}, {demo.clf.yuv_range} range: {nv12.size} bytes, {nv12.dtype}")
 """),
     code("vendor-nv12-check", """
 ours = demo.nv12_of()  # our board path, same photo
 diff = np.abs(nv12.astype(np.int16) - ours)
 print(f"these lines vs our board path: Y max {diff[:h * w].max()}, mean {diff[:h * w].mean():.4f} levels; "
       f"UV max {diff[h * w:].max()}, mean {diff[h * w:].mean():.4f} levels")
-i420_y = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)[:h].astype(np.int16)  # the zoo samples' conversion
-print(f"OpenCV's I420 (limited range) vs the full range the model expects: Y mean "
-      f"{np.abs(i420_y - y).mean():.1f}, max {np.abs(i420_y - y).max()} levels off")
+if demo.clf.yuv_range == "full":  # what the zoo samples' I420 conversion would feed this model instead
+    i420_y = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)[:h].astype(np.int16)
+    print(f"OpenCV's I420 (limited range) vs the full range the model expects: Y mean "
+          f"{np.abs(i420_y - y).mean():.1f}, max {np.abs(i420_y - y).max()} levels off")
 """),
     code("vendor-run-hbm", HBM_RUN, when="vendor_hbm"),
     code("vendor-run-dnn", DNN_RUN, when="vendor_dnn"),
@@ -325,16 +340,19 @@ checks passed: {{num_classes}} outputs, probabilities sum to 1, backend reported
     md("bench-text", """
 ## 7. Latency and FPS
 
-The two figures of the RDK Model Zoo tables: **single-thread latency** (one thread calling the
-runtime back to back) and **multi-thread latency and throughput** (several threads, each with its
-own runtime instance, calling it at once). Measured now by `helpers.board.bench`, only the runtime call
-timed; the published row, when the zoo has one for this model and board, is labelled as such.
-Below them, the **end-to-end** rate on this photo: decode -> resize -> NV12 -> run -> top-5 on one
-runtime instance, serially and with N threads preparing the next frames while the model runs. Far
-below the runtime-only FPS means the CPU, not the model, limits the pipeline.
-On a PC these are CPU numbers, not BPU ones. On the board, the vendor's reference tool is
-`hrt_model_exec perf --model_file X.bin --thread_num N --frame_count 1000`; the command line here
-is `python -m helpers bench MODEL_FILE --threads 1,2,4 --seconds S`.
+The two figures of the RDK Model Zoo tables: **single-worker latency** (one worker calling the
+runtime back to back) and **multi-worker latency and throughput** (several workers, each with its
+own runtime instance, calling it at once). On a board runtime the workers are **processes**:
+`hobot_dnn`'s forward holds Python's GIL for the whole BPU call (`HorizonRDK/hobot-spdev`,
+`src/python/dnn_python.cpp`), so threads would take turns and show the single-worker rate. On
+onnxruntime, which releases the GIL, they are threads. Measured now by `helpers.board.bench`, only the
+runtime call timed; the published row, when the zoo has one for this model and board, is labelled as such.
+On a board with the vendor's tool, its own figure runs beside ours:
+`hrt_model_exec perf --model_file FILE --thread_num N --frame_count K` (elsewhere the notes show the command).
+Below them, the **end-to-end** rate on this photo: decode -> resize -> NV12 -> run -> top-5, serially and
+with N workers preparing the next frames while the model runs. Far below the runtime-only FPS means the
+CPU, not the model, limits the pipeline. On a PC these are CPU numbers, not BPU ones. The command line
+here is `python -m helpers bench MODEL_FILE --workers 1,2,4 --seconds S`.
 """),
     code("bench", """
 demo.benchmark()
@@ -359,7 +377,7 @@ demo.interactive();
 * On the board: download the published `.bin` with `bash model/{{arch}}/download.sh`, or build your
   own from the yaml in `yaml/{{arch}}/` with the vendor toolchain (`python -m helpers bundle --help`
   prepares everything it needs), copy it to `model/{{arch}}/` and re-run this notebook there.
-* Measure another file: `python -m helpers bench model/{{arch}}/<file> --threads 1,2,4`.
+* Measure another file: `python -m helpers bench model/{{arch}}/<file> --workers 1,2,4`.
 * All commands: `python -m helpers --help`.
 """),
 )

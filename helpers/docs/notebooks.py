@@ -135,19 +135,15 @@ def facts(arch: str, root: Optional[Path] = None) -> Dict[str, Any]:
 
 
 def vendor_facts(board: str, values: Mapping[str, Any]) -> Dict[str, Any]:
-    """The vendor cells' facts for ``board``: which runtime runs (``hbm_runtime`` everywhere but on RDK X3),
-    how its NV12 input is fed (one packed tensor on X5, split Y and UV on the S-series), and the other
-    runtime's lines as a markdown code block."""
+    """The vendor cells' facts for ``board``: which runtime runs (``hbm_runtime`` everywhere but on RDK X3)
+    and the other runtime's lines as a markdown code block. The hbm_runtime cells feed one packed tensor
+    (X5) or split Y and UV (S-series) by what the runtime reports, whatever the board."""
     hbm = board != "x3"
     split = board.startswith("s")
+    # one set of hbm_runtime cells for X5 (one packed tensor) and the S boards (split Y and UV): they branch on
+    # the number of inputs the runtime reports (D-Robotics/rdk_model_zoo samples/_shared/cls_binding.py,
+    # tensor_io.py), so a user who sets BOARD = "s100" runs the same notebook
     f: Dict[str, Any] = {"vendor_hbm": hbm, "vendor_dnn": not hbm, "nv12_split": split}
-    if split:  # S100/S600 .hbm: y (1, H, W, 1) and uv (1, H/2, W/2, 2), told apart by shape, not by order
-        f["hw_line"] = ("y_name, uv_name = sorted(rt.input_names[model], key=lambda n: rt.input_shapes[model][n][-1])\n"
-                        "h, w = rt.input_shapes[model][y_name][1:3]  # split NV12: y (1, H, W, 1), uv (1, H/2, W/2, 2)")
-        f["feed"] = "y_name: np.ascontiguousarray(y)[None, :, :, None], uv_name: uv[None]"
-    else:  # X5 .bin: one packed tensor (D-Robotics/rdk_model_zoo samples/_shared/cls_binding.py, tensor_io.py)
-        f["hw_line"] = "h, w = rt.input_shapes[model][input_name][2:]  # packed NV12, reported as (1, 3, H, W)"
-        f["feed"] = "input_name: nv12"
     name = registry.board(board).name
     hbm_who = "RDK X5 with RDK OS >= 3.5 and RDK S100/S600 (the wheel `hbm-runtime`, Python >= 3.10)"
     dnn_who = "RDK X3, and RDK X5 images before RDK OS 3.5 (preinstalled; the X5 wheel `hobot-dnn-rdkx5`)"

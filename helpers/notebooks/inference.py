@@ -122,7 +122,8 @@ def missing_bin_message(key: str, board: str) -> str:
     pub = spec.published_for(board)
     how = (f"download the published one with `bash model/{spec.arch}/download.sh --board {board}`, or build "
            if pub is not None else f"the model zoo publishes none for {registry.board(board).name}; build ")
-    return (f"no .bin for {key} on this board (looked for {looked}): {how}{spec.bin_stem}.bin with the "
+    suffix = registry.board(board).suffix
+    return (f"no {suffix} for {key} on this board (looked for {looked}): {how}{spec.bin_stem}{suffix} with the "
             f"vendor toolchain on a PC (python -m helpers bundle {key} --board {board} --images data/ --out "
             f"build/{key}_{board}) and copy it to model/{spec.arch}/")
 
@@ -141,7 +142,8 @@ class ModelChoice:
     notes: List[str] = field(default_factory=list)
 
     def __str__(self) -> str:
-        lines = [f"model file : {rel_to_repo(self.path)}  ({KIND_TEXT[self.kind]})"]
+        kind_text = KIND_TEXT[self.kind].replace(".bin", self.path.suffix) if self.kind == "bin" else KIND_TEXT[self.kind]
+        lines = [f"model file : {rel_to_repo(self.path)}  ({kind_text})"]
         lines += [f"made       : {m}" for m in self.made]
         lines += [f"note       : {n}" for n in self.notes]
         return "\n".join(lines)
@@ -185,7 +187,7 @@ def resolve_model(key: str, board: str = "x5", backend: str = "auto", kind: str 
         path = Path(model_file).expanduser()
         if not path.exists():
             raise HelpersError(f"model file not found: {path}")
-        meta_kind = "bin" if path.suffix.lower() == ".bin" else None
+        meta_kind = "bin" if path.suffix.lower() in (".bin", ".hbm") else None
         if meta_kind is None:
             meta_kind = "board-onnx" if path.name == registry.get(key).board_onnx_for(board).name else "float-onnx"
         return ModelChoice(key, board, meta_kind, path, notes=[f"model file given: {path}"])
@@ -196,8 +198,9 @@ def resolve_model(key: str, board: str = "x5", backend: str = "auto", kind: str 
             raise HelpersError("a .bin runs on the board runtimes only; with BACKEND = 'onnxruntime' use "
                                "MODEL_KIND = 'board-onnx' (the NV12 board model) instead")
         if not on_board():
-            raise HelpersError(f"{spec.bin_stem}.bin needs an RDK board (neither hobot_dnn nor bpu_infer_lib is "
-                               "installed here); on a PC use MODEL_KIND = 'auto' (the NV12 board-model ONNX)")
+            raise HelpersError(f"{spec.bin_stem}{registry.board(board).suffix} needs an RDK board (no board runtime "
+                               "is installed here: hbm_runtime, hobot_dnn, bpu_infer_lib); on a PC use "
+                               "MODEL_KIND = 'auto' (the NV12 board-model ONNX)")
         for p in registry.get(key).bin_candidates(board):
             if p.exists():
                 return ModelChoice(key, board, "bin", p)
@@ -301,14 +304,14 @@ class InferenceDemo:
         dev = device_model()
         machine = f"{platform.system()} {platform.machine()}, Python {platform.python_version()}"
         here = (f"an RDK board ({dev or 'device name unknown'}; runtimes: {', '.join(runtimes)})" if runtimes
-                else "a PC (neither hobot_dnn nor bpu_infer_lib is importable)")
+                else "a PC (no board runtime is importable: hbm_runtime, hobot_dnn, bpu_infer_lib)")
         board = registry.board(self.board)
         lines = [
             f"this machine   : {machine}: {here}",
             f"backends here  : {', '.join(available_backends()) or 'none'}  (BACKEND = {self.backend_request!r})",
-            f"on an RDK board: {self.spec.bin_stem}.bin on the BPU through hobot_dnn.pyeasy_dnn "
-            f"(preinstalled) or bpu_infer_lib; input NV12 uint8, normalisation inside the model",
-            f"on a PC        : {self.spec.bin_stem}.onnx, the NV12 board model built from "
+            f"on an RDK board: {self.spec.bin_stem}{board.suffix} on the BPU through "
+            f"{' or '.join(board.runtimes)}; input NV12 uint8 ({board.nv12_inputs}), normalisation inside the model",
+            f"on a PC        : {self.spec.board_onnx_for(self.board).name}, the NV12 board model built from "
             f"yaml/{self.spec.arch}/{self.key}_{self.board}.yaml, on onnxruntime: the same input contract",
             f"target board   : {board.name} (march {board.march}, {board.bpu})",
         ]
@@ -361,7 +364,7 @@ class InferenceDemo:
         lines += [f"input      : {t}" for t in clf.runtime.inputs]
         lines += [f"output     : {t}" for t in clf.runtime.outputs]
         lines.append(f"weights    : {clf.weights}"
-                     + ("  (a .bin carries no metadata)" if clf.weights == "unknown" else ""))
+                     + ("  (a board .bin/.hbm carries no metadata)" if clf.weights == "unknown" else ""))
         if clf.kind == "nv12":
             lines.append(f"NV12 range : {clf.yuv_range} (yaml input_space_and_range: "
                          f"{nv12mod.YAML_SPACE_AND_RANGE[clf.yuv_range]})")

@@ -6,6 +6,7 @@ documented property names and strings; only a real board exercises the real runt
 """
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -353,10 +354,14 @@ def _notebook_parameters(nb) -> dict:
 
 def _bin_where_the_readme_says(model_dir: Path, key: str, board: str) -> Path:
     """The published file's place (model/<Arch>/rdk_<board>/<name>) or, when the zoo has none for this
-    board, where a build is copied (model/<Arch>/<bin_stem>.bin): the two places the READMEs name."""
+    board, where a build is copied (model/<Arch>/<bin_stem>.bin, or .hbm on an S board): the two places the
+    READMEs name. An S board's file is a fake .hbm (split NV12, quantised output with zero points)."""
     spec = registry.get(key)
     pub = spec.published_for(board)
-    rel = Path(spec.arch) / (f"{registry.BOARD_DIR[board]}/{pub.bin_name}" if pub else f"{spec.bin_stem}.bin")
+    b = registry.board(board)
+    rel = Path(spec.arch) / (f"{registry.BOARD_DIR[board]}/{pub.bin_name}" if pub else f"{spec.bin_stem}{b.suffix}")
+    if b.suffix == ".hbm":
+        return fake_models.write_fake_hbm(model_dir / rel, board=board, size=pub.input_size if pub else spec.input_size)
     return fake_models.write_fake_bin(model_dir / rel, board=board, size=spec.input_size,
                                       output="S8" if pub else "F32")
 
@@ -377,12 +382,25 @@ def test_test_notebook_runs_on_the_hbm_runtime_fake(tmp_path):
     _run_test_notebook(tmp_path, "MobileOne", "hbm_runtime", FAKE_HBM_BUILD="bin")
 
 
-def _run_test_notebook(tmp_path, arch, runtime_name, **extra_env):
+@pytest.mark.parametrize("board", ["s100", "s100p", "s600"])
+def test_test_notebook_runs_with_an_s_board_on_the_hbm_runtime_fake(tmp_path, board):
+    """A user on an RDK S100/S100P/S600 sets BOARD in the parameters cell (as papermill -p BOARD would): the
+    notebook finds the .hbm where the README says, auto runs it with hbm_runtime, and the vendor cells feed
+    split Y and UV (limited range, as the S configs say) to the fake's .hbm, dequantising its int8 output."""
+    text = _run_test_notebook(tmp_path, "MobileNetV4", "hbm_runtime", board=board, FAKE_HBM_BUILD="hbm")
+    assert ", limited range: " in text  # the S configs' bt601_video, made with OpenCV's I420 in the cell
+    assert "SCALE" in text  # the int8 output came back raw and the cell dequantised it
+
+
+def _run_test_notebook(tmp_path, arch, runtime_name, board=None, **extra_env):
     nbformat = pytest.importorskip("nbformat")
     from nbclient import NotebookClient
 
     path = REPO_ROOT / "notebooks" / arch / f"test_{arch}.ipynb"
     nb = nbformat.read(path, as_version=4)
+    if board is not None:  # the parameters cell, as a user (or papermill -p BOARD) changes it
+        cell = next(c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", []))
+        cell.source = re.sub(r'^BOARD = "[^"]+"', f'BOARD = "{board}"', cell.source, flags=re.M)
     params = _notebook_parameters(nb)
     model_dir = tmp_path / "model"
     bin_path = _bin_where_the_readme_says(model_dir, params["KEY"], params["BOARD"])
@@ -418,8 +436,8 @@ def _run_test_notebook(tmp_path, arch, runtime_name, **extra_env):
         os.environ.update(old)
     text = "\n".join(o.get("text", "") if o.get("output_type") == "stream" else json.dumps(o.get("data", {}))
                      for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
-    assert f"backend    : {runtime_name}" in text
-    assert bin_path.name in text and "board .bin (BPU)" in text
+    assert f"backend    : {runtime_name}" in text, text[-3000:]
+    assert bin_path.name in text and f"board {bin_path.suffix} (BPU)" in text, text[:6000]
     assert "RANDOM WEIGHTS" in text
     assert "hrt_model_exec perf --model_file" in text
     assert "checks passed" in text
@@ -427,6 +445,7 @@ def _run_test_notebook(tmp_path, arch, runtime_name, **extra_env):
     assert "these lines vs our board path: Y max" in text  # the vendor cells ran
     if not (fakes / "hbm_runtime").exists():  # no hbm_runtime on this board: the stand-in ran the .bin
         assert f"STAND-IN, not hbm_runtime: {bin_path.name} runs on hobot_dnn through helpers.board.runtime" in text
+    return text
 
 
 @pytest.mark.parametrize("backend", ["hobot_dnn", "bpu_infer_lib"])

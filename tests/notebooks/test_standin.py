@@ -253,7 +253,7 @@ def test_x3_notebooks_run_pyeasy_dnn_and_show_hbm_runtime():
     ids = [c.id for c in notebooks.build(tpl.TEST, x3).cells]
     assert {"vendor-import-dnn", "vendor-load-dnn", "vendor-run-dnn"} <= set(ids)
     assert not any(i.endswith("-hbm") for i in ids)
-    assert "HB_HBMRuntime(model_file)" in x3["vendor_other"] and "rt.run({model: {input_name: nv12}})" in x3["vendor_other"]
+    assert "HB_HBMRuntime(model_file)" in x3["vendor_other"] and "rt.run({model: feed})" in x3["vendor_other"]
     x5_ids = [c.id for c in notebooks.build(tpl.TEST, values).cells]
     assert {"vendor-import-hbm", "vendor-load-hbm", "vendor-run-hbm"} <= set(x5_ids)
     assert "dnn.load(model_file)[0]" in values["vendor_other"]
@@ -281,17 +281,12 @@ def test_the_pyeasy_dnn_cells_run_unchanged_on_a_pc(model, tmp_path):
 
 
 def test_the_s_series_cells_feed_split_nv12_by_shape(model, tmp_path, monkeypatch):
-    """An S100/S600 notebook (when the registry has those boards) feeds y and uv, told apart by shape: its
-    hbm_runtime cells run against a two-input board model whose inputs are listed uv first."""
-    from types import SimpleNamespace
-
-    from helpers.board import registry
-
-    monkeypatch.setattr(registry, "board", lambda key: SimpleNamespace(name=f"RDK {key.upper()}", key=key))
+    """An S100/S600 notebook feeds y and uv, told apart by shape: its hbm_runtime cells run against a
+    two-input board model whose inputs are listed uv first."""
     values = notebooks.facts("MobileOne")
     s100 = {**values, **notebooks.vendor_facts("s100", values)}
-    assert s100["nv12_split"] and "y_name: np.ascontiguousarray(y)[None, :, :, None], uv_name: uv[None]" in s100["feed"]
     cells = {c.id: c.source for c in notebooks.build(tpl.TEST, s100).cells}
+    assert "y_name: np.ascontiguousarray(y)[None, :, :, None], uv_name: uv[None]" in cells["vendor-run-hbm"]
     split = _split_model(tmp_path / "split.onnx", h=224, w=224)
     photo = Path(__file__).resolve().parents[2] / "data" / "coffee.jpg"
     head = (f"from helpers.notebooks import inference as nb\nTOPK = 3\n"
