@@ -4,7 +4,7 @@ A run folder holds ``last.safetensors`` (the unfused weights after the latest ep
 classes, image size, epoch), ``last_state.pt`` (optimizer, EMA, RNG, history: plain tensors and
 numbers, loadable with ``torch.load(weights_only=True)``), at the end ``model.safetensors`` (the
 final weights, re-parameterised for MobileOne) and ``train.json`` (the history).
-:mod:`helpers.training.train` writes them; ``eval``, ``export`` and the demo read them.
+:mod:`helpers.training.train` writes them (its atomic writers); ``eval``, ``export`` and the demo read them.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from helpers.board import registry
-from helpers.board.files import atomic_output, rel_to_repo
+from helpers.board.files import rel_to_repo
 from helpers.board.meta import META_CLASSES, META_CONV_BRANCHES, META_EPOCH, META_EPOCHS, META_IMG_SIZE, META_INIT_WEIGHTS, META_KEY, META_REPARAMETERIZED
 from helpers.errors import HelpersError, brief, first_line
 from helpers.pc.models import create_model
@@ -60,15 +60,6 @@ def read_checkpoint_info(path) -> CheckpointInfo:
                           int(meta.get(META_EPOCH, 0)), int(meta.get(META_EPOCHS, 0)), meta.get(META_REPARAMETERIZED) == "true",
                           float(meta[META_VAL_TOP1]) if meta.get(META_VAL_TOP1) else None, meta.get(META_INIT_WEIGHTS, ""),
                           int(meta[META_CONV_BRANCHES]) if meta.get(META_CONV_BRANCHES) else None)
-
-
-def save_weights(model, path: Path, meta: Dict[str, str]) -> None:
-    """``model``'s state dict as a safetensors file with ``meta``, written atomically."""
-    from safetensors.torch import save_file
-
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    with atomic_output(path, overwrite=True, suffix=".safetensors") as tmp:
-        save_file(state, str(tmp), metadata={k: str(v) for k, v in meta.items()})
 
 
 def load_trained_model(path, expect_key: Optional[str] = None):

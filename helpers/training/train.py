@@ -45,7 +45,7 @@ from helpers.errors import HelpersError, brief, first_line, unwrap_worker_error
 from helpers.board.meta import META_CLASSES, META_CONV_BRANCHES, META_EPOCH, META_EPOCHS, META_IMG_SIZE, META_INIT_WEIGHTS, META_KEY, META_REPARAMETERIZED
 from helpers.pc.models import create_model, create_unfused
 from helpers.training.run_files import (FINAL, HISTORY, LAST, META_VAL_TOP1, STATE, CheckpointInfo, load_state as _load_state,  # noqa: F401
-                                         load_trained_model, read_checkpoint_info, save_weights as _save_weights)
+                                         load_trained_model, read_checkpoint_info)
 from helpers.training.datasets import DeployedTransform, TrainTransform, TorchImages as _Images  # noqa: F401
 from helpers.training.config import SMOOTHING, TrainConfig  # noqa: F401 - TrainConfig is part of this API
 from helpers.training.distributed import Dist, all_sum as _all_sum, setup as _dist_setup, val_shard
@@ -117,6 +117,14 @@ class TrainResult:
                  f"  final     : {rel_to_repo(self.checkpoint)}" + ("  (re-parameterised)" if self.reparameterized else ""),
                  f"  resumable : {rel_to_repo(self.last)}"]
         return "\n".join(lines)
+
+
+def _save_weights(model, path: Path, meta: Dict[str, str]) -> None:
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    with atomic_output(path, overwrite=True, suffix=".safetensors") as tmp:
+        save_file(state, str(tmp), metadata={k: str(v) for k, v in meta.items()})
 
 
 def _check_out(out: Path, resume: bool, overwrite: bool) -> None:
