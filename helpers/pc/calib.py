@@ -31,14 +31,8 @@ DEFAULT_COUNT = 100
 GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
 
 
-
-
-
-
 class GrayscaleImageWarning(UserWarning):
     """A 1-channel image was converted to RGB for calibration."""
-
-
 
 
 def pick(files: List[Path], count: Optional[int]) -> List[Path]:

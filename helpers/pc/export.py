@@ -42,20 +42,9 @@ OUTPUT_NAME = "output"
 PARITY_RTOL = 1e-4
 
 
-
-
-
-
-
-
-
 # ------------------------------------------------------------------------------------------------
 # small utilities
 # ------------------------------------------------------------------------------------------------
-
-
-
-
 def check_opset(opset: int) -> int:
     """Validate ``opset`` (10..17); above 11 warn that the X3 toolchain refuses it."""
     try:
@@ -72,73 +61,9 @@ def check_opset(opset: int) -> int:
     return opset
 
 
-
-
-
-
 # ------------------------------------------------------------------------------------------------
-# creating the PyTorch model
+# parameter counts
 # ------------------------------------------------------------------------------------------------
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-# ---- checkpoints --------------------------------------------------------------------------------
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-# ------------------------------------------------------------------------------------------------
-# re-parameterisation, parity, counting
-# ------------------------------------------------------------------------------------------------
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 def onnx_param_counts(model_proto) -> Tuple[int, int]:
     """(elements over all initialisers, elements counted once per consuming node).
 
@@ -427,17 +352,6 @@ def onnx_forward(path: Union[str, Path], x) -> np.ndarray:
     """Logits of the float ONNX at ``path`` for ``x`` (a torch tensor or array), via onnxruntime."""
     arr = x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
     return _ort_run(Path(path), np.ascontiguousarray(arr, dtype=np.float32))
-
-
-# ------------------------------------------------------------------------------------------------
-# notebooks: the report texts, and where to write without clobbering someone else's file
-# ------------------------------------------------------------------------------------------------
-
-
-
-
-
-
 
 
 # ------------------------------------------------------------------------------------------------

@@ -30,41 +30,24 @@ class ParityError(HelpersError):
 #: Re-parameterisation tolerance: fused vs unfused MobileOne, same measure, settled weights.
 REPARAM_RTOL = 1e-4
 
-
-
 #: BatchNorm settling for random weights: train-mode passes of random batches, cumulative average.
 SETTLE_PASSES = 2
 
-
-
 SETTLE_BATCH = 4
-
-
 
 RANDOM = "random"
 
-
-
 IMAGENET = "imagenet"
-
-
-
-
-
 
 RANDOM_BANNER = ("RANDOM WEIGHTS: this model was not trained. Its outputs are noise and any class "
                  "it predicts means nothing. Use weights='imagenet' (needs the Hugging Face hub once) "
                  "or a checkpoint file for real predictions.")
 
 
-
-
 def weights_label(weights: Union[str, Path]) -> str:
     """What ``rdk.weights`` records: ``imagenet``, ``random`` or the checkpoint's file name."""
     w = str(weights)
     return w if w in (IMAGENET, RANDOM) else Path(w).name
-
-
 
 
 def create_model(key: str, weights: Union[str, Path] = IMAGENET, num_classes: Optional[int] = None,
@@ -89,10 +72,8 @@ def create_model(key: str, weights: Union[str, Path] = IMAGENET, num_classes: Op
     return _create_from_checkpoint(spec, Path(w), num_classes)
 
 
-
 def _looks_like_path(w: str) -> bool:
     return "/" in w or "\\" in w or w.lower().endswith(CHECKPOINT_SUFFIXES)
-
 
 
 def _timm_create(name: str, **kwargs):
@@ -105,12 +86,10 @@ def _timm_create(name: str, **kwargs):
         return timm.create_model(name, exportable=True, **kwargs)
 
 
-
 def _offline_message(spec: registry.ModelSpec, why: str) -> str:
     return (f"cannot get the ImageNet weights of {spec.key} ({spec.hf_hub_id}): {why}. "
             f"Offline, use one of: --weights PATH (a local .safetensors/.pth checkpoint, e.g. the hub's "
             f"model.safetensors copied here) or --weights random (untrained; predictions mean nothing)")
-
 
 
 def _cached_hub_file(spec: registry.ModelSpec) -> Optional[str]:
@@ -124,7 +103,6 @@ def _cached_hub_file(spec: registry.ModelSpec) -> Optional[str]:
         if isinstance(hit, str) and Path(hit).is_file():
             return hit
     return None
-
 
 
 def _hub_offline_reason() -> Optional[str]:
@@ -146,7 +124,6 @@ def _hub_offline_reason() -> Optional[str]:
     return None
 
 
-
 def _create_pretrained(spec: registry.ModelSpec, num_classes: Optional[int]):
     kwargs = {} if num_classes is None else {"num_classes": int(num_classes)}
     cached = _cached_hub_file(spec)
@@ -165,7 +142,6 @@ def _create_pretrained(spec: registry.ModelSpec, num_classes: Optional[int]):
     return model.eval()
 
 
-
 def _create_random(spec: registry.ModelSpec, num_classes: Optional[int], seed: int):
     import torch
 
@@ -176,7 +152,6 @@ def _create_random(spec: registry.ModelSpec, num_classes: Optional[int], seed: i
                              **({} if num_classes is None else {"num_classes": int(num_classes)}))
     settle_batchnorm(model, spec.input_size, spec.mean, spec.std, seed=seed)
     return model.eval()
-
 
 
 def settle_batchnorm(model, input_size: Sequence[int], mean: Sequence[float], std: Sequence[float],
@@ -208,7 +183,6 @@ def settle_batchnorm(model, input_size: Sequence[int], mean: Sequence[float], st
     for m, mom in zip(bns, momenta):
         m.momentum = mom
     return model.eval()
-
 
 
 def _classifier_key(timm_name: str) -> Optional[str]:
@@ -251,12 +225,10 @@ def _create_from_checkpoint(spec: registry.ModelSpec, path: Path, num_classes: O
 _KXK_RE = re.compile(r"\.conv_kxk\.(\d+)\.")
 
 
-
 def checkpoint_conv_branches(state) -> Optional[int]:
     """The number of k x k branches per MobileOne block in an unfused state dict (None if none)."""
     idx = [int(m.group(1)) for m in map(_KXK_RE.search, state) if m]
     return max(idx) + 1 if idx else None
-
 
 
 def _load_exact(model, state, spec: registry.ModelSpec, path: Path, layout: str = "timm") -> None:
@@ -282,7 +254,6 @@ def _load_exact(model, state, spec: registry.ModelSpec, path: Path, layout: str 
     model.load_state_dict(state, strict=True)
 
 
-
 def multi_branch_modules(model) -> List[str]:
     """Names of modules that still carry train-time branches (MobileOne/RepVGG style)."""
     left = []
@@ -295,10 +266,8 @@ def multi_branch_modules(model) -> List[str]:
     return left
 
 
-
 #: a BatchNorm channel whose running variance is at most this saw a constant input while training
 DEAD_VAR = 1e-12
-
 
 
 def zero_dead_batchnorm(model, threshold: float = DEAD_VAR) -> int:
@@ -323,7 +292,6 @@ def zero_dead_batchnorm(model, threshold: float = DEAD_VAR) -> int:
     return n
 
 
-
 def reparameterize(model):
     """Fuse MobileOne's branches into single convolutions (timm's ``reparameterize_model``).
 
@@ -337,7 +305,6 @@ def reparameterize(model):
     return fused
 
 
-
 def relative_error(ref: np.ndarray, got: np.ndarray) -> Tuple[float, float]:
     """(max |got - ref|, that divided by max |ref|)."""
     ref = np.asarray(ref, dtype=np.float64)
@@ -347,7 +314,6 @@ def relative_error(ref: np.ndarray, got: np.ndarray) -> Tuple[float, float]:
     max_abs = float(np.max(np.abs(got - ref))) if ref.size else 0.0
     scale = float(np.max(np.abs(ref))) if ref.size else 0.0
     return max_abs, (max_abs / scale if scale > 0 else max_abs)
-
 
 
 def random_images(batch: int, input_size: Sequence[int], mean: Sequence[float], std: Sequence[float],
@@ -360,7 +326,6 @@ def random_images(batch: int, input_size: Sequence[int], mean: Sequence[float], 
     return ((x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)).float()
 
 
-
 def parity_input(key: str, input_size: Optional[Sequence[int]] = None, seed: int = 0):
     """The seeded (1, 3, H, W) input on which torch, the fused model and onnxruntime are compared."""
     import torch
@@ -370,13 +335,11 @@ def parity_input(key: str, input_size: Optional[Sequence[int]] = None, seed: int
     return random_images(1, input_size or spec.input_size, spec.mean, spec.std, gen)
 
 
-
 def torch_forward(model, x) -> np.ndarray:
     import torch
 
     with torch.no_grad():
         return model(x).detach().cpu().numpy()
-
 
 
 def check_reparameterization(unfused, fused, x, rtol: float = REPARAM_RTOL) -> Tuple[float, float]:
@@ -386,7 +349,6 @@ def check_reparameterization(unfused, fused, x, rtol: float = REPARAM_RTOL) -> T
         raise ParityError(f"re-parameterised model differs from the unfused one: max abs {max_abs:.3g}, "
                           f"relative {rel:.3g} > {rtol:g}")
     return max_abs, rel
-
 
 
 def count_torch_params(model) -> int:

@@ -21,7 +21,10 @@ folder); the ImageNet val layout as synset folders (``DIR/n01440364/...``: mappe
 1000 outputs through ``helpers.board.labels``); or a flat folder of images with a labels file
 (``FILE.txt`` lines ``<image> <index|synset>``, or the Kaggle ``LOC_val_solution.csv``).
 
-Board-safe at import (numpy only); scikit-learn / OpenCV are imported inside the functions.
+For training (:mod:`helpers.training.train`): :class:`TorchImages` (a torch-style dataset over a split),
+:class:`TrainTransform` (timm's augmentation) and :class:`DeployedTransform` (the board's resize).
+
+Board-safe at import (numpy only); scikit-learn / OpenCV / torch are imported inside the functions.
 """
 from __future__ import annotations
 
@@ -411,6 +414,50 @@ def sample_grid(root, split: str = "val", per_class: int = 4):
     fig.suptitle(f"{s.describe()}", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+# ------------------------------------------------------------------------------------------------
+# torch datasets and transforms for training (torch and PIL imported when called)
+# ------------------------------------------------------------------------------------------------
+class TorchImages:
+    """A torch-style dataset over an ImageSet: (transformed image, target)."""
+
+    def __init__(self, images, transform):
+        self.images, self.transform = images, transform
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        return self.transform(self.images.paths[i]), self.images.targets[i]
+
+
+class DeployedTransform:
+    """Path -> normalised CHW tensor, with the board's resize (what ``eval`` and the board see)."""
+
+    def __init__(self, size: Tuple[int, int], mean, std):
+        self.size, self.mean, self.std = size, mean, std
+
+    def __call__(self, path):
+        import torch
+
+        from helpers.board.image import deployed_input
+
+        return torch.from_numpy(deployed_input(path, self.size, self.mean, self.std)[0])
+
+
+class TrainTransform:
+    """Path -> augmented, normalised tensor with timm's training transform."""
+
+    def __init__(self, tf):
+        self.tf = tf
+
+    def __call__(self, path):
+        from PIL import Image
+
+        from helpers.board.image import load_image
+
+        return self.tf(Image.fromarray(load_image(path)))
 
 
 # ------------------------------------------------------------------------------------------------

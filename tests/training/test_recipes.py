@@ -1,9 +1,15 @@
 """``train --recipe mmpretrain-mobileone``: the preset's values reach timm's optimiser, schedule and EMA."""
+import json
 import math
+import re
+import shlex
 
 import pytest
 import torch
 
+from helpers.board import registry
+from helpers.board.files import REPO_ROOT
+from helpers.cli import build_parser
 from helpers.errors import HelpersError
 from helpers.training import recipes
 from helpers.training import train as T
@@ -65,3 +71,57 @@ def test_cli_options_override_the_recipe(tmp_path, monkeypatch):
         main(["train", "mobileone_s0", "--recipe", "mmpretrain-mobileone", "--epochs", "3", "--data", str(tmp_path)])
     cfg = seen["cfg"]
     assert cfg.epochs == 3 and cfg.lr_base == 0.1 and cfg.recipe == "mmpretrain-mobileone" and cfg.ema_decay == 0.9995
+
+
+# ------------------------------------------------------------------------------------------------
+# the ImageNet command shown to readers is the preset
+# ------------------------------------------------------------------------------------------------
+TRAIN_NOTEBOOK = REPO_ROOT / "notebooks" / "MobileOne" / "train_MobileOne.ipynb"
+#: a command in backticks (markdown; it may wrap over lines), or on a line of its own (a literal block)
+COMMAND = re.compile(r"`((?:torchrun|python)\b[^`]*?-m helpers train\b[^`]*)`|^[ \t]*((?:torchrun|python)\b.*?-m helpers train\b[^#\n]*)",
+                     re.MULTILINE)
+
+
+def _notebook_text(path) -> str:
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    return "\n".join("".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in cells)
+
+
+def _imagenet_commands(text):
+    """(launcher tokens, parsed ``train`` arguments) of every ``-m helpers train`` command whose ``--data``
+    is an ImageNet folder."""
+    found = []
+    for m in COMMAND.finditer(text):
+        tokens = shlex.split(" ".join((m.group(1) or m.group(2)).split()))
+        i = tokens.index("-m")
+        args = build_parser().parse_args(tokens[i + 2:])
+        if "imagenet" in (args.data or "").lower():
+            found.append((tokens[:i], args))
+    return found
+
+
+@pytest.mark.parametrize("source", ["notebook", "train module doc"])
+def test_the_imagenet_command_shown_is_the_preset(source):
+    """Where an ImageNet training command is shown, it is ``--recipe mmpretrain-mobileone`` with nothing
+    overriding the preset, on as many processes as the published config has GPUs (``..._8xb32_...``)."""
+    text = _notebook_text(TRAIN_NOTEBOOK) if source == "notebook" else T.__doc__
+    commands = _imagenet_commands(text)
+    assert commands, f"no ImageNet training command in the {source}"
+    gpus, per_gpu = (int(v) for v in re.search(r"_(\d+)xb(\d+)_", registry.MOBILEONE_MMPRETRAIN["config"]).groups())
+    for launcher, args in commands:
+        assert args.recipe == "mmpretrain-mobileone", f"{source}: {args}"
+        preset = T.TrainConfig(**recipes.recipe_options(args.recipe, args.key))
+        assert T.config_from_args(args) == preset, f"{source}: the command's options override the preset"
+        assert args.key.replace("_", "-") in registry.MOBILEONE_MMPRETRAIN["config"]
+        assert launcher[:1] == ["torchrun"] and launcher[launcher.index("--nproc_per_node") + 1] == str(gpus)
+        assert preset.batch_size == per_gpu
+
+
+def test_a_command_that_overrides_the_preset_is_caught():
+    """The old notebook text (before the preset existed) fails the check above."""
+    old = ("`torchrun --nproc_per_node 8 -m helpers train mobileone_s0 --data /data/imagenet\n"
+           "  --weights random --epochs 300 --batch-size 128 --img-size 224 --ema-decay 0.9998`")
+    (launcher, args), = _imagenet_commands(old)
+    assert args.recipe is None and T.config_from_args(args) != T.TrainConfig(**recipes.RECIPES["mmpretrain-mobileone"])
+    (_, args), = _imagenet_commands(old.replace("--weights random", "--recipe mmpretrain-mobileone"))
+    assert T.config_from_args(args) != T.TrainConfig(**recipes.recipe_options(args.recipe, args.key))
