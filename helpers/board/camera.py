@@ -7,12 +7,13 @@ Three sources, one interface (:class:`Source`: ``read()`` -> :class:`Frame`, ``c
   ``hobot-vio-rdkx5`` wheel on the X5). ``open_cam(pipe_id, video_index, fps, [W], [H])`` asks the
   camera pipeline's hardware scaler for NV12 at the model's input size, and ``get_img(2, W, H)`` returns
   that frame (bytes: Y plane, then interleaved UV): it goes to the model as it is, with no CPU resize
-  and no colour conversion when its NV12 range is the model's (``camera_range``, below). Sources: the X3 documentation (``HorizonRDK/rdk_x3_doc``,
-  ``docs/python_development/pydev_multimedia_api_x3/object_camera.md``: return 0 / -1, ``get_img``
-  returns None on failure, sizes 1/8 to 1.5 times the sensor's, lists give several outputs) and the X5
-  wheel's binary (``hobot_vio_rdkx5/libsrcampy.so`` 3.0.6: its keyword lists ``pipe_id, video_index, fps,
-  width, height, raw_height, raw_width`` for ``open_cam`` and ``module, width, height`` for ``get_img``;
-  recorded in ``tests/fake_board/vendor_surface.json``).
+  and no colour conversion when its NV12 range is the model's (``camera_range``, below). Sources: the X3
+  documentation (``HorizonRDK/rdk_x3_doc``, ``docs/python_development/pydev_multimedia_api_x3/object_camera.md``:
+  return 0 / -1, ``get_img`` returns None on failure and its reference code checks ``if img is not None``,
+  sizes 1/8 to 1.5 times the sensor's, lists give several outputs) and the X5 wheel's binary
+  (``hobot_vio_rdkx5/libsrcampy.so`` 3.0.6: its keyword lists ``pipe_id, video_index, fps, width, height,
+  raw_height, raw_width`` for ``open_cam`` and ``module, width, height`` for ``get_img``; recorded in
+  ``tests/fake_board/vendor_surface.json``).
 * :class:`CvCamera` - a USB (UVC) camera through OpenCV (V4L2 on Linux): BGR frames, resized and
   converted by our board pre-processing (:meth:`helpers.board.classifier.Classifier.prepare`, i.e.
   :func:`helpers.board.nv12.prepare_nv12`), as the board does for a photo.
@@ -170,7 +171,9 @@ def mipi_calls(module: str, width: int, height: int, pipe_id: int = 0, video_ind
         f"from {pkg} import {mod}",
         f"cam = {mod}.Camera()",
         f"cam.open_cam({pipe_id}, {video_index}, {fps}, [{width}], [{height}])   # 0: opened; the scaler makes {width}x{height}",
-        f"nv12 = np.frombuffer(cam.get_img({SCALER_MODULE}, {width}, {height}), np.uint8)   # Y plane, then UV",
+        f"img = cam.get_img({SCALER_MODULE}, {width}, {height})   # NV12 bytes, or None when no frame is ready",
+        "if img is None: raise RuntimeError('no camera frame (see dmesg | tail)')",
+        "nv12 = np.frombuffer(img, np.uint8)   # Y plane, then UV",
         "cam.close_cam()",
     ])
 

@@ -74,6 +74,7 @@ def test_x3_scaler_range():
 def test_mipi_camera_frames_go_to_the_model_as_they_are(fake_vio, clf):
     with camera.open_source("mipi", size=clf.size) as cam:
         assert cam.module == "hobot_vio_rdkx5.libsrcampy" and "cam.open_cam(0, -1, 30, [224], [224])" in cam.calls
+        assert "if img is None:" in cam.calls   # the vendor returns None when no frame is ready
         frame = cam.read()
         assert (frame.kind, frame.width, frame.height, frame.data.size) == ("nv12", 224, 224, 224 * 224 * 3 // 2)
         assert camera.frame_feed(clf, frame) is frame.data  # no CPU resize, no conversion
