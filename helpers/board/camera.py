@@ -7,12 +7,13 @@ Three sources, one interface (:class:`Source`: ``read()`` -> :class:`Frame`, ``c
   ``hobot-vio-rdkx5`` wheel on the X5). ``open_cam(pipe_id, video_index, fps, [W], [H])`` asks the
   camera pipeline's hardware scaler for NV12 at the model's input size, and ``get_img(2, W, H)`` returns
   that frame (bytes: Y plane, then interleaved UV): it goes to the model as it is, with no CPU resize
-  and no colour conversion. Sources: the X3 documentation (``HorizonRDK/rdk_x3_doc``,
-  ``docs/python_development/pydev_multimedia_api_x3/object_camera.md``: return 0 / -1, ``get_img``
-  returns None on failure, sizes 1/8 to 1.5 times the sensor's, lists give several outputs) and the X5
-  wheel's binary (``hobot_vio_rdkx5/libsrcampy.so`` 3.0.6: its keyword lists ``pipe_id, video_index, fps,
-  width, height, raw_height, raw_width`` for ``open_cam`` and ``module, width, height`` for ``get_img``;
-  recorded in ``tests/fake_board/vendor_surface.json``).
+  and no colour conversion when its NV12 range is the model's (``camera_range``, below). Sources: the X3
+  documentation (``HorizonRDK/rdk_x3_doc``, ``docs/python_development/pydev_multimedia_api_x3/object_camera.md``:
+  return 0 / -1, ``get_img`` returns None on failure and its reference code checks ``if img is not None``,
+  sizes 1/8 to 1.5 times the sensor's, lists give several outputs) and the X5 wheel's binary
+  (``hobot_vio_rdkx5/libsrcampy.so`` 3.0.6: its keyword lists ``pipe_id, video_index, fps, width, height,
+  raw_height, raw_width`` for ``open_cam`` and ``module, width, height`` for ``get_img``; recorded in
+  ``tests/fake_board/vendor_surface.json``).
 * :class:`CvCamera` - a USB (UVC) camera through OpenCV (V4L2 on Linux): BGR frames, resized and
   converted by our board pre-processing (:meth:`helpers.board.classifier.Classifier.prepare`, i.e.
   :func:`helpers.board.nv12.prepare_nv12`), as the board does for a photo.
@@ -25,6 +26,17 @@ at most 1280x720, channel 5 scales up (to at most 4096x3076). :func:`x5_scaler_c
 same rule so that a size the scaler cannot produce fails here with one line, not deep in the driver.
 The scaler stretches the whole sensor frame to the requested size, like our :func:`board_resize`.
 
+**The camera's NV12 range.** We found no D-Robotics statement of the range (full, or video/limited) that the
+X3/X5 camera pipeline's NV12 is in: the X3 ISP guide (``HorizonRDK/rdk_x3_doc``,
+``docs/multimedia_development/isp_system.md``, "Color Space Conversion") says only that the ISP's RGB->YUV
+matrix and offsets come from the sensor's calibration (``RGB2YUV_CONVERSION``), with BT.709 as its example;
+hobot-spdev's camera sources (``HorizonRDK/hobot-spdev``, ``src/cameras``, ``src/vpp_swap``) set no range;
+the toolchain FAQ (``docs/common_questions/toolchain.md``, ``BGR2YUVBT601VIDEOTransformer``) says some
+cameras deliver BT.601 video range. So ``MipiCamera(camera_range=None)`` assumes the model's range and says
+so in one warning line; give ``camera_range="full"`` or ``"limited"`` when you know it (a grey card: video
+range puts black near Y=16 and white near Y=235), and :func:`frame_feed` re-levels each frame into the
+model's range (:func:`helpers.board.nv12.resize_nv12`, a lookup table per plane) when the two differ.
+
 :func:`classify_live` runs ``source -> prepare -> run -> top-k`` and times each step per frame
 (:class:`LiveResult`: FPS and where the time goes).
 """
@@ -34,6 +46,7 @@ import glob
 import importlib
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
@@ -53,6 +66,9 @@ X5_SCALER = ((0, "down", 4096, 3076), (1, "down", 1920, 1080), (2, "down", 1920,
              (3, "down", 1280, 720), (4, "down", 1280, 720), (5, "up", 4096, 3076))
 #: the sensors' default output (X3 documentation: 1920x1080 for IMX219, IMX477, OV5647, F37)
 DEFAULT_SENSOR = (1920, 1080)
+#: the one line said when the MIPI camera's NV12 range is not given (no vendor statement of it found)
+ASSUMED_RANGE = ("MIPI camera: its NV12 range is ASSUMED to be the model's (D-Robotics states none); if you know "
+                 "it, pass camera_range='full' or 'limited' and frames are re-levelled into the model's range")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v")
 
 
@@ -98,16 +114,19 @@ def check_scaler(module: str, sensor: Tuple[int, int], out: Tuple[int, int]) -> 
 
 @dataclass
 class Frame:
-    """One frame: ``nv12`` (flat, Y then UV) at ``width`` x ``height``, or ``bgr`` (H, W, 3) uint8."""
+    """One frame: ``nv12`` (flat, Y then UV) at ``width`` x ``height``, or ``bgr`` (H, W, 3) uint8;
+    ``yuv_range``: the range of an NV12 frame when its source knows it (None: assumed to be the model's)."""
 
     data: np.ndarray
     kind: str          # "nv12" or "bgr"
     width: int
     height: int
+    yuv_range: Optional[str] = None
 
-    def rgb(self, yuv_range: str = nv12mod.DEFAULT_RANGE) -> np.ndarray:
+    def rgb(self, yuv_range: Optional[str] = None) -> np.ndarray:
         if self.kind == "nv12":
-            return nv12mod.nv12_to_rgb(self.data, self.height, self.width, yuv_range)
+            r = yuv_range or self.yuv_range or nv12mod.DEFAULT_RANGE
+            return nv12mod.nv12_to_rgb(self.data, self.height, self.width, r)
         return _cv2().cvtColor(self.data, _cv2().COLOR_BGR2RGB)  # a contiguous copy: a [..., ::-1] view is ~10x slower to resize
 
 
@@ -152,17 +171,23 @@ def mipi_calls(module: str, width: int, height: int, pipe_id: int = 0, video_ind
         f"from {pkg} import {mod}",
         f"cam = {mod}.Camera()",
         f"cam.open_cam({pipe_id}, {video_index}, {fps}, [{width}], [{height}])   # 0: opened; the scaler makes {width}x{height}",
-        f"nv12 = np.frombuffer(cam.get_img({SCALER_MODULE}, {width}, {height}), np.uint8)   # Y plane, then UV",
+        f"img = cam.get_img({SCALER_MODULE}, {width}, {height})   # NV12 bytes, or None when no frame is ready",
+        "if img is None: raise RuntimeError('no camera frame (see dmesg | tail)')",
+        "nv12 = np.frombuffer(img, np.uint8)   # Y plane, then UV",
         "cam.close_cam()",
     ])
 
 
 class MipiCamera(Source):
-    """An RDK MIPI camera whose hardware scaler delivers NV12 at ``size`` = (H, W) (the model's input)."""
+    """An RDK MIPI camera whose hardware scaler delivers NV12 at ``size`` = (H, W) (the model's input).
+
+    ``camera_range``: the NV12 range the camera pipeline delivers, ``"full"`` or ``"limited"``; None (no vendor
+    statement found, see the module docstring) assumes the model's range and warns once, in one line."""
 
     def __init__(self, size: Tuple[int, int], module: Optional[str] = None, pipe_id: int = 0, video_index: int = -1,
-                 fps: int = 30, sensor: Tuple[int, int] = DEFAULT_SENSOR):
+                 fps: int = 30, sensor: Tuple[int, int] = DEFAULT_SENSOR, camera_range: Optional[str] = None):
         self.height, self.width = int(size[0]), int(size[1])
+        self.yuv_range = nv12mod.check_range(camera_range) if camera_range is not None else None
         self.module = module or mipi_module()
         if self.module is None:
             raise HelpersError(f"no MIPI camera API here (tried {', '.join(MIPI_MODULES)}: not installed); "
@@ -180,6 +205,8 @@ class MipiCamera(Source):
             raise HelpersError(f"the MIPI camera did not open (open_cam returned {ret}): is a camera connected to "
                                f"the board's MIPI port (video_index {video_index})? see `dmesg | tail`")
         self._open = True
+        if self.yuv_range is None:
+            warnings.warn(ASSUMED_RANGE, stacklevel=2)
 
     def read(self) -> Frame:
         img = self.cam.get_img(SCALER_MODULE, self.width, self.height)
@@ -189,7 +216,7 @@ class MipiCamera(Source):
         data = np.frombuffer(img, np.uint8)
         if data.size != need:
             raise HelpersError(f"the MIPI camera gave {data.size} bytes; NV12 {self.width}x{self.height} is {need}")
-        return Frame(data, "nv12", self.width, self.height)
+        return Frame(data, "nv12", self.width, self.height, self.yuv_range)
 
     def close(self) -> None:
         if getattr(self, "_open", False):
@@ -344,12 +371,14 @@ class LiveResult:
 
 def frame_feed(clf, frame: Frame, frame_range: Optional[str] = None) -> np.ndarray:
     """What ``clf`` (a Classifier) is given for ``frame``: the scaler's NV12 as it is when it has the model's
-    size, NV12 of another size resized plane by plane, BGR through the board pre-processing."""
+    size and range, NV12 of another size or range resized and re-levelled plane by plane, BGR through the
+    board pre-processing. ``frame_range`` overrides the frame's own range (default: the model's)."""
     h, w = clf.size
     if frame.kind == "nv12":
-        if clf.kind == "nv12" and (frame.height, frame.width) == (h, w) and (frame_range or clf.yuv_range) == clf.yuv_range:
+        src = frame_range or frame.yuv_range or clf.yuv_range
+        if clf.kind == "nv12" and (frame.height, frame.width) == (h, w) and src == clf.yuv_range:
             return frame.data
-        return clf.nv12_feed(frame.data, frame.height, frame.width, frame_range)
+        return clf.nv12_feed(frame.data, frame.height, frame.width, src)
     return clf.prepare(frame.rgb()).feed
 
 

@@ -171,8 +171,15 @@ def _names_say(name: str) -> Optional[str]:
 
 
 def _packed_hw(name: str, shape: Tuple[int, ...], kind: str, path: Path) -> Optional[Tuple[int, int]]:
-    """(H, W) of a single packed NV12 input, from its reported shape (or the file name for a flat one)."""
-    if kind == "NV12" and len(shape) == 4 and shape[1] == 3:
+    """(H, W) of a single packed NV12 input, from its reported shape (or the file name for a flat one).
+
+    ``(1, 3, H, W)`` typed ``NV12``, or ``U8`` in a ``.bin``, is the X5 build's packed input: the model zoo's
+    X5 contract takes that shape with a uint8 or NV12 dtype and feeds it the H*W*3/2 bytes
+    (``samples/_shared/cls_binding.py``, ``_validate_input_dtype(..., packed=True)``; ``tensor_io.py``,
+    ``validate_input_tensors``, D-Robotics/rdk_model_zoo). A ``.bin`` is an X3/X5 file, and every ``.bin``
+    these notebooks build or download is NV12; an RGB/BGR ``.bin`` reporting U8 (1, 3, H, W) would have its
+    feed refused by the runtime's byte count (H*W*3 against H*W*3/2), a one-line error at ``run``."""
+    if len(shape) == 4 and shape[1] == 3 and (kind == "NV12" or (kind == "U8" and path.suffix.lower() == ".bin")):
         return shape[2], shape[3]                              # (1, 3, H, W): the X5 build's report
     rows = [d for d in shape if d != 1]
     nv12_named = kind == "NV12" or "nv12" in path.name.lower()  # a plain uint8 (1, H*3/2, W, 1): the zoo's names
@@ -262,6 +269,9 @@ class HbmRuntimeBackend(Backend):
                 self._feed_shape = shapes[n] if int(np.prod(shapes[n])) == need else (need,)
                 self.inputs = [TensorInfo(n, (1, 3, h, w), "nv12", "NCHW",
                                           f"packed: {kinds[n]} {list(shapes[n])}")]
+                if kinds[n] == "U8" and len(shapes[n]) == 4 and shapes[n][1] == 3:
+                    self.notes.append(f"input {n!r} reported as U8 {list(shapes[n])}: fed as packed NV12 "
+                                      f"({need} bytes), as for any (1,3,H,W) uint8 input of a .bin")
                 return
             s = shapes[n]
             layout = "NCHW" if len(s) == 4 and s[1] in (1, 3) else "NHWC" if len(s) == 4 and s[3] in (1, 3) else "NONE"
@@ -366,6 +376,9 @@ class HbmRuntimeBackend(Backend):
                         "it with the output of python -m helpers doctor")
             elif "mismatch" in text.lower():
                 hint = "; the feed does not match what the model reports: report it with python -m helpers doctor"
+                if any("fed as packed NV12" in n for n in self.notes):
+                    hint = ("; this .bin takes packed NV12 only if it was compiled with input_type_rt: nv12 "
+                            "(check its yaml), which these notebooks need")
             raise HelpersError(f"hbm_runtime could not run {self.path.name}: {text[:160]}{hint}") from None
         outs = res.get(self.model_name) if hasattr(res, "get") else None
         if outs is None:

@@ -41,7 +41,7 @@ def live_view(clf, source: camera.Source, seconds: float = 10.0, every: int = 5,
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
         result = camera.classify_live(clf, source, frames=max(1, every), frame_range=frame_range)
-        img = camera.annotate(result.last.rgb(frame_range or clf.yuv_range), caption(clf, result), fps=result.fps)
+        img = camera.annotate(result.last.rgb(frame_range or result.last.yuv_range or clf.yuv_range), caption(clf, result), fps=result.fps)
         if handle is None:
             handle = display(Image(data=_jpeg(img), format="jpeg"), display_id=True)
         else:

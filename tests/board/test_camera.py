@@ -1,6 +1,7 @@
 """helpers.board.camera: the scaler rules, the MIPI camera on the recorded fake, video files, bad input."""
 import importlib
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +74,7 @@ def test_x3_scaler_range():
 def test_mipi_camera_frames_go_to_the_model_as_they_are(fake_vio, clf):
     with camera.open_source("mipi", size=clf.size) as cam:
         assert cam.module == "hobot_vio_rdkx5.libsrcampy" and "cam.open_cam(0, -1, 30, [224], [224])" in cam.calls
+        assert "if img is None:" in cam.calls   # the vendor returns None when no frame is ready
         frame = cam.read()
         assert (frame.kind, frame.width, frame.height, frame.data.size) == ("nv12", 224, 224, 224 * 224 * 3 // 2)
         assert camera.frame_feed(clf, frame) is frame.data  # no CPU resize, no conversion
@@ -81,6 +83,49 @@ def test_mipi_camera_frames_go_to_the_model_as_they_are(fake_vio, clf):
     assert all(len(r.steps[s]) == 5 for s in r.STEPS) and r.fps > 0
     assert "capture" in r.table() and "post-process" in r.table()
     assert np.array_equal(r.last.rgb().shape, (224, 224, 3))
+
+
+def _relevel_by_hand(nv12, h, w, src):
+    """BT.601 re-levelling written out here (not the code under test): limited <-> full, Y then UV."""
+    v = np.asarray(nv12, np.float64)
+    y, c = v[: h * w], v[h * w:]
+    if src == "limited":   # to full
+        y, c = (y - 16) * 255 / 219, (c - 128) * 255 / 224 + 128
+    else:                  # to limited
+        y, c = 16 + y * 219 / 255, 128 + (c - 128) * 224 / 255
+    return np.clip(np.rint(np.concatenate([y, c])), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("model_range,camera_range", [("full", "limited"), ("limited", "full")])
+def test_mipi_camera_range_other_than_the_model_is_relevelled(fake_vio, tiny, model_range, camera_range):
+    from helpers.board.classifier import Classifier
+
+    clf = Classifier(tiny, yuv_range=model_range)
+    with camera.open_source("mipi", size=clf.size, camera_range=camera_range) as cam:
+        frame = cam.read()
+        assert frame.yuv_range == camera_range
+        feed = camera.frame_feed(clf, frame)
+        r = camera.classify_live(clf, cam, frames=2)
+    assert feed is not frame.data and not r.scaler
+    np.testing.assert_array_equal(feed, _relevel_by_hand(frame.data, 224, 224, camera_range))
+
+
+def test_mipi_camera_range_unknown_is_assumed_loudly(fake_vio, clf):
+    with pytest.warns(UserWarning) as w:
+        cam = camera.MipiCamera(clf.size)
+    text = str(w[0].message)
+    assert "ASSUMED" in text and "camera_range=" in text and "\n" not in text
+    with cam:
+        frame = cam.read()
+        assert frame.yuv_range is None and camera.frame_feed(clf, frame) is frame.data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        same = camera.MipiCamera(clf.size, camera_range=clf.yuv_range)   # the same range: straight in, no warning
+    with same:
+        frame = same.read()
+        assert camera.frame_feed(clf, frame) is frame.data
+    with pytest.raises(HelpersError, match="unknown YUV range"):
+        camera.MipiCamera(clf.size, camera_range="tv")
 
 
 def test_mipi_bad_input_is_one_line(fake_vio, monkeypatch):

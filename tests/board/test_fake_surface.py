@@ -161,7 +161,8 @@ def test_the_record_holds_the_hbm_runtime_stub():
     assert {"name", "value"} <= set(HBM["names"])  # pybind11 enums: their members have name and value
 
 
-@pytest.mark.parametrize("build,board,suffix", [("hbm", "s100", ".hbm"), ("bin", "x5", ".bin")])
+@pytest.mark.parametrize("build,board,suffix", [("hbm", "s100", ".hbm"), ("bin", "x5", ".bin"),
+                                                 ("bin_u8", "x5", ".bin")])
 def test_hbm_runtime_fake_offers_only_the_stub(fakes, monkeypatch, build, board, suffix):
     import numpy as np
 

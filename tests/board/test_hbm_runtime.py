@@ -88,6 +88,40 @@ def test_x5_bin_packed_feed(board, tmp_path, photo_nv12, packed_shape, fed):
     np.testing.assert_allclose(b.run(nv)[0].reshape(-1), fake_models.tiny_nv12_reference(nv, SIZE), atol=1e-4)
 
 
+@pytest.mark.parametrize("name", ["m_224x224_nv12.bin", "model.bin"])
+def test_x5_bin_packed_input_reported_as_u8(board, tmp_path, photo_nv12, name):
+    """An X5 image whose hbm_runtime types the packed input U8 (1,3,H,W), not NV12 (the zoo accepts either):
+    a .bin's single (1,3,H,W) uint8 input is the packed NV12 image, whatever the file is called."""
+    board("bin_u8")
+    _, nv = photo_nv12
+    import hbm_runtime  # the fake (the fixture put it on the path)
+
+    path = fake_models.write_fake_bin(tmp_path / "rdk_x5" / name, size=SIZE)
+    rt = hbm_runtime.HB_HBMRuntime(str(path))
+    m = rt.model_names[0]
+    assert rt.input_dtypes[m]["images"].name == "U8" and rt.input_shapes[m]["images"] == [1, 3, 224, 224]
+    b = open_model(path)
+    assert b.name == "hbm_runtime"
+    assert (b.input.shape, b.input.dtype, b.input.layout) == ((1, 3, 224, 224), "nv12", "NCHW")
+    assert "U8" in b.input.note and any("packed NV12" in n for n in b.notes)
+    np.testing.assert_allclose(b.run(nv)[0].reshape(-1), fake_models.tiny_nv12_reference(nv, SIZE), atol=1e-4)
+
+
+def test_rgb_bin_reporting_u8_is_refused_in_one_line(board, tmp_path, photo_nv12):
+    """A .bin compiled for RGB uint8 (1,3,H,W) (the fake: a strict shape check) refuses the packed bytes."""
+    board("bin_u8")
+    b = open_model(_x5_bin(tmp_path, input_dtype="U8"))
+    msg = _one_line(lambda: b.run(photo_nv12[1]))
+    assert "Mismatch in tensor dimensions" in msg and "input_type_rt: nv12" in msg
+
+
+def test_u8_nchw_input_of_an_hbm_stays_a_plain_image(board, tmp_path):
+    """The rule is for a .bin (X5 packed NV12) only: an S-series .hbm with one U8 (1,3,H,W) input is an image."""
+    board("hbm", "s100")
+    b = open_model(_hbm(tmp_path, feed="packed", packed_shape="nchw", input_dtype="U8"))
+    assert (b.input.shape, b.input.dtype) == ((1, 3, 224, 224), "uint8")
+
+
 @pytest.mark.parametrize("names,swap", [(None, False), (["in0", "in1"], True), (["img_y", "img_uv"], True)])
 def test_hbm_split_feed_matched_by_shape(board, tmp_path, photo_nv12, names, swap):
     """S-series .hbm: Y (1,H,W,1) and UV (1,H/2,W/2,2) found by their shapes, whatever their order or names."""

@@ -83,7 +83,7 @@ def write_fake_bin(path, board: str = "x5", size=(224, 224), classes: int = 1000
 
     ``hbm`` are read by the fake ``hbm_runtime`` only (tests/fake_board/hbm_runtime/HB_HBMRuntime.py):
     ``feed`` ("packed", "split" or "multi"), ``packed_shape`` ("nchw": (1, 3, H, W) as the X5 build reports
-    it, "rows": (1, H*3/2, W, 1), "flat"), ``input_names``, ``swap`` (UV listed first), ``input_dtype``,
+    it, typed NV12 by ``FAKE_HBM_BUILD=bin`` and U8 by ``FAKE_HBM_BUILD=bin_u8``; "rows": (1, H*3/2, W, 1), "flat"), ``input_names``, ``swap`` (UV listed first), ``input_dtype``,
     ``zero_point`` (per-channel zero points of a quantised output), ``vestigial`` (a SCALE record on a float
     output), ``fixed`` / ``scale`` / ``zp`` (raw output values and their quantisation, given by the test),
     ``output_name``, ``desc`` (model_descs / hbm_descs). ``layout`` may also be "2D" there: (1, classes)."""

@@ -52,3 +52,23 @@ def test_camera_notebook_on_the_mipi_fake(tmp_path, monkeypatch):
     kinds = [o.get("output_type") for o in view.outputs]
     # one image output, redrawn in place (update_display_data), not one output per redraw
     assert kinds.count("display_data") == 1 and "image/jpeg" in view.outputs[kinds.index("display_data")]["data"], kinds
+
+
+def test_camera_calls_cell_when_get_img_returns_none(tmp_path, monkeypatch):
+    """The vendor's get_img returns None when no frame is ready (its reference code checks it,
+    object_camera.md of HorizonRDK/rdk_x3_doc): the calls cell says so in one line, no traceback."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    shutil.copytree(FAKE, tmp_path / "fakes" / FAKE.name)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path / "fakes"), str(REPO_ROOT),
+                                                      os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("FAKE_NO_FRAME", "1")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    ids = [c.get("id") for c in nb.cells]
+    nb.cells = nb.cells[: ids.index("vendor_calls") + 1]   # up to the camera calls
+    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+    text = _text(nb)
+    assert "ERROR" not in text, text[-2000:]
+    assert "open_cam returned 0" in text and "get_img returned None" in text

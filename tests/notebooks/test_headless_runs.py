@@ -112,3 +112,42 @@ def test_papermill(user_env):
     cells = json.loads(out.read_text())["cells"]
     injected = [c for c in cells if "injected-parameters" in c["metadata"].get("tags", [])]
     assert injected and "TOPK = 3" in "".join(injected[0]["source"])
+
+
+CAMERA_NOTEBOOK = REPO_ROOT / "notebooks" / ARCH / f"camera_{ARCH}.ipynb"
+
+
+def _check_camera(out_path: Path, frames: int):
+    nb = json.loads(out_path.read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert all(c.get("execution_count") for c in code), "not every code cell ran"
+    errors = [o for c in code for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors, errors
+    text = "".join("".join(o.get("text", "")) for c in code for o in c.get("outputs", []))
+    assert f": {frames} frames, " in text, text[-1500:]   # the table of classify_live: FRAMES as set
+    return nb
+
+
+def test_camera_notebook_plain_nbconvert(user_env):
+    """The camera notebook the way a user batch-runs it (no camera here: the generated clip); ~5 s once the
+    test notebook's model exists (same RDK_MODEL_DIR), ~30 s when it exports the model first."""
+    root, env = user_env
+    env = dict(env, RDK_CAMERA_FRAMES="8")
+    _run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute", str(CAMERA_NOTEBOOK),
+          "--output-dir", str(root), "--output", "camera_nbconvert_out"], env, "jupyter nbconvert --execute (camera)")
+    _check_camera(root / "camera_nbconvert_out.ipynb", 8)
+
+
+def test_camera_notebook_papermill_parameters(user_env):
+    """papermill's -p lands after the tagged parameters cell: FRAMES=5 overrides the environment's 8."""
+    pytest.importorskip("papermill")
+    root, env = user_env
+    env = dict(env, RDK_CAMERA_FRAMES="8")
+    out = root / "camera_papermill_out.ipynb"
+    _run([sys.executable, "-m", "papermill", str(CAMERA_NOTEBOOK), str(out), "-k", "python3",
+          "--cwd", str(CAMERA_NOTEBOOK.parent), "-p", "FRAMES", "5", "-p", "CAMERA_RANGE", "limited",
+          "--no-progress-bar"], env, "papermill (camera)")
+    nb = _check_camera(out, 5)
+    ids = [c.get("id") for c in nb["cells"]]
+    injected = [i for i, c in enumerate(nb["cells"]) if "injected-parameters" in c["metadata"].get("tags", [])]
+    assert injected and injected[0] == ids.index("parameters") + 1

@@ -19,6 +19,10 @@ Two builds (env ``FAKE_HBM_BUILD``):
   feeds it the flat Y+UV bytes (``samples/_shared/cls_binding.py``, ``runtime_meta.py``, ``tensor_io.py`` of
   D-Robotics/rdk_model_zoo); its enum therefore has an ``NV12`` member, the one name this fake offers beyond
   the recorded wheel (tests/board/test_fake_surface.py allows exactly that).
+* ``bin_u8``: the same X5 build, but reporting that packed input as plain ``U8`` ``(1, 3, H, W)`` (no
+  ``NV12`` member, nothing beyond the recorded wheel) while it still takes the H*W*3/2 packed bytes: the
+  zoo's X5 contract accepts a uint8 or NV12 dtype for that input (``_validate_input_dtype(..., packed=True)``
+  in ``samples/_shared/cls_binding.py``), so a real X5 image may report either.
 
 Checks as the wheel's binary words them: a numpy dtype other than the input's raises ``TypeError`` ("Data
 type mismatch for input tensor ..."), a shape other than the reported one ``RuntimeError`` ("Mismatch in
@@ -46,6 +50,11 @@ _NUMPY = {"S8": np.int8, "U8": np.uint8, "F32": np.float32, "S32": np.int32, "F1
 
 def _build() -> str:
     return os.environ.get(BUILD_ENV, "hbm")
+
+
+def _x5() -> bool:
+    """The X5 image's build (loads .bin files), whichever way it names the packed input's type."""
+    return _build() in ("bin", "bin_u8")
 
 
 class _Enum:
@@ -135,11 +144,15 @@ class _Model:
         elif feed == "packed":
             shape = {"nchw": (1, 3, h, w), "rows": (1, h * 3 // 2, w, 1), "flat": (h * w * 3 // 2,)}[
                 cfg.get("packed_shape", "nchw")]
-            self.inputs = {(names or ["images"])[0]: (shape, "NV12" if len(shape) == 4 and shape[1] == 3 else "U8")}
+            nchw = len(shape) == 4 and shape[1] == 3
+            self.inputs = {(names or ["images"])[0]: (shape, "NV12" if nchw and _build() != "bin_u8" else "U8")}
+            self.packed_u8 = nchw and _build() == "bin_u8"
         else:  # "multi": three inputs that are not an NV12 pair
             self.inputs = {n: ((1, 3, h, w), "F32") for n in (names or ["a", "b", "c"])}
         if cfg.get("input_dtype"):
             self.inputs = {n: (s, cfg["input_dtype"]) for n, (s, _) in self.inputs.items()}
+        if feed != "packed" or cfg.get("input_dtype"):
+            self.packed_u8 = False
         self.feed = feed
         self.fixed = cfg.get("fixed")
         self.classes = len(self.fixed) if self.fixed else m.classes
@@ -225,7 +238,7 @@ class HB_HBMRuntime:
 
     @staticmethod
     def version():
-        return "3.7.0-fake" if _build() == "bin" else "1.24.5-fake"
+        return "3.7.0-fake" if _x5() else "1.24.5-fake"
 
     # -- what the runtime reports
     @property
@@ -351,19 +364,19 @@ class HB_HBMRuntime:
             for i, arr in arrays.items():
                 if i not in m.inputs:
                     raise RuntimeError(f'Input name "{i}" is invalid for model "{name}"')
-                self._check(name, i, m.inputs[i], arr)
+                self._check(name, i, m.inputs[i], arr, m.packed_u8)
             out[name] = {m.out_name: m.compute(arrays)}
         return out
 
     @staticmethod
-    def _check(model, name, spec, arr):
+    def _check(model, name, spec, arr, packed_u8=False):
         shape, t = spec
         want = np.dtype(np.uint8 if t in ("NV12", "U8") else _NUMPY[t])
         if not isinstance(arr, np.ndarray) or arr.dtype != want:
             got = arr.dtype.char if isinstance(arr, np.ndarray) else type(arr).__name__
             raise TypeError(f"Data type mismatch for input tensor '{name}' in model '{model}': expected numpy "
                             f"dtype format '{want.char}', but received '{got}'")
-        if t == "NV12":  # the packed input: the byte count is what matters (see the module docstring)
+        if t == "NV12" or packed_u8:  # the packed input: the byte count is what matters (see the module docstring)
             need = shape[2] * shape[3] * 3 // 2 if len(shape) == 4 and shape[1] == 3 else int(np.prod(shape))
             if arr.size != need:
                 raise RuntimeError(f"Mismatch in tensor dimensions for model: {model}, input: {name}, "

@@ -7,7 +7,7 @@ sides not larger than the sensor's; ch 1, 2 down to <= 1920x1080 and ch 3, 4 to 
 not larger; ch 5 up, both sides not smaller, <= 4096x3076) and returns 0, or -1 when a size has no
 channel, the video_index is not one the X5 knows or no sensor is "connected" (env ``FAKE_NO_CAMERA=1``).
 ``get_img(module=2, width=0, height=0)`` returns NV12 bytes (Y plane then interleaved UV) of a configured
-size, a moving gradient, or None; ``close_cam()`` stops. Its names are checked against the wheel's strings
+size, a moving gradient, or None (also when no frame is ready: env ``FAKE_NO_FRAME=1``); ``close_cam()`` stops. Its names are checked against the wheel's strings
 (``tests/board/test_fake_surface.py``).
 """
 import os
@@ -58,7 +58,7 @@ class Camera:
 
     def get_img(self, module=2, width=0, height=0):
         key = (int(width), int(height))
-        if module != 2 or key not in self._sizes:
+        if module != 2 or key not in self._sizes or os.environ.get("FAKE_NO_FRAME") == "1":
             return None
         w, h = key
         self._count += 1
