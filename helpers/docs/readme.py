@@ -443,7 +443,7 @@ def block_yaml(ctx: Ctx) -> str:
             rows.append([f"`{key}`", registry.BOARDS[b].name, f"`{registry.BOARDS[b].march}`", link,
                          " ".join(f"{v:.6g}" for v in mapper.mean_value(key)),
                          " ".join(f"{v:.6g}" for v in mapper.scale_value(key)),
-                         f"`{nv12.YAML_SPACE_AND_RANGE[nv12.DEFAULT_RANGE]}`"])
+                         f"`{nv12.YAML_SPACE_AND_RANGE[mapper.default_range(b)]}`"])  # as the yaml generator
     cap = ("`mean_value` = registry mean x 255 and `scale_value` = 1 / (registry std x 255), because the "
            "`.bin` normalises 0..255 pixels itself. Regenerate the files with `python -m helpers yaml --all`."
            if lang == "en" else
