@@ -114,7 +114,7 @@ def verify_digest(path, expected: Optional[str], url: str = "") -> str:
     if expected:
         if observed != expected.lower():
             raise HelpersError(f"{Path(path).name}: SHA-256 {observed} differs from the manifest's {expected.lower()}; "
-                               f"nothing kept - download it again, and if it persists the file at {url or 'the URL'} "
+                               f"not kept - download it again, and if it persists the file at {url or 'the URL'} "
                                "changed: report it")
         return f"sha256 {observed} (verified against the manifest)"
     kept = digest_path(path)
@@ -152,6 +152,10 @@ def download_file(url: str, dest, min_bytes: int = MIN_BIN_BYTES, timeout: float
     except (urllib.error.URLError, socket.timeout, ConnectionError, OSError) as e:
         reason = getattr(e, "reason", None) or e
         if dest.is_file() and not_a_model_reason(dest, min_bytes) is None:
+            if sha256 and sha256_of(dest) != sha256.lower():
+                bad = _move_aside(dest)
+                raise HelpersError(f"{dest.name} fails the manifest's SHA-256 and the server is unreachable "
+                                   f"({reason}); moved it to {bad.name} - run the download again when online")
             return f"kept (offline: size not checked against the server), {verify_digest(dest, sha256, url)}"
         raise _offline_error(url, dest, reason) from None
     with resp:
@@ -161,9 +165,12 @@ def download_file(url: str, dest, min_bytes: int = MIN_BIN_BYTES, timeout: float
         if "text/html" in ctype or "application/json" in ctype:
             raise HelpersError(f"{url} returned a {ctype.split(';')[0]} page instead of a model; "
                                "the link may have moved - check the model zoo README")
+        aside = ""
         if dest.is_file() and expected is not None and dest.stat().st_size == expected \
                 and not_a_model_reason(dest, min_bytes, expected) is None:
-            return f"complete, {verify_digest(dest, sha256, url)}"
+            if not sha256 or sha256_of(dest) == sha256.lower():
+                return f"complete, {verify_digest(dest, sha256, url)}"
+            aside = f"{_move_aside(dest).name} (its SHA-256 differed from the manifest's), "
         dest.parent.mkdir(parents=True, exist_ok=True)
         try:
             with open(part, "wb") as fh, tqdm(total=expected, unit="B", unit_scale=True, desc=dest.name,
@@ -186,7 +193,15 @@ def download_file(url: str, dest, min_bytes: int = MIN_BIN_BYTES, timeout: float
         finally:
             if part.exists():
                 part.unlink()
-    return f"downloaded, {verify_digest(dest, sha256, url)}"
+    return f"downloaded, {'replacing ' + aside if aside else ''}{verify_digest(dest, sha256, url)}"
+
+
+def _move_aside(dest: Path) -> Path:
+    """Rename a file that fails the manifest's SHA-256 to ``<name>.mismatch`` (replacing an older one), so that
+    the model's name is free for a fresh download and a re-run does not meet the same file again."""
+    bad = dest.with_name(dest.name + ".mismatch")
+    os.replace(dest, bad)
+    return bad
 
 
 def download(key: Optional[str] = None, arch: Optional[str] = None, board: Optional[str] = None,
