@@ -217,6 +217,43 @@ def download(key: Optional[str] = None, arch: Optional[str] = None, board: Optio
     return results
 
 
+def wrapper_text(arch: str) -> str:
+    """``model/<Arch>/download.sh``: a three-line wrapper of ``python -m helpers download --arch ARCH`` whose
+    comment lists the boards the zoo publishes files of ``arch`` for (from the registry; written and checked
+    by ``python -m helpers readme``)."""
+    pubs = [p for k in registry.keys(arch) for p in registry.get(k).published]
+    boards = [b for b in registry.BOARDS if any(p.board == b for p in pubs)]
+    suffixes = " / ".join(dict.fromkeys(registry.BOARDS[b].suffix for b in boards))
+    folders = ", ".join(f"{registry.BOARD_DIR[b]}/" for b in boards)
+    return ("#!/bin/sh\n"
+            f"# Download the RDK Model Zoo's published {suffixes} files for {arch} into {folders} beside this script, "
+            f"by board (options: --board {'|'.join(boards)}, --dry-run). Generated: python -m helpers readme.\n"
+            f'cd "$(dirname "$0")/../.." && exec "${{PYTHON:-python3}}" -m helpers download --arch {arch} "$@"\n')
+
+
+def wrapper_path(arch: str) -> Path:
+    """The committed wrapper (in the repository's ``model/``, whatever ``RDK_MODEL_DIR`` says)."""
+    from helpers.board.files import REPO_ROOT
+
+    return REPO_ROOT / "model" / arch / "download.sh"
+
+
+def stale_wrappers() -> List[Path]:
+    """The ``download.sh`` wrappers that differ from :func:`wrapper_text`."""
+    return [wrapper_path(a) for a in registry.ARCHS
+            if not wrapper_path(a).is_file() or wrapper_path(a).read_text(encoding="utf-8") != wrapper_text(a)]
+
+
+def write_wrappers() -> List[Path]:
+    """Rewrite the stale ``download.sh`` wrappers (executable); returns them."""
+    written = stale_wrappers()
+    for path in written:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(wrapper_text(path.parent.name), encoding="utf-8")
+        path.chmod(0o755)
+    return written
+
+
 def cmd_download(args) -> int:
     if args.key and args.arch:
         raise HelpersError("give a model KEY or --arch ARCH, not both")

@@ -598,8 +598,10 @@ def write(root: Optional[Path] = None, results_dir: Optional[Path] = None) -> Li
 # command line
 # ------------------------------------------------------------------------------------------------
 def cmd_readme(args) -> int:
+    from helpers.board import download
+
     if args.check:
-        stale = check()
+        stale = check() + [f"{rel_to_repo(p)} (from the registry)" for p in download.stale_wrappers()]
         if stale:
             print(f"stale generated blocks (run `{README_COMMAND}` to update them):")
             for s in stale:
@@ -607,7 +609,7 @@ def cmd_readme(args) -> int:
             return 1
         print(f"all generated blocks in the {len(readmes())} READMEs are up to date")
         return 0
-    written = write()
+    written = write() + download.write_wrappers()
     for p in written:
         print(f"updated {rel_to_repo(p)}")
     if not written:

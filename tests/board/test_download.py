@@ -182,6 +182,10 @@ def test_download_sh_wrappers(arch):
     text = sh.read_text()
     assert text.startswith("#!/bin/sh") and len(text.strip().splitlines()) == 3
     assert f"-m helpers download --arch {arch} " in text
+    assert text == download.wrapper_text(arch)  # generated: python -m helpers readme
+    boards = {p.board for k in registry.keys(arch) for p in registry.get(k).published}
+    listed = text.split("--board ", 1)[1].split(",", 1)[0].split("|")
+    assert sorted(listed) == sorted(boards)
     assert sh.stat().st_mode & stat.S_IXUSR
 
 
