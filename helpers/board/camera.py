@@ -403,7 +403,7 @@ def classify_live(clf, source: Source, frames: int = 100, seconds: Optional[floa
         t2 = clock()
         logits = clf.run(feed)
         t3 = clock()
-        top = topk(logits, k, clf.labels)
+        top = topk(logits, k, clf.labels, probabilities=getattr(clf, "output_is_probability", False))
         t4 = clock()
         for s, a, b in zip(LiveResult.STEPS, (t0, t1, t2, t3), (t1, t2, t3, t4)):
             steps[s].append(b - a)

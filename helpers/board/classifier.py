@@ -106,9 +106,17 @@ class Classifier:
             h, w = self.spec.input_size
             raise HelpersError(f"{self.runtime.path.name} takes {self.size[1]}x{self.size[0]} input but the registry "
                                f"deploys {self.spec.key} at {w}x{h}; re-export it or pass the right key")
-        # an .hbm without our metadata: the S-series range (the zoo's S configs say bt601_video, helpers.pc.nash)
-        default = "limited" if self.runtime.path.suffix == ".hbm" else nv12mod.DEFAULT_RANGE
+        # A file the zoo publishes: the range its vendor config names and whether it outputs probabilities
+        # (registry.Published, with sources). Else an .hbm without our metadata is one of ours from an S config
+        # we generate (bt601_video: helpers.pc.nash.DEFAULT_RANGE says why); else our X3/X5 default.
+        self.published = registry.published_of_path(self.runtime.path, self.spec.key if self.spec else None)
+        if self.published is not None:
+            default = self.published.yuv_range
+        else:
+            default = "limited" if self.runtime.path.suffix == ".hbm" else nv12mod.DEFAULT_RANGE
         self.yuv_range = nv12mod.check_range(yuv_range or meta.get(META_YUV_RANGE) or default)
+        #: the output is already softmax probabilities (the registry says so for this published file)
+        self.output_is_probability = bool(self.published is not None and self.published.output_is_probability)
         if self.kind == "float":
             if META_MEAN in meta:
                 self.mean, self.std = json.loads(meta[META_MEAN]), json.loads(meta[META_STD])
@@ -168,8 +176,14 @@ class Classifier:
     def run(self, feed: np.ndarray) -> np.ndarray:
         return np.asarray(self.runtime.run(feed)[0], dtype=np.float32).reshape(-1)
 
+    def to_probs(self, output: np.ndarray) -> np.ndarray:
+        """Class probabilities from the raw output: softmax, unless the output already is probabilities."""
+        if self.output_is_probability:
+            return np.asarray(output, dtype=np.float64).reshape(-1)
+        return softmax(output)
+
     def probs(self, image: ImageLike) -> np.ndarray:
-        return softmax(self.logits(image))
+        return self.to_probs(self.logits(image))
 
     def predict(self, image: ImageLike, k: int = 5) -> List[Prediction]:
-        return topk(self.logits(image), k, self.labels)
+        return topk(self.logits(image), k, self.labels, probabilities=self.output_is_probability)

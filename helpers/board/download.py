@@ -114,7 +114,7 @@ def verify_digest(path, expected: Optional[str], url: str = "") -> str:
     if expected:
         if observed != expected.lower():
             raise HelpersError(f"{Path(path).name}: SHA-256 {observed} differs from the manifest's {expected.lower()}; "
-                               f"nothing kept - download it again, and if it persists the file at {url or 'the URL'} "
+                               f"not kept - download it again, and if it persists the file at {url or 'the URL'} "
                                "changed: report it")
         return f"sha256 {observed} (verified against the manifest)"
     kept = digest_path(path)
@@ -152,6 +152,10 @@ def download_file(url: str, dest, min_bytes: int = MIN_BIN_BYTES, timeout: float
     except (urllib.error.URLError, socket.timeout, ConnectionError, OSError) as e:
         reason = getattr(e, "reason", None) or e
         if dest.is_file() and not_a_model_reason(dest, min_bytes) is None:
+            if sha256 and sha256_of(dest) != sha256.lower():
+                bad = _move_aside(dest)
+                raise HelpersError(f"{dest.name} fails the manifest's SHA-256 and the server is unreachable "
+                                   f"({reason}); moved it to {bad.name} - run the download again when online")
             return f"kept (offline: size not checked against the server), {verify_digest(dest, sha256, url)}"
         raise _offline_error(url, dest, reason) from None
     with resp:
@@ -161,9 +165,12 @@ def download_file(url: str, dest, min_bytes: int = MIN_BIN_BYTES, timeout: float
         if "text/html" in ctype or "application/json" in ctype:
             raise HelpersError(f"{url} returned a {ctype.split(';')[0]} page instead of a model; "
                                "the link may have moved - check the model zoo README")
+        aside = ""
         if dest.is_file() and expected is not None and dest.stat().st_size == expected \
                 and not_a_model_reason(dest, min_bytes, expected) is None:
-            return f"complete, {verify_digest(dest, sha256, url)}"
+            if not sha256 or sha256_of(dest) == sha256.lower():
+                return f"complete, {verify_digest(dest, sha256, url)}"
+            aside = f"{_move_aside(dest).name} (its SHA-256 differed from the manifest's), "
         dest.parent.mkdir(parents=True, exist_ok=True)
         try:
             with open(part, "wb") as fh, tqdm(total=expected, unit="B", unit_scale=True, desc=dest.name,
@@ -186,7 +193,15 @@ def download_file(url: str, dest, min_bytes: int = MIN_BIN_BYTES, timeout: float
         finally:
             if part.exists():
                 part.unlink()
-    return f"downloaded, {verify_digest(dest, sha256, url)}"
+    return f"downloaded, {'replacing ' + aside if aside else ''}{verify_digest(dest, sha256, url)}"
+
+
+def _move_aside(dest: Path) -> Path:
+    """Rename a file that fails the manifest's SHA-256 to ``<name>.mismatch`` (replacing an older one), so that
+    the model's name is free for a fresh download and a re-run does not meet the same file again."""
+    bad = dest.with_name(dest.name + ".mismatch")
+    os.replace(dest, bad)
+    return bad
 
 
 def download(key: Optional[str] = None, arch: Optional[str] = None, board: Optional[str] = None,
@@ -200,6 +215,43 @@ def download(key: Optional[str] = None, arch: Optional[str] = None, board: Optio
             continue
         results.append((dest, download_file(pub.bin_url, dest, timeout=timeout, progress=progress, sha256=pub.sha256)))
     return results
+
+
+def wrapper_text(arch: str) -> str:
+    """``model/<Arch>/download.sh``: a three-line wrapper of ``python -m helpers download --arch ARCH`` whose
+    comment lists the boards the zoo publishes files of ``arch`` for (from the registry; written and checked
+    by ``python -m helpers readme``)."""
+    pubs = [p for k in registry.keys(arch) for p in registry.get(k).published]
+    boards = [b for b in registry.BOARDS if any(p.board == b for p in pubs)]
+    suffixes = " / ".join(dict.fromkeys(registry.BOARDS[b].suffix for b in boards))
+    folders = ", ".join(f"{registry.BOARD_DIR[b]}/" for b in boards)
+    return ("#!/bin/sh\n"
+            f"# Download the RDK Model Zoo's published {suffixes} files for {arch} into {folders} beside this script, "
+            f"by board (options: --board {'|'.join(boards)}, --dry-run). Generated: python -m helpers readme.\n"
+            f'cd "$(dirname "$0")/../.." && exec "${{PYTHON:-python3}}" -m helpers download --arch {arch} "$@"\n')
+
+
+def wrapper_path(arch: str) -> Path:
+    """The committed wrapper (in the repository's ``model/``, whatever ``RDK_MODEL_DIR`` says)."""
+    from helpers.board.files import REPO_ROOT
+
+    return REPO_ROOT / "model" / arch / "download.sh"
+
+
+def stale_wrappers() -> List[Path]:
+    """The ``download.sh`` wrappers that differ from :func:`wrapper_text`."""
+    return [wrapper_path(a) for a in registry.ARCHS
+            if not wrapper_path(a).is_file() or wrapper_path(a).read_text(encoding="utf-8") != wrapper_text(a)]
+
+
+def write_wrappers() -> List[Path]:
+    """Rewrite the stale ``download.sh`` wrappers (executable); returns them."""
+    written = stale_wrappers()
+    for path in written:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(wrapper_text(path.parent.name), encoding="utf-8")
+        path.chmod(0o755)
+    return written
 
 
 def cmd_download(args) -> int:

@@ -54,8 +54,10 @@ class Prediction:
         return f"{self.prob * 100:6.2f}%  {self.index:4d}  {self.label}"
 
 
-def topk(logits: np.ndarray, k: int = 5, labels: Optional[Sequence[str]] = None) -> List[Prediction]:
-    """Top-``k`` classes of one logit vector (any shape with N elements, e.g. 1xNx1x1)."""
+def topk(logits: np.ndarray, k: int = 5, labels: Optional[Sequence[str]] = None,
+         probabilities: bool = False) -> List[Prediction]:
+    """Top-``k`` classes of one logit vector (any shape with N elements, e.g. 1xNx1x1); ``probabilities``:
+    the vector already is softmax output (a model ending in softmax), so it is not softmaxed again."""
     flat = np.asarray(logits).reshape(-1)
     if flat.size == 0:
         raise HelpersError("the model returned an empty output")
@@ -65,7 +67,7 @@ def topk(logits: np.ndarray, k: int = 5, labels: Optional[Sequence[str]] = None)
         raise HelpersError(f"the model has {flat.size} classes but {len(labels)} labels were given")
     if k < 1:
         raise HelpersError(f"top-k needs k >= 1, got {k}")
-    probs = softmax(flat)
+    probs = np.asarray(flat, dtype=np.float64) if probabilities else softmax(flat)
     k = min(k, flat.size)
     idx = np.argsort(-probs, kind="stable")[:k]
     return [Prediction(int(i), labels[i] if labels is not None else f"class {i}", float(probs[i])) for i in idx]

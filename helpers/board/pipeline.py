@@ -48,7 +48,7 @@ def prefetch(fn: Callable, items: Iterable, workers: int = 2, depth: Optional[in
 def classify_stream(clf, images: Iterable, workers: int = 2, k: int = 5) -> Iterator[List[Prediction]]:
     """Top-``k`` of each image (path, bytes, array) with ``clf`` (a Classifier), ``workers`` frames prepared ahead."""
     for feed in prefetch(lambda im: clf.prepare(im).feed, images, workers=workers):
-        yield topk(clf.run(feed), k, clf.labels)
+        yield topk(clf.run(feed), k, clf.labels, probabilities=getattr(clf, "output_is_probability", False))
 
 
 @dataclass(frozen=True)

@@ -130,6 +130,14 @@ class Published:
     url_source: str = ""            # where the URL is listed (the manifest), when not ``source``
     dataset: str = "ImageNet-1k val"   # what the top-1 figures are measured on
     threads_mt: Optional[int] = None   # threads of the multi-thread figures, when published
+    params_source: str = ""         # where ``params_m`` is published, when not ``source``
+    # The NV12 range the file was compiled for ("full" = yaml ``regular``, "limited" = ``bt601_video``): what
+    # our code feeds it. It is read from the vendor config that built the file (``yuv_range_source``).
+    yuv_range: str = "full"
+    yuv_range_source: str = ""
+    # True when the file's output is already softmax probabilities (no second softmax), with its source.
+    output_is_probability: bool = False
+    output_source: str = ""
 
     @property
     def bin_name(self) -> str:
@@ -258,11 +266,34 @@ def _mobileone(variant: str, crop_pct: float, published: Tuple[Published, ...] =
     )
 
 
+# Which vendor config built each published file, for its NV12 range (``input_space_and_range``; absent =
+# ``regular``, full range, the toolchain default: helpers/pc/mapper.py ``range_of``). X3/X5: the yamls committed
+# next to the zoo's published tables; none of them has the key. The later ``conversion/ptq_x5.yaml`` files
+# (main) say ``bt601_video`` and claim the published parameters, but name other outputs (``mobilenetv4_x5``):
+# README "NV12 range of the published files" says which we follow and why.
+_X_YAML = {
+    ("x3", "MobileOne"): f"{ZOO_URL}/blob/rdk_x3/demos/classification/MobileOne/yaml/MobileOne_config.yaml",
+    ("x3", "MobileNetV4"): f"{ZOO_URL}/blob/rdk_x3/demos/classification/MobileNetV4/yaml/MobileNetV4_config.yaml",
+    ("x5", "MobileOne"): f"{ZOO_URL}/blob/main/samples/vision/classification/MobileOne/yaml/MobileOne_S0_config.yaml"
+                         " (S0..S4)",
+    ("x5", "MobileNetV3"): f"{ZOO_URL}/blob/main/samples/vision/classification/MobileNetV3/yaml/"
+                           "MobileNetV3_config.yaml",
+    ("x5", "MobileNetV4"): f"{ZOO_URL}/blob/main/samples/vision/classification/MobileNetV4/yaml/"
+                           "MobileNetV4_small.yaml, MobileNetV4_medium.yaml",
+}
+_NO_KEY = ": no input_space_and_range key (= regular)"
+_V1_X3_RANGE = ("no config published for this file (quantised by the vendor's reference package); we assume the "
+                "toolchain default, regular")
+_V1_PTQ = f"{ZOO_URL}/blob/main/samples/vision/mobilenetv1/conversion/{{}}"
+
+
 def _pub(board: str, arch: str, name: str, params_m: float, float_top1: float, quant_top1: float,
-         latency_1t_ms: float, latency_mt_ms: float, fps: float, note: str = "") -> Published:
+         latency_1t_ms: float, latency_mt_ms: float, fps: float, note: str = "", yuv_range: str = "full",
+         yuv_range_source: str = "") -> Published:
     return Published(board=board, bin_url=_bin_url(board, name), params_m=params_m, float_top1=float_top1,
                      quant_top1=quant_top1, latency_1t_ms=latency_1t_ms, latency_mt_ms=latency_mt_ms, fps=fps,
-                     source=_zoo_readme(board, arch), note=note)
+                     source=_zoo_readme(board, arch), note=note, yuv_range=yuv_range,
+                     yuv_range_source=yuv_range_source or _X_YAML[(board, arch)] + _NO_KEY)
 
 
 # The S-series files (docs/release/s/models.yaml on the zoo's main branch: URL, file name; its sha256 is null
@@ -274,7 +305,9 @@ _S_CONVERSION = f"{ZOO_URL}/blob/main/samples/vision/{{}}/conversion/README.md"
 
 
 def _hbm(board: str, sample: str, name: str, size: int = 224, params_m: Optional[float] = None,
-         perf: Optional[Tuple[float, float, float, float]] = None, note: str = "") -> Published:
+         perf: Optional[Tuple[float, float, float, float]] = None, note: str = "", params_source: str = "",
+         yuv_range: str = "full", yuv_range_source: str = "", output_is_probability: bool = False,
+         output_source: str = "") -> Published:
     """A published .hbm; ``perf`` = (latency 1 thread ms, FPS 1 thread, latency 3 threads ms, FPS 3 threads)."""
     lat1, fps1, lat3, fps3 = perf if perf else (None, None, None, None)
     if perf:
@@ -283,8 +316,21 @@ def _hbm(board: str, sample: str, name: str, size: int = 224, params_m: Optional
                      float_top1=None, quant_top1=None, latency_1t_ms=lat1, latency_mt_ms=lat3, fps=fps3,
                      source=_S_PERF_README.format(sample) if perf else S_MANIFEST, note=note.strip(),
                      input_size=(size, size), sha256=None, url_source=S_MANIFEST, dataset="",
-                     threads_mt=3 if perf else None)
+                     threads_mt=3 if perf else None, params_source=params_source, yuv_range=yuv_range,
+                     yuv_range_source=yuv_range_source, output_is_probability=output_is_probability,
+                     output_source=output_source)
 
+
+# The S configs whose output_model_file_prefix (and, for medium, 256x256 input) match the published .hbm files;
+# none has input_space_and_range (= regular, full range). ptq_s.yaml (bt601_video) names other outputs
+# (mobilenetv4_@TARGET@) and a 224x224 input, so it cannot have built the 256x256 medium file.
+_S_CFG = f"{ZOO_URL}/blob/main/samples/vision/{{}}/conversion/{{}}" + _NO_KEY
+_V4_PARAMS = f"{_S_CONVERSION.format('mobilenetv4')} ('Export': the exporter's count, small 3,761,480 / medium 9,681,560)"
+_V3_PARAMS = (_zoo_readme("x5", "MobileNetV3") + " (the X5 table: the same timm mobilenetv3_large_100 the S config "
+              "mobilenetv3_s_config.yaml converts; the S manifest records no parameters)")
+_V1_S_RANGE = (_V1_PTQ.format("ptq_s.yaml") + ": bt601_video (the only S config for MobileNetV1; its 127.5 "
+               "normalisation does not fit the MobileNet-Caffe source the conversion README names)")
+_V1_S_OUTPUT = _S_CONVERSION.format("mobilenetv1") + " ('Validation': post-softmax probabilities)"
 
 _V3_S_NOTE = ("Toolchain estimate (hb_compile perf, 1 core): 2616.81 FPS, 0.38 ms; quantised-vs-float output "
               "cosine 0.909 (conversion README, 'Validation').")
@@ -294,22 +340,30 @@ _V4M_S_NOTE = ("The S file takes 256x256 (ours and the X5 file: 224x224). Toolch
                "0.41 ms; output cosine 0.999863 (conversion README, 'Validation').")
 _V1_S_NOTE = ("Converted from a MobileNet-Caffe model (conversion README, 'Source model'), not timm's weights; "
               "its output is post-softmax probabilities.")
+_V3_S_RANGE = dict(yuv_range_source=_S_CFG.format("mobilenetv3", "mobilenetv3_s_config.yaml"))
+_V4S_S_FACTS = dict(params_m=3.761480, params_source=_V4_PARAMS,
+                    yuv_range_source=_S_CFG.format("mobilenetv4", "mobilenetv4_small_config.yaml"))
+_V4M_S_FACTS = dict(params_m=9.681560, params_source=_V4_PARAMS,
+                    yuv_range_source=_S_CFG.format("mobilenetv4", "mobilenetv4_medium_config.yaml"))
 _S_FILES = {
-    "mobilenetv1_100": tuple(_hbm(b, "mobilenetv1", "mobilenetv1_224x224_nv12.hbm", note=_V1_S_NOTE)
+    "mobilenetv1_100": tuple(_hbm(b, "mobilenetv1", "mobilenetv1_224x224_nv12.hbm", note=_V1_S_NOTE,
+                                  yuv_range="limited", yuv_range_source=_V1_S_RANGE, output_is_probability=True,
+                                  output_source=_V1_S_OUTPUT)
                              for b in ("s100", "s600")),
     "mobilenetv3_large_100": (
-        _hbm("s100", "mobilenetv3", "mobilenetv3_224x224_nv12.hbm", params_m=5.47,
-             perf=(0.543, 1771.793, 0.881, 3276.057), note=_V3_S_NOTE),
-        _hbm("s600", "mobilenetv3", "mobilenetv3_224x224_nv12.hbm", params_m=5.47)),
+        _hbm("s100", "mobilenetv3", "mobilenetv3_224x224_nv12.hbm", params_m=5.47, params_source=_V3_PARAMS,
+             perf=(0.543, 1771.793, 0.881, 3276.057), note=_V3_S_NOTE, **_V3_S_RANGE),
+        _hbm("s600", "mobilenetv3", "mobilenetv3_224x224_nv12.hbm", params_m=5.47, params_source=_V3_PARAMS,
+             **_V3_S_RANGE)),
     "mobilenetv4_conv_small": (
         _hbm("s100", "mobilenetv4", "mobilenetv4_small_224x224_nv12.hbm", perf=(0.388, 2423.449, 0.557, 5130.441),
-             note=_V4S_S_NOTE),
-        _hbm("s600", "mobilenetv4", "mobilenetv4_small_224x224_nv12.hbm")),
+             note=_V4S_S_NOTE, **_V4S_S_FACTS),
+        _hbm("s600", "mobilenetv4", "mobilenetv4_small_224x224_nv12.hbm", **_V4S_S_FACTS)),
     "mobilenetv4_conv_medium": (
         _hbm("s100", "mobilenetv4", "mobilenetv4_medium_256x256_nv12.hbm", 256, perf=(0.595, 1612.084, 0.962, 3000.570),
-             note=_V4M_S_NOTE),
+             note=_V4M_S_NOTE, **_V4M_S_FACTS),
         _hbm("s600", "mobilenetv4", "mobilenetv4_medium_256x256_nv12.hbm", 256,
-             note="The S file takes 256x256 (ours and the X5 file: 224x224).")),
+             note="The S file takes 256x256 (ours and the X5 file: 224x224).", **_V4M_S_FACTS)),
 }
 #: every board a key is generated for (yaml, board model, bundle): the S toolchain compiles any of our ONNX,
 #: so MobileOne (no published S file) gets its hb_compile configs too
@@ -346,9 +400,11 @@ MODELS: Dict[str, ModelSpec] = {m.key: m for m in [
         mean=INCEPTION_MEAN, std=INCEPTION_STD, crop_pct=0.875, interpolation="bicubic",
         published=(
             _pub("x3", "MobileNetV1", "mobilenetv1_224x224_nv12.bin", 1.33, 71.74, 65.36, 3.44, 6.10, 647.83,
-                 note=_MOBILENETV1_NOTE),
+                 note=_MOBILENETV1_NOTE, yuv_range_source=_V1_X3_RANGE),
             _pub("x5", "MobileNetV1", "mobilenetv1_224x224_nv12.bin", 1.33, 71.74, 65.36, 1.27, 2.90, 1356.25,
-                 note=_MOBILENETV1_NOTE),
+                 note=_MOBILENETV1_NOTE, yuv_range="limited",
+                 yuv_range_source=_V1_PTQ.format("ptq_x5.yaml") + ": bt601_video (the only X5 config for "
+                                  "MobileNetV1)"),
         ) + _S_FILES["mobilenetv1_100"],
     ),
     ModelSpec(
@@ -422,6 +478,15 @@ def keys(arch: Optional[str] = None) -> List[str]:
 def published_files() -> List[Tuple[str, Published]]:
     """(key, published entry) for every ``.bin`` the model zoo publishes for these models."""
     return [(k, p) for k, m in MODELS.items() for p in m.published]
+
+
+def published_of_path(path, key: Optional[str] = None) -> Optional[Published]:
+    """The published entry a model file is, by its name (and its folder's board when the name is shared, as
+    the S100 and S600 ``.hbm`` files are), else None: a file we build is not a published one."""
+    name, where = Path(path).name, board_of_path(path)
+    found = [p for k, p in published_files() if p.bin_name == name and (key is None or k == key)
+             and (where is None or p.board == where)]
+    return found[0] if len({(p.yuv_range, p.output_is_probability) for p in found}) == 1 else None
 
 
 def board_of_path(path) -> Optional[str]:

@@ -286,8 +286,11 @@ if demo.clf.yuv_range == "full":  # what the zoo samples' I420 conversion would 
     code("vendor-run-dnn", DNN_RUN, when="vendor_dnn"),
     code("vendor-top", """
 logits = logits.reshape(-1)
-probs = np.exp(logits - logits.max())  # softmax
-probs /= probs.sum()
+if demo.output_is_probability:  # the file ends in softmax already (registry: published output_is_probability)
+    probs = logits.astype(np.float64)
+else:
+    probs = np.exp(logits - logits.max())  # softmax
+    probs /= probs.sum()
 labels = demo.clf.labels  # the 1000 ImageNet-1k class names (helpers/board/imagenet1k_labels.txt)
 if demo.random:
     print("RANDOM WEIGHTS: class indices only, they mean nothing")

@@ -24,6 +24,24 @@ def _f(value, fmt: str) -> str:
     return text if float(text) == value else repr(float(value))
 
 
+def _link(source: str, text: str) -> str:
+    """``text`` linked to the URL a registry source starts with (plain text when it names none)."""
+    url = source.split()[0].rstrip(":,") if source.startswith("http") else ""
+    return f"[{text}]({url})" if url else text
+
+
+def _range_cell(p: registry.Published) -> str:
+    """The NV12 range the file is fed (its vendor config's ``input_space_and_range``) and, when the file ends in
+    softmax, that its output is probabilities; each linked to its source (README "NV12 range of the published
+    files")."""
+    from helpers.board import nv12
+
+    cell = _link(p.yuv_range_source, f"`{nv12.YAML_SPACE_AND_RANGE[p.yuv_range]}`")
+    if p.output_is_probability:
+        cell += ", " + _link(p.output_source, "softmax output")
+    return cell
+
+
 def _published_rows(keys: Sequence[str], lang: str) -> Tuple[List[List[str]], List[str]]:
     rows, notes = [], []
     for key in keys:
@@ -33,7 +51,10 @@ def _published_rows(keys: Sequence[str], lang: str) -> Tuple[List[List[str]], Li
             rows.append([f"`{key}`", board, _f(p.params_m, "g"), _f(p.float_top1, ".2f"), _f(p.quant_top1, ".2f"),
                          _f(p.latency_1t_ms, ".2f"), _f(p.latency_mt_ms, ".2f"), _f(p.fps, ".2f"),
                          f"[{registry.BOARD_DIR[p.board]}/{p.bin_name}]({p.bin_url})",
-                         f"[{t('zoo', lang)}]({p.source})"])
+                         f"[{t('zoo', lang)}]({p.source})", _range_cell(p)])
+            if p.params_source:
+                notes.append(f"`{key}` ({board}): parameters from {p.params_source}" if lang == "en" else
+                             f"`{key}`（{board}）：参数量来源 {p.params_source}")
             if p.note:
                 notes.append(f"`{key}` ({board}): {p.note}" if lang == "en" else
                              f"`{key}`（{board}）（registry 英文原注）：{p.note}")
@@ -50,7 +71,7 @@ def block_published(ctx) -> str:
                 if lang == "en" else "RDK Model Zoo 未发布该架构的板端数据。")
     header = [t("key", lang), t("board", lang), t("params_pub", lang), t("float_top1", lang),
               t("quant_top1", lang), t("lat1", lang), t("latn", lang), t("fps", lang), t("bin", lang),
-              t("source", lang)]
+              t("source", lang), t("space_pub", lang)]
     missing = [k for k in keys if not registry.get(k).published]
     any_s = any(registry.board(p.board).is_s for k in keys for p in registry.get(k).published)
     cap = ("*Published* by the RDK Model Zoo, measured on the board named in each row (not by us): ImageNet-1k "

@@ -443,7 +443,7 @@ def block_yaml(ctx: Ctx) -> str:
             rows.append([f"`{key}`", registry.BOARDS[b].name, f"`{registry.BOARDS[b].march}`", link,
                          " ".join(f"{v:.6g}" for v in mapper.mean_value(key)),
                          " ".join(f"{v:.6g}" for v in mapper.scale_value(key)),
-                         f"`{nv12.YAML_SPACE_AND_RANGE[nv12.DEFAULT_RANGE]}`"])
+                         f"`{nv12.YAML_SPACE_AND_RANGE[mapper.default_range(b)]}`"])  # as the yaml generator
     cap = ("`mean_value` = registry mean x 255 and `scale_value` = 1 / (registry std x 255), because the "
            "`.bin` normalises 0..255 pixels itself. Regenerate the files with `python -m helpers yaml --all`."
            if lang == "en" else
@@ -598,8 +598,10 @@ def write(root: Optional[Path] = None, results_dir: Optional[Path] = None) -> Li
 # command line
 # ------------------------------------------------------------------------------------------------
 def cmd_readme(args) -> int:
+    from helpers.board import download
+
     if args.check:
-        stale = check()
+        stale = check() + [f"{rel_to_repo(p)} (from the registry)" for p in download.stale_wrappers()]
         if stale:
             print(f"stale generated blocks (run `{README_COMMAND}` to update them):")
             for s in stale:
@@ -607,7 +609,7 @@ def cmd_readme(args) -> int:
             return 1
         print(f"all generated blocks in the {len(readmes())} READMEs are up to date")
         return 0
-    written = write()
+    written = write() + download.write_wrappers()
     for p in written:
         print(f"updated {rel_to_repo(p)}")
     if not written:

@@ -29,6 +29,7 @@ T: Dict[str, Dict[str, str]] = {
     "fps": {"en": "FPS", "cn": "FPS"},
     "bin": {"en": "file (.bin / .hbm)", "cn": "文件（.bin / .hbm）"},
     "source": {"en": "source", "cn": "来源"},
+    "space_pub": {"en": "NV12 range we feed", "cn": "输入的 NV12 范围"},
     "zoo": {"en": "RDK Model Zoo", "cn": "RDK Model Zoo"},
     "yaml": {"en": "mapper yaml", "cn": "mapper yaml"},
     "march": {"en": "march", "cn": "march"},

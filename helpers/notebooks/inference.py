@@ -43,7 +43,7 @@ from helpers.board.classifier import Classifier, Prepared
 from helpers.errors import HelpersError
 from helpers.board.files import REPO_ROOT, rel_to_repo
 from helpers.board.image import ImageLike, sample_images, load_image
-from helpers.board.labels import Prediction, softmax, topk
+from helpers.board.labels import Prediction, topk
 from helpers.board.runtime import BACKENDS, BOARD_BACKENDS, available_backends, runtime_module
 
 #: which model file the notebook runs: auto = the .bin on a board, the NV12 board-model ONNX on a PC
@@ -229,7 +229,7 @@ class Result:
     image: np.ndarray         # the full image, RGB
     prepared: Prepared        # resized RGB and the runtime feed
     logits: np.ndarray        # flat float32
-    probs: np.ndarray         # softmax(logits), float64
+    probs: np.ndarray         # class probabilities (Classifier.to_probs), float64
     top: List[Prediction]
     random: bool              # labels mean nothing
     seconds: float            # wall time of prepare + run
@@ -349,6 +349,12 @@ class InferenceDemo:
         return self._need().backend
 
     @property
+    def output_is_probability(self) -> bool:
+        """True when the model's output already is softmax probabilities (a published file the registry
+        flags, e.g. the zoo's S-series MobileNetV1): the top-k takes it as it is, without a second softmax."""
+        return self._need().output_is_probability
+
+    @property
     def random(self) -> bool:
         """True when the outputs mean nothing: random weights in the file, or a .bin run with RDK_WEIGHTS=random."""
         clf = self._need()
@@ -447,7 +453,8 @@ class InferenceDemo:
             self._prepared = prep
         if name is None:
             name = Path(src).name if isinstance(src, (str, os.PathLike)) else f"<{type(src).__name__}>"
-        return Result(name, rgb, prep, logits, softmax(logits), topk(logits, self.topk, clf.labels),
+        return Result(name, rgb, prep, logits, clf.to_probs(logits),
+                      topk(logits, self.topk, clf.labels, probabilities=clf.output_is_probability),
                       self.random, seconds)
 
     def prediction_figure(self, result: Result):

@@ -169,14 +169,27 @@ def readme(key: str, board, weights: str, n_samples: int, yuv_range: str, input_
 
 def make_bundle(key: str, board, images, out, weights: Optional[str] = None, onnx_path=None,
                 count: int = DEFAULT_COUNT, yuv_range: Optional[str] = None, overwrite: bool = False,
-                progress: bool = True) -> Path:
+                progress: bool = True, yaml_path=None) -> Path:
     """Build the bundle folder ``out`` atomically (temporary folder next to it, then rename).
 
-    ``board``: a key or a :class:`~helpers.board.registry.Board`, resolved here once and passed down."""
+    ``board``: a key or a :class:`~helpers.board.registry.Board`, resolved here once and passed down.
+    ``yaml_path``: ship this config (yours, or the vendor's) instead of generating one; it is checked for the
+    board first (an S board: the S toolchain's keys, one line naming the fix) and its three paths are set to
+    the bundle's folder; its range is the bundle's."""
     spec = registry.get(key)  # unknown key / board: one-line errors before any work
     b = registry.board(board)
     if b.key not in spec.boards:
         raise HelpersError(f"{key} is not deployed on {b.name}; its boards are: {', '.join(spec.boards)}")
+    user_cfg = None
+    if yaml_path is not None:
+        user_cfg = mapper.load_config(yaml_path)
+        if b.is_s:
+            nash.require_s_keys(user_cfg, b)
+        given = mapper.range_of(user_cfg["input_parameters"].get("input_space_and_range"))
+        if yuv_range is not None and yuv_range != given:
+            raise HelpersError(f"--yuv-range {yuv_range} contradicts {Path(yaml_path).name} "
+                               f"(input_space_and_range: {nv12.YAML_SPACE_AND_RANGE[given]}); drop one of them")
+        yuv_range = given
     yuv_range = nv12.check_range(yuv_range or mapper.default_range(b))
     out = Path(out)
     if out.exists():
@@ -201,11 +214,15 @@ def make_bundle(key: str, board, images, out, weights: Optional[str] = None, onn
             shutil.copyfile(src, dst)
         yaml_name = spec.yaml_name(b)
         input_name = onnx_input_name(dst)
-        text = mapper.generate_yaml(key, b, yuv_range, onnx_model=f"./{key}.onnx",
-                                    cal_data_dir=f"./{mapper.BUNDLE_CAL_DIR}", working_dir="./model_output",
-                                    run_from="cd <this bundle folder>   # paths below are relative to it",
-                                    command=f"python -m helpers bundle {key} --board {b.key}",
-                                    calib_hint=f"{mapper.BUNDLE_CAL_DIR}/ in this folder", input_name=input_name)
+        if user_cfg is not None:
+            text = _user_yaml_text(user_cfg, key, yaml_path)
+        else:
+            text = mapper.generate_yaml(key, b, yuv_range, onnx_model=f"./{key}.onnx",
+                                        cal_data_dir=f"./{mapper.BUNDLE_CAL_DIR}", working_dir="./model_output",
+                                        run_from="cd <this bundle folder>   # paths below are relative to it",
+                                        command=f"python -m helpers bundle {key} --board {b.key}",
+                                        calib_hint=f"{mapper.BUNDLE_CAL_DIR}/ in this folder",
+                                        input_name=input_name)
         (tmp / yaml_name).write_text(text, encoding="utf-8")
         if b.is_s:  # the S toolchain's keys, or one line naming the fix
             nash.require_s_keys(mapper.load_config(tmp / yaml_name), b)
@@ -222,6 +239,18 @@ def make_bundle(key: str, board, images, out, weights: Optional[str] = None, onn
     return out
 
 
+def _user_yaml_text(cfg, key: str, yaml_path) -> str:
+    """A given config with its ONNX, calibration and output paths pointed into the bundle folder."""
+    import yaml
+
+    cfg = dict(cfg)
+    cfg["model_parameters"] = dict(cfg["model_parameters"], onnx_model=f"./{key}.onnx", working_dir="./model_output")
+    cfg["calibration_parameters"] = dict(cfg.get("calibration_parameters") or {}, cal_data_dir=f"./{mapper.BUNDLE_CAL_DIR}")
+    head = (f"# {Path(yaml_path).name}, given to python -m helpers bundle --yaml; only onnx_model, cal_data_dir\n"
+            "# and working_dir were changed, to the bundle folder. Run from the bundle folder.\n")
+    return head + yaml.safe_dump(cfg, sort_keys=False, default_flow_style=False)
+
+
 def cmd_bundle(args) -> int:
     from helpers.board.checks import in_range
     from helpers.pc.calib import run_printing_warnings
@@ -230,7 +259,8 @@ def cmd_bundle(args) -> int:
 
     board = registry.board(args.board)
     out = run_printing_warnings(make_bundle, args.key, board, args.images, args.out, weights=args.weights, onnx_path=args.onnx,
-                      count=args.count, yuv_range=args.yuv_range, overwrite=args.overwrite)
+                      count=args.count, yuv_range=args.yuv_range, overwrite=args.overwrite,
+                      yaml_path=args.yaml)
     print(f"wrote {rel_to_repo(out)}/:")
     for p in sorted(out.iterdir()):
         extra = f" ({sum(1 for _ in p.iterdir())} files)" if p.is_dir() else ""
@@ -253,5 +283,7 @@ def register(sub) -> None:
     p.add_argument("--yuv-range", choices=list(nv12.RANGES), default=None,
                    help="NV12 range the model expects (default: full = 'regular' for X3/X5, limited = "
                         "'bt601_video' for the S boards, as the zoo's S files)")
+    p.add_argument("--yaml", help="ship this mapper / hb_compile config (yours or the vendor's) instead of a "
+                                   "generated one; checked for the board, its paths set to the bundle folder")
     p.add_argument("--overwrite", action="store_true", help="replace an existing bundle folder")
     p.set_defaults(func=cmd_bundle)

@@ -53,13 +53,16 @@ CORE_NUMS = (1,)
 #: the optimisation that quantises every node in int16 (the S PaddleOCR / EfficientSAM configs)
 ALL_INT16 = "set_all_nodes_int16"
 ISSUE_O3 = "https://github.com/D-Robotics/rdk_model_zoo_s/issues/16"
-#: the range the published .hbm files expect (ptq_s.yaml: bt601_video)
+#: the range of the S configs WE generate: bt601_video, as the zoo's current S recipe
+#: (samples/vision/mobilenetv4/conversion/ptq_s.yaml) names it, so that OpenCV's I420 conversion, which the
+#: zoo's S samples feed (samples/_shared/tensor_io.py -> samples/_shared/image.py), matches. Not the range of
+#: every published .hbm: each published file's range is in registry.Published.yuv_range, with its source.
 DEFAULT_RANGE = "limited"
 
 
 def default_range(board) -> str:
-    """The NV12 range a board's config names unless told otherwise: the S boards' published files take
-    bt601_video (limited, :data:`DEFAULT_RANGE`), X3/X5 our default (full, 'regular')."""
+    """The NV12 range a board's config names unless told otherwise: bt601_video (limited,
+    :data:`DEFAULT_RANGE`) for the configs we generate for the S boards, X3/X5 our default (full, 'regular')."""
     return DEFAULT_RANGE if registry.board(board).is_s else nv12.DEFAULT_RANGE
 
 

@@ -386,9 +386,15 @@ def test_test_notebook_runs_on_the_hbm_runtime_fake(tmp_path):
 def test_test_notebook_runs_with_an_s_board_on_the_hbm_runtime_fake(tmp_path, board):
     """A user on an RDK S100/S100P/S600 sets BOARD in the parameters cell (as papermill -p BOARD would): the
     notebook finds the .hbm where the README says, auto runs it with hbm_runtime, and the vendor cells feed
-    split Y and UV (limited range, as the S configs say) to the fake's .hbm, dequantising its int8 output."""
+    split Y and UV (in the range of the file: a published one's as the registry records it, ours bt601_video)
+    to the fake's .hbm, dequantising its int8 output."""
+    nbformat = pytest.importorskip("nbformat")
+    key = _notebook_parameters(nbformat.read(REPO_ROOT / "notebooks" / "MobileNetV4" / "test_MobileNetV4.ipynb",
+                                             as_version=4))["KEY"]
+    pub = registry.get(key).published_for(board)
+    want = pub.yuv_range if pub else "limited"  # S100P: no published file, our build (bt601_video)
     text = _run_test_notebook(tmp_path, "MobileNetV4", "hbm_runtime", board=board, FAKE_HBM_BUILD="hbm")
-    assert ", limited range: " in text  # the S configs' bt601_video, made with OpenCV's I420 in the cell
+    assert f", {want} range: " in text  # the cell's conversion follows the file's range
     assert "SCALE" in text  # the int8 output came back raw and the cell dequantised it
 
 

@@ -182,6 +182,10 @@ def test_download_sh_wrappers(arch):
     text = sh.read_text()
     assert text.startswith("#!/bin/sh") and len(text.strip().splitlines()) == 3
     assert f"-m helpers download --arch {arch} " in text
+    assert text == download.wrapper_text(arch)  # generated: python -m helpers readme
+    boards = {p.board for k in registry.keys(arch) for p in registry.get(k).published}
+    listed = text.split("--board ", 1)[1].split(",", 1)[0].split("|")
+    assert sorted(listed) == sorted(boards)
     assert sh.stat().st_mode & stat.S_IXUSR
 
 
@@ -239,3 +243,26 @@ def test_download_command_fetches_an_hbm_into_the_board_folder(server, tmp_path,
     dest = tmp_path / "model" / "MobileNetV4" / "rdk_s100" / "mobilenetv4_small_224x224_nv12.hbm"
     assert dest.read_bytes() == (root / "good.bin").read_bytes()
     assert "rdk_s100/mobilenetv4_small_224x224_nv12.hbm: downloaded, sha256 " in out and "records none" in out
+
+
+def test_a_same_size_file_failing_the_manifests_sha256_is_moved_aside_and_fetched_again(server, tmp_path):
+    import hashlib
+
+    url, root = server
+    want = hashlib.sha256((root / "good.bin").read_bytes()).hexdigest()
+    dest = tmp_path / "rdk_s100" / "good.hbm"
+    dest.parent.mkdir()
+    damaged = b"\x00" + os.urandom(SIZE - 1)  # same size as the server's, other bytes
+    dest.write_bytes(damaged)
+    status = download.download_file(f"{url}/good.bin", dest, progress=False, sha256=want)
+    assert status.startswith("downloaded, replacing good.hbm.mismatch") and "verified against the manifest" in status
+    assert dest.read_bytes() == (root / "good.bin").read_bytes()
+    assert dest.with_name("good.hbm.mismatch").read_bytes() == damaged
+    # the next run finds a good file
+    assert download.download_file(f"{url}/good.bin", dest, progress=False, sha256=want).startswith("complete, ")
+    # offline with a mismatching file: moved aside too, one line
+    dest.write_bytes(damaged)
+    with pytest.raises(HelpersError, match="moved it to good.hbm.mismatch") as e:
+        download.download_file(f"http://127.0.0.1:{closed_port()}/good.bin", dest, progress=False, sha256=want,
+                               timeout=2)
+    assert "\n" not in str(e.value) and not dest.exists()

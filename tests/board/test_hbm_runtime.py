@@ -360,3 +360,32 @@ def test_an_s600_hbm_on_an_s100_is_refused_before_the_runtime_loads_it(board, tm
     with pytest.raises(HelpersError, match=r"RDK S600 build \(nash-p\) but this is an RDK S100 \(nash-e\): "
                                            r"use the file under rdk_s100/"):
         runtime.open_model(path)
+
+
+# -- the published files: their NV12 range and output as the registry records them ---------------------------
+
+def _published_hbm(tmp_path, key, board_key="s100"):
+    pub = registry.get(key).published_for(board_key)
+    path = tmp_path / registry.BOARD_DIR[board_key] / pub.bin_name
+    return pub, fake_models.write_fake_hbm(path, board=board_key, size=pub.input_size)
+
+
+def test_a_published_hbm_is_fed_the_range_its_vendor_config_names(board, tmp_path):
+    board("hbm", "s100")
+    pub, path = _published_hbm(tmp_path, "mobilenetv4_conv_small")
+    assert pub.yuv_range == "full" and "mobilenetv4_small_config.yaml" in pub.yuv_range_source
+    assert Classifier(path, key="mobilenetv4_conv_small", backend="hbm_runtime").yuv_range == "full"
+    ours = fake_models.write_fake_hbm(tmp_path / "rdk_s100" / "MobileNetV4_conv_small_224x224_nv12.hbm", size=SIZE)
+    assert Classifier(ours, key="mobilenetv4_conv_small", backend="hbm_runtime").yuv_range == "limited"
+
+
+def test_a_published_file_that_outputs_probabilities_is_not_softmaxed_again(board, tmp_path, photo_nv12):
+    board("hbm", "s100")
+    pub, path = _published_hbm(tmp_path, "mobilenetv1_100")
+    assert pub.output_is_probability and pub.yuv_range == "limited"
+    clf = Classifier(path, key="mobilenetv1_100", backend="hbm_runtime")
+    out = clf.logits(photo_nv12[0])
+    top = clf.predict(photo_nv12[0], k=3)
+    assert clf.output_is_probability and top[0].index == int(np.argmax(out))
+    assert [p.prob for p in top] == pytest.approx(sorted(out.tolist(), reverse=True)[:3])
+    assert clf.probs(photo_nv12[0]) == pytest.approx(out)

@@ -151,3 +151,27 @@ def test_board_of_path_reads_the_zoos_s_layouts():
 def test_unknown_board_suggests_the_close_one():
     with pytest.raises(HelpersError, match=r"unknown board 's10'.*did you mean s100"):
         registry.board("s10")
+
+
+def test_every_published_file_records_its_nv12_range_and_output_with_sources():
+    from helpers.board import nv12
+
+    for key, p in registry.published_files():
+        assert p.yuv_range in nv12.RANGES and p.yuv_range_source, (key, p.board)
+        assert not p.output_is_probability or p.output_source, (key, p.board)
+    # the S configs whose output names match the published .hbm files have no input_space_and_range (regular)
+    for key in ("mobilenetv3_large_100", "mobilenetv4_conv_small", "mobilenetv4_conv_medium"):
+        for b in ("s100", "s600"):
+            assert registry.get(key).published_for(b).yuv_range == "full", (key, b)
+    v1 = registry.get("mobilenetv1_100").published_for("s100")
+    assert v1.output_is_probability and "ptq_s.yaml" in v1.yuv_range_source
+
+
+def test_s_parameter_counts_name_a_source_that_publishes_them():
+    for b in ("s100", "s600"):
+        small = registry.get("mobilenetv4_conv_small").published_for(b)
+        medium = registry.get("mobilenetv4_conv_medium").published_for(b)
+        assert (small.params_m, medium.params_m) == (3.761480, 9.681560)
+        assert "conversion/README.md" in small.params_source and "3,761,480" in small.params_source
+        v3 = registry.get("mobilenetv3_large_100").published_for(b)
+        assert v3.params_m == 5.47 and registry.S_MANIFEST not in v3.params_source and v3.params_source

@@ -190,3 +190,23 @@ def test_bad_template_is_an_error(root):
     bad = {**tpl.TEMPLATES, "test": tpl.TEST + (tpl.md("load", "again"),)}
     with pytest.raises(HelpersError, match="must be unique"):
         notebooks.check(root, templates=bad)
+
+
+@pytest.mark.parametrize("arch", registry.ARCHS)
+@pytest.mark.parametrize("is_probability", [False, True])
+def test_the_vendor_top_cell_softmaxes_only_logits(arch, is_probability, capsys):
+    """The generated vendor-top cell, run on a stand-in demo: a file whose output is already probabilities
+    (registry: output_is_probability) prints them as they are; logits are softmaxed."""
+    import types
+
+    import numpy as np
+
+    nb = json.loads((REPO_ROOT / "notebooks" / arch / f"test_{arch}.ipynb").read_text(encoding="utf-8"))
+    source = "".join(next(c for c in nb["cells"] if c.get("id") == "vendor-top")["source"])
+    out = np.array([0.1, 0.7, 0.2], dtype=np.float32)
+    demo = types.SimpleNamespace(output_is_probability=is_probability, random=False,
+                                 clf=types.SimpleNamespace(labels=["a", "b", "c"]))
+    exec(source, {"np": np, "demo": demo, "logits": out.copy(), "TOPK": 1})
+    printed = float(capsys.readouterr().out.split()[0])
+    want = 0.7 if is_probability else float(np.exp(0.7) / np.exp(out.astype(np.float64)).sum())
+    assert printed == pytest.approx(want, rel=1e-3)

@@ -228,6 +228,9 @@ def test_published_rows_match_the_registry_and_cite_their_source():
                 assert [None if c == "-" else float(c) for c in cells[2:8]] == [
                     p.params_m, p.float_top1, p.quant_top1, p.latency_1t_ms, p.latency_mt_ms, p.fps]
                 assert f"({p.source})" in cells[9] and f"({p.bin_url})" in cells[8]
+                space = {"full": "regular", "limited": "bt601_video"}[p.yuv_range]
+                assert cells[10].startswith(f"[`{space}`]") or cells[10].startswith(f"`{space}`"), (key, p.board)
+                assert ("softmax output" in cells[10]) == p.output_is_probability
         label = "*Published*" if r.lang == "en" else "*公开发布*"
         if any(registry.get(k).published for k in keys):
             assert label in body
@@ -442,3 +445,22 @@ def test_demo_figure_is_drawn_from_a_recorded_result(tmp_path):
     data = out.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) < 100 * 1024
     assert path.exists()
+
+
+def test_the_yaml_tables_state_the_range_each_committed_yaml_declares():
+    """Every row of the per-architecture yaml tables (EN and CN) against the committed file it links."""
+    import re
+
+    from helpers.board import files, registry
+    from helpers.pc import mapper
+
+    rows = 0
+    for arch in registry.ARCHS:
+        for name in ("README.md", "README_cn.md"):
+            text = (files.REPO_ROOT / "notebooks" / arch / name).read_text(encoding="utf-8")
+            for yaml_name, space in re.findall(r"\[([\w.]+\.yaml)\]\([^)]*\)(?: \|[^|\n]*){2} \| `(\w+)` \|", text):
+                cfg = mapper.load_config(files.YAML_DIR / arch / yaml_name)
+                declared = cfg["input_parameters"].get("input_space_and_range") or "regular"
+                assert space == declared, (arch, name, yaml_name)
+                rows += 1
+    assert rows == 2 * sum(len(m.boards) for m in registry.MODELS.values())

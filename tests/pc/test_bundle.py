@@ -223,3 +223,27 @@ def test_bundle_resolves_the_board_once(tmp_path, images, monkeypatch):
     monkeypatch.setattr(registry, "board", board)
     bundle.make_bundle(key, "s600", images, tmp_path / "b", onnx_path=src, count=1, progress=False)
     assert looked_up == ["s600"]
+
+
+def test_bundle_cli_checks_a_given_yaml_for_the_s_toolchains_keys(tmp_path, images, capsys):
+    """A user's yaml for an S board: an X5 mapper yaml is refused in one line before any work; an S config
+    is shipped with its paths pointed into the bundle and its range kept."""
+    key = "mobilenetv4_conv_small"
+    src = make_onnx(tmp_path / "m.onnx", key=key)
+    x5_yaml = registry.get(key).yaml_path("x5")
+    base = ["bundle", key, "--board", "s100", "--images", str(images), "--onnx", str(src), "--count", "1"]
+    assert main(base + ["--out", str(tmp_path / "b"), "--yaml", str(x5_yaml)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "RDK X5 mapper yaml" in err and "march 'nash-e'" in err and "\n" not in err
+    assert not (tmp_path / "b").exists()
+    s_cfg = mapper.load_config(registry.get(key).yaml_path("s100"))
+    s_cfg["input_parameters"]["input_space_and_range"] = "regular"  # as the zoo's mobilenetv4_small_config.yaml
+    import yaml
+    given = tmp_path / "mine.yaml"
+    given.write_text(yaml.safe_dump(s_cfg, sort_keys=False))
+    assert main(base + ["--out", str(tmp_path / "c"), "--yaml", str(given)]) == 0
+    cfg = mapper.load_config(tmp_path / "c" / f"{key}_s100.yaml")
+    assert cfg["input_parameters"]["input_space_and_range"] == "regular"
+    assert cfg["model_parameters"]["onnx_model"] == f"./{key}.onnx"
+    assert cfg["calibration_parameters"]["cal_data_dir"] == f"./{mapper.BUNDLE_CAL_DIR}"
+    assert "full range" in (tmp_path / "c" / "README.txt").read_text()
