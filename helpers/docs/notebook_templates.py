@@ -265,10 +265,10 @@ demo.show_nv12()
 
 Everything else in this notebook calls our `helpers`. This section calls the board's own runtimes
 directly, as your program would: import one, load the model, look at its tensors, make the NV12 input
-from the photo with OpenCV and NumPy, run, dequantise, softmax, top-k. The board makers ship two Python
-runtimes, and both are run here: **4a** `hbm_runtime` (`HB_HBMRuntime`) and **4b** `hobot_dnn.pyeasy_dnn`.
-Copy the one your board has (your board: {{vendor_board_runtime}}); the NV12 function and the top-k
-function below serve both.
+from the photo with OpenCV and NumPy, run, dequantise, softmax, top-k. D-Robotics ships two Python
+runtimes, and both run here, whatever `BOARD` says: **4a** `hbm_runtime` (`HB_HBMRuntime`) and **4b**
+`hobot_dnn.pyeasy_dnn`. Copy the one your board has (this notebook's default `BOARD`,
+{{vendor_board_runtime}}); the NV12 function and the top-k function below serve both.
 
 Where a runtime is missing (on a PC, `hbm_runtime` on an RDK X3 or an older X5 image), its import falls back
 to `helpers.notebooks.standin`, and the cell prints why: the vendor's API over onnxruntime and the NV12

@@ -144,7 +144,7 @@ def vendor_facts(board: str, values: Mapping[str, Any]) -> Dict[str, Any]:
     # which runtime comes with which board: helpers/board/hbm.py (docstring) and the README table "Which runtime
     # each board uses". The PyPI wheel hbm-runtime is the S-series build (it needs libhbucp.so and refuses .bin
     # files); the X5's hbm_runtime comes with the image (package hobot-spdev) from RDK OS 3.5.
-    f: Dict[str, Any] = {"nv12_split": b.is_s}
+    f: Dict[str, Any] = {}
     f["vendor_board_runtime"] = (
         f"{b.name}: `hbm_runtime` (4a)" if b.is_s else
         f"{b.name}: `hobot_dnn.pyeasy_dnn` (4b)" if board == "x3" else
