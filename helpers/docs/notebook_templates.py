@@ -48,19 +48,54 @@ CHOICES: Dict[str, Tuple[str, str, str]] = {
                      "(no re-parameterisation: nothing to fuse in this architecture)"),
 }
 
-# ---- the vendor cells (test notebooks, section 4): the board's own runtime called directly. Each runtime's
-# lines are written once: runnable cells for the runtime of the notebook's BOARD, and a markdown code block
-# (the same text) for the other one (see VENDOR_OTHER for why).
-HBM_IMPORT = """
+# ---- the vendor cells (test notebooks, section 4): the board's own runtimes called directly. Both runtimes'
+# sections run in every test notebook (4a hbm_runtime, 4b hobot_dnn.pyeasy_dnn), each with the vendor's module where
+# the board has it and the stand-in elsewhere; the NV12 lines and the top-k are written once and shared.
+NV12_CODE = """
 import cv2
 import numpy as np
 
-try:  # RDK X5 with RDK OS >= 3.5, RDK S100/S600
-    from hbm_runtime import HB_HBMRuntime, hbDNNQuantiType
-except ImportError:  # not there (a PC): the stand-in, the same API over onnxruntime; it prints STAND-IN
-    from helpers.notebooks.standin import HB_HBMRuntime, hbDNNQuantiType
+model_file = str(demo.board_model_file())  # the .bin (X3/X5) or .hbm (S100/S600) on a board; on a PC the NV12 board model
+full_range = demo.clf.yuv_range == "full"  # yaml input_space_and_range: regular (X3/X5 configs); S configs: bt601_video
 
-model_file = str(demo.board_model_file())  # the .bin on a board; on a PC the NV12 board model
+
+def nv12_from_photo(path, h, w, full_range=True):
+    \"\"\"The photo as the model's NV12 input: (Y plane then interleaved UV as one H*W*3/2 uint8 array, y, uv).\"\"\"
+    rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)  # OpenCV reads BGR
+    while rgb.shape[0] >= 2 * h and rgb.shape[1] >= 2 * w:  # 2x or more too big: average 2x2 blocks first
+        rgb = cv2.resize(rgb, (rgb.shape[1] // 2, rgb.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_LINEAR)  # stretch to the model's size
+    if full_range:  # BT.601 full range
+        y = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)[:, :, 0]  # luma
+        half = cv2.resize(rgb, (w // 2, h // 2), interpolation=cv2.INTER_AREA)  # one colour per 2x2 pixels
+        uv = cv2.cvtColor(half, cv2.COLOR_RGB2YCrCb)[:, :, [2, 1]]  # (Cb, Cr) = (U, V), interleaved
+    else:  # BT.601 limited range (Y 16..235): what OpenCV's I420 gives
+        yuv = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)  # Y plane, then U plane, then V plane
+        y = yuv[:h]
+        uv = np.stack(yuv[h:].reshape(2, h // 2, w // 2), axis=-1)  # U and V, interleaved
+    return np.concatenate([y.reshape(-1), uv.reshape(-1)]), y, uv
+"""
+NV12_CHECK = """
+h, w = demo.clf.size  # the model's input size (each runtime reports it too, below)
+nv12, y, uv = nv12_from_photo(demo.image, h, w, full_range)
+ours = demo.nv12_of()  # our board path, same photo
+diff = np.abs(nv12.astype(np.int16) - ours)
+print(f"NV12 {w}x{h}, {demo.clf.yuv_range} range: {nv12.size} bytes, {nv12.dtype}")
+print(f"these lines vs our board path: Y max {diff[:h * w].max()}, mean {diff[:h * w].mean():.4f} levels, "
+      f"{100 * np.count_nonzero(diff[:h * w]) / (h * w):.3f} % of the pixels off; "
+      f"UV max {diff[h * w:].max()}, mean {diff[h * w:].mean():.4f} levels")
+if full_range:  # what the zoo samples' I420 conversion (limited range) would feed this model instead
+    i420_y = nv12_from_photo(demo.image, h, w, full_range=False)[1].astype(np.int16)
+    print(f"OpenCV's I420 (limited range) vs the full range the model expects: Y mean "
+          f"{np.abs(i420_y - y).mean():.1f}, max {np.abs(i420_y - y).max()} levels off")
+"""
+HBM_IMPORT = """
+try:  # RDK X5 with RDK OS >= 3.5 (in the image, package hobot-spdev), RDK S100/S600
+    from hbm_runtime import HB_HBMRuntime, hbDNNQuantiType
+except (ImportError, RuntimeError) as e:  # not installed (a PC, an RDK X3), or its libhbucp.so/libdnn.so missing
+    print(f"hbm_runtime not usable here ({str(e).strip().splitlines()[0]}): the stand-in runs instead")
+    from helpers.notebooks.standin import HB_HBMRuntime, hbDNNQuantiType
+print("4a runs", HB_HBMRuntime.__module__)
 """
 HBM_LOAD = """
 rt = HB_HBMRuntime(model_file)
@@ -80,6 +115,7 @@ else:  # RDK X5 .bin: one packed NV12 tensor, reported as (1, 3, H, W)
     h, w = rt.input_shapes[model][inputs[0]][2:]
 """
 HBM_RUN = """
+nv12, y, uv = nv12_from_photo(demo.image, h, w, full_range)
 if len(inputs) == 2:  # the two planes, shaped as the runtime reported them
     feed = {y_name: np.ascontiguousarray(y)[None, :, :, None], uv_name: uv[None]}
 else:  # Y then UV in one buffer
@@ -93,46 +129,49 @@ if q.quant_type == hbDNNQuantiType.SCALE:  # raw integers: (x - zero_point) * sc
     zero = np.asarray(q.zero_point, np.float32).reshape(per_axis if np.size(q.zero_point) > 1 else -1)
     logits = (logits - (zero if zero.size else 0)) * scale
 # NONE: the runtime already handed back float32, so there is nothing to undo
+show_top(logits)
 """
 DNN_IMPORT = """
-import cv2
-import numpy as np
-
-try:  # RDK X3, and RDK X5 images before RDK OS 3.5 (the X5 pip wheel: hobot_dnn_rdkx5.pyeasy_dnn)
-    from hobot_dnn import pyeasy_dnn as dnn
-except ImportError:  # not there (a PC): the stand-in, the same API over onnxruntime; it prints STAND-IN
-    from helpers.notebooks.standin import pyeasy_dnn as dnn
-
-model_file = str(demo.board_model_file())  # the .bin on a board; on a PC the NV12 board model
+dnn = None
+if BOARD.startswith("s"):  # s100, s100p, s600
+    print(f"RDK {BOARD.upper()}: the RDK S boards have no pyeasy_dnn (their .hbm files run with hbm_runtime, 4a): "
+          "4b is skipped")
+else:
+    try:  # RDK X3, and RDK X5 images before RDK OS 3.5 (the X5 pip wheel: hobot_dnn_rdkx5.pyeasy_dnn)
+        from hobot_dnn import pyeasy_dnn as dnn
+    except ImportError as e:  # not there (a PC): the stand-in, the same API over onnxruntime; it prints STAND-IN
+        print(f"hobot_dnn not usable here ({str(e).strip().splitlines()[0]}): the stand-in runs instead")
+        from helpers.notebooks.standin import pyeasy_dnn as dnn
+    print("4b runs", dnn.__name__)
 """
 DNN_LOAD = """
-model = dnn.load(model_file)[0]
-for side, tensors in (("input", model.inputs), ("output", model.outputs)):
-    for t in tensors:
-        p = t.properties
-        print(f"{side:6s} {t.name}: shape {list(p.shape)}, {p.tensor_type}, {p.layout}, "
-              f"{len(p.scale_data)} scale(s)")
-h, w = model.inputs[0].properties.shape[2:]  # NV12 reported as (1, 3, H, W)
+if dnn is not None:  # None: an RDK S board (skipped above)
+    model = dnn.load(model_file)[0]
+    for side, tensors in (("input", model.inputs), ("output", model.outputs)):
+        for t in tensors:
+            p = t.properties
+            print(f"{side:6s} {t.name}: shape {list(p.shape)}, {p.tensor_type}, {p.layout}, "
+                  f"{len(p.scale_data)} scale(s)")
+    h, w = model.inputs[0].properties.shape[2:]  # NV12 reported as (1, 3, H, W)
 """
 DNN_RUN = """
-outs = model.forward(nv12.reshape(h * 3 // 2, w))  # hobot_dnn 2.x: one array; hobot_dnn_rdkx5 3.x: a list of one
-logits = outs[0].buffer.astype(np.float32).reshape(-1)
-scale = outs[0].properties.scale_data
-if len(scale):  # raw integers (int8/int32 output): one scale per class
-    logits = logits * scale
-# no scales: the runtime already handed back float32, so there is nothing to undo
+if dnn is not None:
+    nv12, y, uv = nv12_from_photo(demo.image, h, w, full_range)
+    outs = model.forward(nv12.reshape(h * 3 // 2, w))  # hobot_dnn 2.x: one array; hobot_dnn_rdkx5 3.x: a list of one
+    raw = np.asarray(outs[0].buffer)
+    logits = raw.astype(np.float32).reshape(-1)
+    scale = outs[0].properties.scale_data
+    if len(scale):  # SCALE-quantised (int8/int32 output): one scale per class
+        logits = logits * scale
+    elif np.issubdtype(raw.dtype, np.integer):
+        # SHIFT-quantised (x / 2**shift): pyeasy_dnn's properties carry no shift values (its binary has scale_data
+        # only, no shift field), so the integers cannot be turned into logits here
+        raise RuntimeError(f"{outs[0].name} is {raw.dtype} with no scale_data (a SHIFT-quantised output): pyeasy_dnn "
+                           "does not report the shifts; run it with bpu_infer_lib (BACKEND) or rebuild the .bin "
+                           "with a float output")
+    # float32 with no scales: the runtime already dequantised, so there is nothing to undo
+    show_top(logits)
 """
-
-
-#: each runtime's cells in order: import, load, run
-HBM_CODE = (HBM_IMPORT, HBM_LOAD, HBM_RUN)
-DNN_CODE = (DNN_IMPORT, DNN_LOAD, DNN_RUN)
-
-
-def code_block(source: str) -> str:
-    """``source`` as a fenced Python block in markdown (the other runtime's lines)."""
-    return "```python\n" + source.strip("\n") + "\n```"
-
 
 
 TEST = (
@@ -164,8 +203,9 @@ from helpers.notebooks import inference as nb
 
 Change these, or set the environment variables before starting Jupyter. `KEY` is any registry key of
 this architecture (step 1 lists them; `python -m helpers list` shows all).{{key_hint}}
-`BACKEND` forces a runtime (`onnxruntime`, `hobot_dnn`, `bpu_infer_lib`); `MODEL_KIND` picks the
-file (`bin`, `board-onnx`, or `float-onnx` for the plain float ONNX with normalisation on the CPU);
+`BACKEND` forces a runtime (`onnxruntime`, `hbm_runtime`, `hobot_dnn`, `bpu_infer_lib`); `MODEL_KIND` picks
+the file (`bin`: the board file, `.bin` on RDK X3/X5 or `.hbm` on RDK S100/S600; `board-onnx`; or `float-onnx`
+for the plain float ONNX with normalisation on the CPU);
 `MODEL_FILE` runs a file of your own. `WEIGHTS = "random"` is what tests and CI use (no download):
 then every output is flagged as meaningless.
 """),
@@ -223,81 +263,79 @@ demo.show_nv12()
     md("vendor-text", """
 ## 4. The same, with the vendor's runtime: the lines to copy
 
-Everything else in this notebook calls our `helpers`. This section calls the board's own runtime
-directly, as your program would: import it, load the model, look at its tensors, make the NV12 input
-from the photo with OpenCV and NumPy, run, dequantise, softmax, top-k. {{vendor_where}}
+Everything else in this notebook calls our `helpers`. This section calls the board's own runtimes
+directly, as your program would: import one, load the model, look at its tensors, make the NV12 input
+from the photo with OpenCV and NumPy, run, dequantise, softmax, top-k. D-Robotics ships two Python
+runtimes, and both run here, whatever `BOARD` says: **4a** `hbm_runtime` (`HB_HBMRuntime`) and **4b**
+`hobot_dnn.pyeasy_dnn`. Copy the one your board has (this notebook's default `BOARD`,
+{{vendor_board_runtime}}); the NV12 function and the top-k function below serve both.
 
-On a PC the import falls back to `helpers.notebooks.standin`: the vendor's API over onnxruntime and the
-NV12 board model. It prints a `STAND-IN` line when it loads a model, and it offers no name the vendor's
-module lacks (checked against the recorded wheel, `tests/notebooks/test_standin.py`). On a board the
-vendor's module is used; where the board's image lacks it, the stand-in runs the `.bin` through
-`helpers.board.runtime` and its line says so.
+Where a runtime is missing (on a PC, `hbm_runtime` on an RDK X3 or an older X5 image), its import falls back
+to `helpers.notebooks.standin`, and the cell prints why: the vendor's API over onnxruntime and the NV12
+board model (on a PC), or over the board runtime `helpers.board.runtime` finds (on a board). It prints a
+`STAND-IN` line when it loads a model, and it offers no name the vendor's module lacks (checked against the
+recorded wheels, `tests/notebooks/test_standin.py`). The RDK S boards have no `pyeasy_dnn`: there 4b says so
+and skips.
 """),
-    code("vendor-import-hbm", HBM_IMPORT, when="vendor_hbm"),
-    code("vendor-import-dnn", DNN_IMPORT, when="vendor_dnn"),
-    code("vendor-load-hbm", HBM_LOAD, when="vendor_hbm"),
-    code("vendor-load-dnn", DNN_LOAD, when="vendor_dnn"),
     md("vendor-nv12-text", """
-**The NV12 input.** The lines below make the bytes our board path makes (`demo.nv12_of()`, from
-`helpers.board.nv12.prepare_nv12`), and the next cell measures the difference. Two choices matter:
+**The NV12 input, for both runtimes.** The function below makes the bytes our board path makes
+(`demo.nv12_of()`, from `helpers.board.nv12.prepare_nv12`), and the cell after it measures the difference
+on this photo. Two choices matter:
 
-* **colour range.** It must be the one the yaml's `input_space_and_range` names. Our X3/X5 configs say
-  `regular`: BT.601 *full* range, which is OpenCV's `COLOR_RGB2YCrCb` (Cb, Cr = U, V). The S-series
-  configs (ours and the zoo's) say `bt601_video`: BT.601 *limited* range (Y 16..235), which is OpenCV's
-  `COLOR_RGB2YUV_I420`, as the zoo's samples convert. The wrong one moves every level: for a full-range
-  model the next cell prints by how much.
+* **colour range.** It must be the one the file was built with (`input_space_and_range` in its yaml;
+  `demo.clf.yuv_range` says which this notebook feeds). `regular` is BT.601 *full* range, OpenCV's
+  `COLOR_RGB2YCrCb` (Cb, Cr = U, V): our X3/X5 configs and, per the zoo's configs that name them, its
+  published X3/X5/S files of these models (the README's FAQ on ranges lists each file's source).
+  `bt601_video` is BT.601 *limited* range (Y 16..235), OpenCV's `COLOR_RGB2YUV_I420`, as the zoo's S
+  samples convert: the S configs we generate. The wrong one moves every level: for a full-range model the
+  check cell prints by how much.
 * **resize.** While the photo is at least twice the model's size on both axes, our board path first
-  averages 2x2 blocks (anti-aliasing), then stretches bilinearly; so do these lines. A single bilinear
+  averages 2x2 blocks (anti-aliasing), then stretches bilinearly; so does this function. A single bilinear
   shrink by more than 2x skips pixels.
 
-Measured on the sample photos (coffee, chelsea, rocket: no halving needed): UV identical, Y off by one
-level in under 0.1 % of the pixels (OpenCV rounds `COLOR_RGB2GRAY`, which our path uses, and
-`COLOR_RGB2YCrCb` differently). Where a halved size is odd, our path drops the odd row or column before
-the last resize, so the two differ by a fraction of a pixel's shift (on `data/hubble_deep_field.jpg`,
-all stars, mean Y difference 2.8 levels).
+The check cell prints how many luma pixels differ and by how much. On the sample photos coffee, chelsea
+and rocket (no halving at 224x224 or 256x256) UV is identical and Y is off by one level in under 0.1 % of the
+pixels (OpenCV rounds `COLOR_RGB2GRAY`, which our path uses, and `COLOR_RGB2YCrCb` differently). Where a
+halved size is odd, our path drops the odd row or column before the last resize, so the two differ by a
+fraction of a pixel's shift: on `data/hubble_deep_field.jpg`, all stars, the mean Y difference is about 2.8
+levels. Both are measured by
+`tests/notebooks/test_standin.py::test_the_nv12_lines_match_our_board_path_on_the_sample_photos`.
 """),
-    code("vendor-nv12", """
-rgb = cv2.cvtColor(cv2.imread(str(demo.image)), cv2.COLOR_BGR2RGB)  # the photo (OpenCV reads BGR)
-while rgb.shape[0] >= 2 * h and rgb.shape[1] >= 2 * w:  # 2x or more too big: average 2x2 blocks first
-    rgb = cv2.resize(rgb, (rgb.shape[1] // 2, rgb.shape[0] // 2), interpolation=cv2.INTER_AREA)
-rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_LINEAR)  # stretch to the model's size
-if demo.clf.yuv_range == "full":  # yaml input_space_and_range: regular (our X3/X5 configs)
-    y = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)[:, :, 0]  # luma, BT.601 full range
-    half = cv2.resize(rgb, (w // 2, h // 2), interpolation=cv2.INTER_AREA)  # one colour per 2x2 pixels
-    uv = cv2.cvtColor(half, cv2.COLOR_RGB2YCrCb)[:, :, [2, 1]]  # (Cb, Cr) = (U, V), interleaved
-else:  # bt601_video, limited range (the S-series configs): what OpenCV's I420 gives
-    yuv = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)  # Y plane, then U plane, then V plane
-    y = yuv[:h]
-    uv = np.stack(yuv[h:].reshape(2, h // 2, w // 2), axis=-1)  # U and V, interleaved
-nv12 = np.concatenate([y.reshape(-1), uv.reshape(-1)])  # Y plane, then UV: H*W*3/2 bytes
-print(f"NV12 {w}x{h}, {demo.clf.yuv_range} range: {nv12.size} bytes, {nv12.dtype}")
+    code("vendor-nv12", NV12_CODE),
+    code("vendor-nv12-check", NV12_CHECK),
+    md("vendor-top-text", """
+**Softmax and top-k**, the same for either runtime's logits: the function below is called at the end of 4a and 4b.
 """),
-    code("vendor-nv12-check", """
-ours = demo.nv12_of()  # our board path, same photo
-diff = np.abs(nv12.astype(np.int16) - ours)
-print(f"these lines vs our board path: Y max {diff[:h * w].max()}, mean {diff[:h * w].mean():.4f} levels; "
-      f"UV max {diff[h * w:].max()}, mean {diff[h * w:].mean():.4f} levels")
-if demo.clf.yuv_range == "full":  # what the zoo samples' I420 conversion would feed this model instead
-    i420_y = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)[:h].astype(np.int16)
-    print(f"OpenCV's I420 (limited range) vs the full range the model expects: Y mean "
-          f"{np.abs(i420_y - y).mean():.1f}, max {np.abs(i420_y - y).max()} levels off")
-"""),
-    code("vendor-run-hbm", HBM_RUN, when="vendor_hbm"),
-    code("vendor-run-dnn", DNN_RUN, when="vendor_dnn"),
     code("vendor-top", """
-logits = logits.reshape(-1)
-if demo.output_is_probability:  # the file ends in softmax already (registry: published output_is_probability)
-    probs = logits.astype(np.float64)
-else:
-    probs = np.exp(logits - logits.max())  # softmax
-    probs /= probs.sum()
-labels = demo.clf.labels  # the 1000 ImageNet-1k class names (helpers/board/imagenet1k_labels.txt)
-if demo.random:
-    print("RANDOM WEIGHTS: class indices only, they mean nothing")
-for i in np.argsort(probs)[::-1][:TOPK]:
-    print(f"  {probs[i]:.3g}  " + (f"class {i}" if demo.random else f"{labels[i]} (class {i})"))
+def show_top(logits):
+    logits = logits.reshape(-1)
+    if demo.output_is_probability:  # the file ends in softmax already (registry: published output_is_probability)
+        probs = logits.astype(np.float64)
+    else:
+        probs = np.exp(logits - logits.max())  # softmax
+        probs /= probs.sum()
+    labels = demo.clf.labels  # the 1000 ImageNet-1k class names (helpers/board/imagenet1k_labels.txt)
+    if demo.random:
+        print("RANDOM WEIGHTS: class indices only, they mean nothing")
+    for i in np.argsort(probs)[::-1][:TOPK]:
+        print(f"  {probs[i]:.3g}  " + (f"class {i}" if demo.random else f"{labels[i]} (class {i})"))
 """),
-    md("vendor-other", "{{vendor_other}}"),
+    md("vendor-hbm-text", """
+### 4a. hbm_runtime (RDK X5 with RDK OS >= 3.5, RDK S100/S600)
+
+{{vendor_hbm_where}}
+"""),
+    code("vendor-import-hbm", HBM_IMPORT),
+    code("vendor-load-hbm", HBM_LOAD),
+    code("vendor-run-hbm", HBM_RUN),
+    md("vendor-dnn-text", """
+### 4b. hobot_dnn.pyeasy_dnn (RDK X3, RDK X5 images before RDK OS 3.5)
+
+{{vendor_dnn_where}}
+"""),
+    code("vendor-import-dnn", DNN_IMPORT),
+    code("vendor-load-dnn", DNN_LOAD),
+    code("vendor-run-dnn", DNN_RUN),
     md("predict-text", """
 ## 5. Run
 
@@ -377,9 +415,10 @@ demo.interactive();
 ## What next
 
 * Real predictions on a PC: `WEIGHTS = "imagenet"` (needs access to the Hugging Face hub once).
-* On the board: download the published `.bin` with `bash model/{{arch}}/download.sh`, or build your
-  own from the yaml in `yaml/{{arch}}/` with the vendor toolchain (`python -m helpers bundle --help`
-  prepares everything it needs), copy it to `model/{{arch}}/` and re-run this notebook there.
+* On the board: download the published board file with `bash model/{{arch}}/download.sh --board BOARD`
+  (the zoo publishes `.bin` files for RDK X3/X5), or build your own `.bin`/`.hbm` from the yaml in
+  `yaml/{{arch}}/` with the vendor toolchain (`python -m helpers bundle --help` prepares everything it needs),
+  copy it to `model/{{arch}}/` and re-run this notebook there.
 * Measure another file: `python -m helpers bench model/{{arch}}/<file> --workers 1,2,4`.
 * All commands: `python -m helpers --help`.
 """),

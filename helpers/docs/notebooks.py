@@ -135,34 +135,31 @@ def facts(arch: str, root: Optional[Path] = None) -> Dict[str, Any]:
 
 
 def vendor_facts(board: str, values: Mapping[str, Any]) -> Dict[str, Any]:
-    """The vendor cells' facts for ``board``: which runtime runs (``hbm_runtime`` everywhere but on RDK X3)
-    and the other runtime's lines as a markdown code block. The hbm_runtime cells feed one packed tensor
-    (X5) or split Y and UV (S-series) by what the runtime reports, whatever the board."""
-    hbm = board != "x3"
-    split = board.startswith("s")
-    # one set of hbm_runtime cells for X5 (one packed tensor) and the S boards (split Y and UV): they branch on
-    # the number of inputs the runtime reports (D-Robotics/rdk_model_zoo samples/_shared/cls_binding.py,
-    # tensor_io.py), so a user who sets BOARD = "s100" runs the same notebook
-    f: Dict[str, Any] = {"vendor_hbm": hbm, "vendor_dnn": not hbm, "nv12_split": split}
-    name = registry.board(board).name
-    hbm_who = "RDK X5 with RDK OS >= 3.5 and RDK S100/S600 (the wheel `hbm-runtime`, Python >= 3.10)"
-    dnn_who = "RDK X3, and RDK X5 images before RDK OS 3.5 (preinstalled; the X5 wheel `hobot-dnn-rdkx5`)"
-    if hbm:
-        run, other, other_who, code = "hbm_runtime", "hobot_dnn.pyeasy_dnn", dnn_who, tpl.DNN_CODE
-        f["vendor_where"] = (f"The runtime of this notebook's board ({name}) is `hbm_runtime` (`HB_HBMRuntime`): "
-                             f"{hbm_who}. {dnn_who.split(' (')[0]} have `hobot_dnn.pyeasy_dnn` instead: its lines "
-                             "follow the top-k, as a code block.")
-    else:
-        run, other, other_who, code = "hobot_dnn.pyeasy_dnn", "hbm_runtime", hbm_who, tpl.HBM_CODE
-        f["vendor_where"] = (f"The runtime of this notebook's board ({name}) is `hobot_dnn.pyeasy_dnn`: {dnn_who}. "
-                             f"{hbm_who.split(' (')[0]} have `hbm_runtime` (`HB_HBMRuntime`): its lines follow the "
-                             "top-k, as a code block.")
-    blocks = "\n\n".join(tpl.code_block(_fill(c, {**values, **f}, "vendor_other")) for c in code)
-    f["vendor_other"] = (f"**The same with `{other}`**: {other_who}. Shown, not run: a notebook runs the runtime of "
-                         f"its `BOARD` (here `{run}`), and the other one is not on every board (no `hbm_runtime` on "
-                         "RDK X3 or on X5 images before RDK OS 3.5, no `pyeasy_dnn` on S100/S600), so a second "
-                         "runnable copy would mostly run the stand-in again. In your program these replace the "
-                         "import, load and run cells above; the NV12 and top-k cells stay as they are.\n\n" + blocks)
+    """The vendor section's facts for ``board``. Both runtimes' cells run in every test notebook (4a
+    ``hbm_runtime``, 4b ``hobot_dnn.pyeasy_dnn``), whatever ``BOARD`` is; these texts say which one the
+    board's image provides. The hbm_runtime cells feed one packed tensor (X5 ``.bin``) or split Y and UV
+    (S-series ``.hbm``) by what the runtime reports (D-Robotics/rdk_model_zoo ``samples/_shared/cls_binding.py``,
+    ``tensor_io.py``), so a user who sets ``BOARD = "s100"`` runs the same notebook."""
+    b = registry.board(board)
+    # which runtime comes with which board: helpers/board/hbm.py (docstring) and the README table "Which runtime
+    # each board uses". The PyPI wheel hbm-runtime is the S-series build (it needs libhbucp.so and refuses .bin
+    # files); the X5's hbm_runtime comes with the image (package hobot-spdev) from RDK OS 3.5.
+    f: Dict[str, Any] = {}
+    f["vendor_board_runtime"] = (
+        f"{b.name}: `hbm_runtime` (4a)" if b.is_s else
+        f"{b.name}: `hobot_dnn.pyeasy_dnn` (4b)" if board == "x3" else
+        f"{b.name}: `hbm_runtime` (4a) from RDK OS 3.5, `hobot_dnn.pyeasy_dnn` (4b) on older images")
+    f["vendor_hbm_where"] = (
+        "On RDK X5 `hbm_runtime` comes with the system image from RDK OS 3.5 (package `hobot-spdev`) and runs "
+        "the `.bin`, fed one packed NV12 tensor. On RDK S100/S100P/S600 it runs the `.hbm`, fed split Y and UV "
+        "(board package `hobot-dnn`); the wheel `hbm-runtime` on the package index is that S-series build (CPython "
+        "3.10, it needs `libhbucp.so` and `libdnn.so` and refuses `.bin` files), not the X5's. The import cell falls "
+        "back to the stand-in "
+        "when the module is missing or cannot load its libraries, and prints the first line of the reason.")
+    f["vendor_dnn_where"] = (
+        "In the system image of RDK X3 and of RDK X5 images before RDK OS 3.5 (on the X5 also the wheel "
+        "`hobot-dnn-rdkx5`, module `hobot_dnn_rdkx5.pyeasy_dnn`). It runs `.bin` files only: on an RDK S board "
+        "this part says so and does nothing.")
     return f
 
 

@@ -372,13 +372,15 @@ def test_test_notebook_runs_on_the_fake_board(tmp_path, arch):
     torchvision, onnx, onnxsim and onnxruntime unimportable in the kernel and the .bin found by the
     notebook itself where the README says to put it (RDK_MODEL_DIR points model/ at a temporary folder).
     This board's image has no hbm_runtime (an RDK X3, or an X5 before RDK OS 3.5): auto runs the .bin with
-    hobot_dnn, and the vendor cells' ``except ImportError`` gives the stand-in, which says so."""
+    hobot_dnn; section 4b runs the fake ``hobot_dnn.pyeasy_dnn`` itself, and 4a's import falls back to the
+    stand-in, which says so."""
     _run_test_notebook(tmp_path, arch, "hobot_dnn")
 
 
 def test_test_notebook_runs_on_the_hbm_runtime_fake(tmp_path):
     """The same day on an RDK X5 with RDK OS >= 3.5.0: its hbm_runtime takes the .bin (packed NV12), and auto
-    prefers it to hobot_dnn. One notebook: the others differ from it in parameters only."""
+    prefers it to hobot_dnn; section 4a runs the fake hbm_runtime itself (and 4b the fake pyeasy_dnn, which this
+    image still has). One notebook: the others differ from it in parameters only."""
     _run_test_notebook(tmp_path, "MobileOne", "hbm_runtime", FAKE_HBM_BUILD="bin")
 
 
@@ -449,8 +451,19 @@ def _run_test_notebook(tmp_path, arch, runtime_name, board=None, **extra_env):
     assert "checks passed" in text
     assert "blocked loaded: [] onnxruntime importable: False" in text
     assert "these lines vs our board path: Y max" in text  # the vendor cells ran
-    if not (fakes / "hbm_runtime").exists():  # no hbm_runtime on this board: the stand-in ran the .bin
+    # section 4 runs both runtimes: each one the board has is the vendor's (here the fake), never the stand-in
+    if not (fakes / "hbm_runtime").exists():  # no hbm_runtime on this board: 4a's stand-in ran the .bin
+        assert "hbm_runtime not usable here (No module named 'hbm_runtime'): the stand-in runs instead" in text
         assert f"STAND-IN, not hbm_runtime: {bin_path.name} runs on hobot_dnn through helpers.board.runtime" in text
+    else:
+        assert "4a runs hbm_runtime" in text and "STAND-IN, not hbm_runtime" not in text
+    if params["BOARD"].startswith("s"):  # no pyeasy_dnn on an S board: 4b says so and skips
+        assert "the RDK S boards have no pyeasy_dnn" in text and "4b runs" not in text
+    else:  # the fake hobot_dnn.pyeasy_dnn ran the .bin for real in 4b
+        assert "4b runs hobot_dnn.pyeasy_dnn" in text and "hobot_dnn not usable here" not in text
+    assert "STAND-IN, not hobot_dnn.pyeasy_dnn" not in text
+    sections = 1 if params["BOARD"].startswith("s") else 2  # the top-k of each runtime section that ran
+    assert text.count("RANDOM WEIGHTS: class indices only") == sections
     return text
 
 

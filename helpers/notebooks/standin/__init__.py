@@ -1,9 +1,10 @@
 """A PC stand-in of the vendor's board runtimes, so that the test notebooks' vendor cells run unchanged on a PC.
 
 ``from helpers.notebooks.standin import HB_HBMRuntime`` is the fallback of
-``from hbm_runtime import HB_HBMRuntime`` (the wheel ``hbm-runtime``: RDK X5 with RDK OS >= 3.5, RDK
-S100/S600); ``from helpers.notebooks.standin import pyeasy_dnn`` the fallback of
-``from hobot_dnn import pyeasy_dnn`` (RDK X3, and X5 images before RDK OS 3.5).
+``from hbm_runtime import HB_HBMRuntime`` (RDK X5 with RDK OS >= 3.5: in the image, package ``hobot-spdev``;
+RDK S100/S600: the S-series build, also the wheel ``hbm-runtime``); ``from helpers.notebooks.standin import
+pyeasy_dnn`` the fallback of ``from hobot_dnn import pyeasy_dnn`` (RDK X3, and X5 images before RDK OS 3.5;
+the RDK S boards have none, and the stand-in refuses their ``.hbm`` files too).
 
 Both offer the vendor's API and nothing more: every public name of every object they hand out is one
 the vendor has (``tests/notebooks/test_standin.py`` checks them against

@@ -10,6 +10,7 @@ the output tensors, whose ``buffer`` is a numpy array. The stand-in's outputs ar
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import List
 
 import numpy as np
@@ -39,6 +40,9 @@ class pyDNNTensor:
 
 class Model:
     def __init__(self, path: str):
+        if str(path).lower().endswith(".hbm"):  # checked before anything is loaded or printed
+            raise StandinRuntimeError(f"{Path(path).name}: the RDK S boards have no pyeasy_dnn and it runs no .hbm "
+                                      "files; run it with hbm_runtime (HB_HBMRuntime)")
         self._m = StandinModel(path, "hobot_dnn.pyeasy_dnn")
         if len(self._m.inputs) != 1 or not self._m.inputs[0].packed_nv12:
             raise StandinRuntimeError(f"{self._m.path.name} does not take one packed NV12 input; pyeasy_dnn runs "
