@@ -3,13 +3,16 @@
 * no import cycles between ``helpers`` modules, counting imports inside functions too;
 * no module over :data:`MAX_LINES` lines;
 * each subpackage imports only what its row in ARCHITECTURE.md allows, at module level and inside
-  functions; the few upward edges the table names are allowed only inside functions (lazily).
+  functions; the few upward edges the table names are allowed only inside functions (lazily);
+* no function over :data:`MAX_FUNCTION_LINES` lines, no run of three or more blank lines, no empty
+  section banner (a ``# ----`` / ``# title`` / ``# ----`` block with nothing under it).
 
 Each rule is also run on a small tree made here that breaks it, so the checks themselves can fail.
 """
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 from typing import Dict, List, Set, Tuple
 
@@ -17,6 +20,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_LINES = 700
+MAX_FUNCTION_LINES = 120
+_RULE = re.compile(r"^# ?-{10,}\s*$")
 
 #: subpackage -> the helpers packages its modules may import anywhere (its own package is always allowed)
 ALLOWED: Dict[str, Set[str]] = {
@@ -144,6 +149,40 @@ def long_modules(root: Path) -> List[str]:
             if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES]
 
 
+def long_functions(root: Path) -> List[str]:
+    out = []
+    for m, p in modules(root).items():
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                n = node.end_lineno - node.lineno + 1
+                if n > MAX_FUNCTION_LINES:
+                    out.append(f"{m}.{node.name}: {n} lines")
+    return out
+
+
+def untidy(root: Path) -> List[str]:
+    """Runs of 3+ blank lines and empty section banners, as ``module:line: what``."""
+    out = []
+    for m, p in modules(root).items():
+        lines = p.read_text(encoding="utf-8").split("\n")
+        run = 0
+        for i, line in enumerate(lines, 1):
+            if line.strip():
+                if run >= 3:
+                    out.append(f"{m}:{i - run}: {run} blank lines")
+                run = 0
+            else:
+                run += 1
+        for i in range(len(lines) - 2):
+            if _RULE.match(lines[i]) and lines[i + 1].startswith("# ") and _RULE.match(lines[i + 2]):
+                j = i + 3
+                while j < len(lines) and not lines[j].strip():
+                    j += 1
+                if j >= len(lines) or _RULE.match(lines[j]):
+                    out.append(f"{m}:{i + 1}: empty section banner")
+    return out
+
+
 # ------------------------------------------------------------------------------------------------
 # the repository
 # ------------------------------------------------------------------------------------------------
@@ -157,6 +196,14 @@ def test_no_module_over_the_size_limit():
 
 def test_each_subpackage_imports_only_what_architecture_md_allows():
     assert violations(ROOT) == []
+
+
+def test_no_function_over_the_size_limit():
+    assert long_functions(ROOT) == []
+
+
+def test_no_blank_line_runs_or_empty_banners():
+    assert untidy(ROOT) == []
 
 
 def test_architecture_md_names_these_tests():
@@ -213,3 +260,11 @@ def test_a_lazy_upward_edge_that_the_table_names_is_allowed(tmp_path):
 def test_a_long_module_is_found(tmp_path):
     root = _tree(tmp_path, {"helpers/big.py": "x = 1\n" * (MAX_LINES + 1)})
     assert long_modules(root) == [f"helpers.big: {MAX_LINES + 1} lines"]
+
+
+def test_a_long_function_and_untidy_source_are_found(tmp_path):
+    body = "\n".join(["def f():"] + ["    x = 1"] * MAX_FUNCTION_LINES) + "\n"
+    banner = "# " + "-" * 20 + "\n# nothing under this\n# " + "-" * 20 + "\n"
+    root = _tree(tmp_path, {"helpers/big.py": body, "helpers/gaps.py": "x = 1\n\n\n\ny = 2\n" + banner})
+    assert long_functions(root) == [f"helpers.big.f: {MAX_FUNCTION_LINES + 1} lines"]
+    assert untidy(root) == ["helpers.gaps:2: 3 blank lines", "helpers.gaps:6: empty section banner"]

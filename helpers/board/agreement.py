@@ -88,12 +88,10 @@ class Agreement:
     __repr__ = __str__
 
 
-
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """Peak signal-to-noise ratio of two 0..255 images, in dB (inf when identical)."""
     mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
     return float("inf") if mse == 0 else 10.0 * np.log10(255.0 ** 2 / mse)
-
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float:
@@ -101,7 +99,6 @@ def pearson(a: np.ndarray, b: np.ndarray) -> float:
     a, b = a - a.mean(), b - b.mean()
     den = float(np.linalg.norm(a) * np.linalg.norm(b))
     return float(a @ b / den) if den > 0 else (1.0 if np.allclose(a, b) else 0.0)
-
 
 
 def rel_l2(a: np.ndarray, b: np.ndarray) -> float:

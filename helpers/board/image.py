@@ -224,11 +224,8 @@ def to_nchw_float(rgb: np.ndarray) -> np.ndarray:
 #: the image files every folder reader accepts (calibration, datasets, --compare, the notebooks)
 IMAGE_EXTS = (".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 
-
-
 #: the photographs shipped in data/ (source and licence: data/README.md); camera.jpg is 1-channel
 SAMPLE_IMAGES = ("chelsea.jpg", "coffee.jpg", "rocket.jpg", "camera.jpg", "hubble_deep_field.jpg")
-
 
 
 def sample_images() -> List[Path]:
@@ -239,7 +236,6 @@ def sample_images() -> List[Path]:
         raise HelpersError(f"sample image(s) missing from {rel_to_repo(DATA_DIR)}: {', '.join(missing)}; "
                            "restore them with git checkout data/")
     return paths
-
 
 
 def find_images(folder) -> List[Path]:

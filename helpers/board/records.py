@@ -27,7 +27,6 @@ def _machine() -> str:
     return f"{platform.machine() or 'unknown CPU'}, {os.cpu_count()} CPU threads, {platform.system()}"
 
 
-
 def record_result(name: str, rows: Sequence[Dict[str, Any]], command: str,
                   merge_on: Sequence[str] = ("key",), results_dir: Optional[Path] = None,
                   **extra: Any) -> Path:
@@ -68,14 +67,12 @@ def record_result(name: str, rows: Sequence[Dict[str, Any]], command: str,
     return path
 
 
-
 def record_and_report(name: str, rows: Sequence[Dict[str, Any]], command: str, log: Callable = print,
                       **kwargs: Any) -> Path:
     """:func:`record_result`, then tell the user where it went and what to run next (the CLIs' ``--record``)."""
     path = record_result(name, rows, command, **kwargs)
     log(f"recorded in {rel_to_repo(path)} (then: python -m helpers readme)")
     return path
-
 
 
 def load_result(name: str, results_dir: Optional[Path] = None) -> Optional[Dict[str, Any]]:

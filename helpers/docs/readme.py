@@ -91,12 +91,6 @@ def readmes(root: Optional[Path] = None) -> List[Readme]:
 # ------------------------------------------------------------------------------------------------
 
 
-
-
-
-
-
-
 @dataclass(frozen=True)
 class Source:
     """A result file the READMEs show, and the command that records it."""

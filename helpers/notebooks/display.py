@@ -9,11 +9,8 @@ from typing import Callable, List, Optional, Tuple
 
 from helpers.board.runtime import BOARD_BACKENDS, available_backends
 
-
-
 #: env var: "1" hides the widgets (headless run), "0" shows them even when we would guess headless
 HEADLESS_ENV = "RDK_HEADLESS"
-
 
 
 def board_runtimes() -> List[str]:
@@ -21,10 +18,8 @@ def board_runtimes() -> List[str]:
     return [b for b in available_backends() if b in BOARD_BACKENDS]
 
 
-
 def on_board() -> bool:
     return bool(board_runtimes())
-
 
 
 def device_model() -> Optional[str]:
@@ -32,7 +27,6 @@ def device_model() -> Optional[str]:
     from helpers.board.identity import device_model as _device_model
 
     return _device_model()
-
 
 
 def live_frontend() -> bool:
@@ -60,14 +54,12 @@ def live_frontend() -> bool:
     return True
 
 
-
 def _in_ipython() -> bool:
     try:
         from IPython import get_ipython
     except ImportError:
         return False
     return get_ipython() is not None
-
 
 
 def show(obj) -> None:
@@ -78,7 +70,6 @@ def show(obj) -> None:
         display(obj)
     elif not hasattr(obj, "savefig"):
         print(obj)
-
 
 
 class _Stream(io.TextIOBase):

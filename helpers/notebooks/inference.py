@@ -61,18 +61,6 @@ DEFAULT_BENCH_SECONDS = 1.0
 # ------------------------------------------------------------------------------------------------
 
 
-
-
-
-
-
-
-
-
-
-
-
-
 def fmt_prob(p: float) -> str:
     """A probability with three significant digits: 0.00152 and 0.00148 stay apart (``.3f`` made both 0.001)."""
     return f"{p:.3g}"
@@ -110,12 +98,6 @@ def resolve_image(image: Optional[ImageLike]) -> ImageLike:
                        f"give an existing photo, e.g. data/{sample_images()[0].name}")
 
 
-
-
-
-
-
-
 def missing_bin_message(key: str, board: str) -> str:
     spec = registry.get(key)
     looked = ", ".join(rel_to_repo(p) for p in registry.get(key).bin_candidates(board))
@@ -126,8 +108,6 @@ def missing_bin_message(key: str, board: str) -> str:
     return (f"no {suffix} for {key} on this board (looked for {looked}): {how}{spec.bin_stem}{suffix} with the "
             f"vendor toolchain on a PC (python -m helpers bundle {key} --board {board} --images data/ --out "
             f"build/{key}_{board}) and copy it to model/{spec.arch}/")
-
-
 
 
 @dataclass
@@ -147,16 +127,6 @@ class ModelChoice:
         lines += [f"made       : {m}" for m in self.made]
         lines += [f"note       : {n}" for n in self.notes]
         return "\n".join(lines)
-
-
-
-
-
-
-
-
-
-
 
 
 def check_backend(backend: str) -> str:
@@ -242,14 +212,6 @@ class Result:
 
     def __str__(self) -> str:
         return "\n".join([f"{self.source}:"] + self.lines())
-
-
-
-
-
-
-
-
 
 
 # ------------------------------------------------------------------------------------------------

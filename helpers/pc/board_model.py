@@ -39,8 +39,6 @@ SUPPORTED_RT = ("nv12", "rgb", "bgr")
 PREFIX = "rdk_board/"   # names of the nodes and tensors we add
 
 
-
-
 def _check_supported(pre: mapper.Preprocess) -> None:
     if pre.input_type_rt not in SUPPORTED_RT:
         raise HelpersError(f"input_type_rt {pre.input_type_rt!r} is not supported by the PC board model "

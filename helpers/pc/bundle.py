@@ -23,7 +23,7 @@ import shutil
 from pathlib import Path
 from typing import Optional
 
-from helpers.pc import mapper, nash
+from helpers.pc import mapper, mapper_check, nash
 from helpers.board import nv12, registry
 from helpers.pc.calib import DEFAULT_COUNT, write_calibration
 from helpers.errors import HelpersError
@@ -233,7 +233,7 @@ def make_bundle(key: str, board, images, out, weights: Optional[str] = None, onn
         script.chmod(0o755)
         used = meta.get(META_WEIGHTS, weights or "unknown")
         (tmp / "README.txt").write_text(readme(key, b, used, n, yuv_range, input_name), encoding="utf-8")
-        problems = [f for f in mapper.check_config(tmp / yaml_name, strict=True, for_board=b) if f.level == "error"]
+        problems = [f for f in mapper_check.check_config(tmp / yaml_name, strict=True, for_board=b) if f.level == "error"]
         if problems:
             raise HelpersError(f"the bundle's yaml fails check-yaml: {problems[0].message}")
     return out

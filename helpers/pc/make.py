@@ -50,7 +50,6 @@ def can_make_models() -> bool:
     return all(importlib.util.find_spec(m) is not None for m in ("torch", "timm", "onnx"))
 
 
-
 def _weights_of(path: Path) -> Optional[str]:
     """``rdk.weights`` of an ONNX file (None when unreadable or absent)."""
     if not module_available("onnxruntime"):
@@ -66,11 +65,9 @@ def _weights_of(path: Path) -> Optional[str]:
     return s.get_modelmeta().custom_metadata_map.get(META_WEIGHTS)
 
 
-
 def _make_hint(key: str, board: str) -> str:
     return (f"on a PC run `python -m helpers export {key}` then `python -m helpers board-model "
             f"model/{registry.get(key).arch}/{key}.onnx yaml/{registry.get(key).arch}/{key}_{board}.yaml`")
-
 
 
 def ensure_float_onnx(key: str, weights: str, made: List[str], notes: List[str]) -> Path:
@@ -91,7 +88,6 @@ def ensure_float_onnx(key: str, weights: str, made: List[str], notes: List[str])
     made.append(f"exported {key} with {weights} weights -> {rel_to_repo(result.path)} "
                 f"({time.perf_counter() - t0:.1f} s, helpers.pc.export.export_onnx)")
     return Path(result.path)
-
 
 
 def ensure_board_onnx(key: str, board: str, weights: str, made: List[str], notes: List[str]) -> Path:
@@ -117,7 +113,6 @@ def ensure_board_onnx(key: str, board: str, weights: str, made: List[str], notes
     return Path(out)
 
 
-
 def stale_reason(key: str, board: str) -> Optional[str]:
     """Why the board model may not match its sources (float ONNX or yaml changed after it was built), or None.
 
@@ -134,7 +129,6 @@ def stale_reason(key: str, board: str) -> Optional[str]:
     return (f"{rel_to_repo(path)} is older than {' and '.join(rel_to_repo(p) for p in newer)}, so it may not match "
             f"them; rebuild it: python -m helpers board-model {rel_to_repo(registry.get(key).float_onnx_path)} "
             f"{rel_to_repo(registry.get(key).yaml_path(board))} --overwrite")
-
 
 
 def _note_weights(path: Path, wanted: str, notes: List[str], key: str) -> None:

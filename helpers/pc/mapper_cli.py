@@ -7,7 +7,8 @@ from typing import Optional, Tuple
 from helpers.board import nv12, registry
 from helpers.board.files import rel_to_repo
 from helpers.errors import HelpersError, one_line
-from helpers.pc.mapper import GENERATED_MARK, all_yaml_targets, check_config, write_yaml
+from helpers.pc.mapper import GENERATED_MARK, all_yaml_targets, write_yaml
+from helpers.pc.mapper_check import check_config
 
 
 def cmd_yaml(args) -> int:
@@ -68,7 +69,6 @@ def _is_ours(path: Path) -> bool:
         return GENERATED_MARK in path.read_text(encoding="utf-8", errors="replace")[:2000]
     except OSError:
         return False
-
 
 
 def regenerate(key: str, board, out=None, overwrite: bool = False,

@@ -5,7 +5,7 @@ import shutil
 import numpy as np
 import pytest
 
-from helpers.pc import bundle, mapper
+from helpers.pc import bundle, mapper, mapper_check
 from helpers.board import files, registry
 from helpers.board.files import MANIFEST
 from helpers.board.image import sample_images
@@ -41,7 +41,7 @@ def check_bundle(out, key, board, n_samples):
     committed = mapper.load_config(registry.get(key).yaml_path(board))
     assert cfg["input_parameters"] == committed["input_parameters"]
     assert cfg["compiler_parameters"] == committed["compiler_parameters"]
-    assert mapper.check_config(y, strict=True) == []
+    assert mapper_check.check_config(y, strict=True) == []
     samples = sorted((out / mapper.BUNDLE_CAL_DIR).iterdir())
     h, w = spec.input_size
     assert len(samples) == n_samples and all(s.stat().st_size == 3 * h * w * 4 for s in samples)
@@ -178,7 +178,7 @@ def test_bundle_for_an_s_board(tmp_path, images, board, march):
     assert cfg["compiler_parameters"]["optimize_level"] == "O2"
     committed = mapper.load_config(registry.get(key).yaml_path(board))
     assert cfg["input_parameters"] == committed["input_parameters"]
-    assert mapper.check_config(out / f"{key}_{board}.yaml", strict=True, for_board=board) == []
+    assert mapper_check.check_config(out / f"{key}_{board}.yaml", strict=True, for_board=board) == []
     script = (out / "build.sh").read_text()
     assert [ln for ln in script.splitlines() if ln.startswith("hb_")] == [
         f"hb_compile --model {key}.onnx --march {march}    # the model check: is every op supported?",

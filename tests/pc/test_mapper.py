@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import yaml
 
-from helpers.pc import mapper, mapper_cli
+from helpers.pc import mapper, mapper_check, mapper_cli
 from helpers.board import nv12, registry
 from helpers.cli import main
 from helpers.errors import HelpersError
@@ -86,7 +86,7 @@ def test_yaml_values_follow_the_registry(key, board):
     text = registry.get(key).yaml_path(board).read_text()
     assert "python -m helpers yaml --all" in text and "bt601_video" in text and "COLOR_BGR2YUV_I420" in text
     # check-yaml finds no error in what we commit (the onnx/calibration files are created later)
-    assert errors(mapper.check_config(registry.get(key).yaml_path(board))) == []
+    assert errors(mapper_check.check_config(registry.get(key).yaml_path(board))) == []
 
 
 def test_limited_range_yaml_and_preprocess():
@@ -174,7 +174,7 @@ def test_missing_input_parameters(tmp_path, capsys):
     path = dump(tmp_path, cfg)
     with pytest.raises(HelpersError, match="input_parameters"):
         mapper.load_config(path)
-    assert any("missing section input_parameters" in m for m in errors(mapper.check_config(path)))
+    assert any("missing section input_parameters" in m for m in errors(mapper_check.check_config(path)))
     assert main(["check-yaml", str(path)]) == 1
     assert "missing section input_parameters" in capsys.readouterr().out
 
@@ -182,20 +182,20 @@ def test_missing_input_parameters(tmp_path, capsys):
 def test_bayes_march_for_an_x3_file(tmp_path):
     cfg = generated_cfg("mobileone_s1", "x3")
     cfg["model_parameters"]["march"] = "bayes"
-    errs = errors(mapper.check_config(dump(tmp_path, cfg, "mobileone_s1_x3.yaml")))
+    errs = errors(mapper_check.check_config(dump(tmp_path, cfg, "mobileone_s1_x3.yaml")))
     assert len(errs) == 1 and "bernoulli2" in errs[0] and "RDK X3" in errs[0]
     cfg["model_parameters"]["march"] = "bayes-e"
-    assert any("RDK X5" in m for m in errors(mapper.check_config(dump(tmp_path, cfg, "mobileone_s1_x3.yaml"))))
+    assert any("RDK X5" in m for m in errors(mapper_check.check_config(dump(tmp_path, cfg, "mobileone_s1_x3.yaml"))))
     # an X5 file with bernoulli2 is the mirror mistake
     cfg5 = generated_cfg("mobileone_s1", "x5")
     cfg5["model_parameters"]["march"] = "bernoulli2"
-    assert any("bayes-e" in m for m in errors(mapper.check_config(dump(tmp_path, cfg5, "mobileone_s1_x5.yaml"))))
+    assert any("bayes-e" in m for m in errors(mapper_check.check_config(dump(tmp_path, cfg5, "mobileone_s1_x5.yaml"))))
 
 
 def test_unknown_march_suggests(tmp_path):
     cfg = generated_cfg("mobileone_s0", "x5")
     cfg["model_parameters"]["march"] = "bayes_e"
-    errs = errors(mapper.check_config(dump(tmp_path, cfg, "mobileone_s0_x5.yaml")))
+    errs = errors(mapper_check.check_config(dump(tmp_path, cfg, "mobileone_s0_x5.yaml")))
     assert any("unknown march" in m and "did you mean 'bayes-e'" in m for m in errs)
 
 
@@ -205,30 +205,30 @@ def test_mean_scale_off_by_255(tmp_path, key):
     cfg = generated_cfg(key, "x5")
     ip = cfg["input_parameters"]
     ip["mean_value"] = " ".join(str(m) for m in spec.mean)                 # 0..1 units
-    errs = errors(mapper.check_config(dump(tmp_path, cfg, f"{key}_x5.yaml")))
+    errs = errors(mapper_check.check_config(dump(tmp_path, cfg, f"{key}_x5.yaml")))
     assert len(errs) == 1 and "mean_value" in errs[0] and "factor 255" in errs[0]
     cfg = generated_cfg(key, "x5")
     cfg["input_parameters"]["scale_value"] = " ".join(str(1 / s) for s in spec.std)  # 1/std: 255x too large
-    errs = errors(mapper.check_config(dump(tmp_path, cfg, f"{key}_x5.yaml")))
+    errs = errors(mapper_check.check_config(dump(tmp_path, cfg, f"{key}_x5.yaml")))
     assert len(errs) == 1 and "scale_value" in errs[0] and "factor 255" in errs[0] and "too large" in errs[0]
     cfg["input_parameters"]["scale_value"] = " ".join(str(1 / (s * 255 * 255)) for s in spec.std)
-    assert "too small" in errors(mapper.check_config(dump(tmp_path, cfg, f"{key}_x5.yaml")))[0]
+    assert "too small" in errors(mapper_check.check_config(dump(tmp_path, cfg, f"{key}_x5.yaml")))[0]
 
 
 def test_other_mean_scale_mistakes(tmp_path):
     cfg = generated_cfg("mobileone_s2", "x3")
     cfg["input_parameters"]["mean_value"] = "103.53 116.28 123.675"
-    assert "BGR order" in errors(mapper.check_config(dump(tmp_path, cfg, "mobileone_s2_x3.yaml")))[0]
+    assert "BGR order" in errors(mapper_check.check_config(dump(tmp_path, cfg, "mobileone_s2_x3.yaml")))[0]
     cfg = generated_cfg("mobileone_s2", "x3")
     cfg["input_parameters"]["scale_value"] = "58.395 57.12 57.375"                  # std x 255
-    assert "standard deviation" in errors(mapper.check_config(dump(tmp_path, cfg, "mobileone_s2_x3.yaml")))[0]
+    assert "standard deviation" in errors(mapper_check.check_config(dump(tmp_path, cfg, "mobileone_s2_x3.yaml")))[0]
     cfg = generated_cfg("mobileone_s2", "x3")
     cfg["input_parameters"]["mean_value"] = "127.5 127.5 127.5"                   # another model's mean
-    assert "does not match" in errors(mapper.check_config(dump(tmp_path, cfg, "mobileone_s2_x3.yaml")))[0]
+    assert "does not match" in errors(mapper_check.check_config(dump(tmp_path, cfg, "mobileone_s2_x3.yaml")))[0]
     # values rounded like the vendor's own files are accepted
     cfg = generated_cfg("mobileone_s2", "x3")
     cfg["input_parameters"]["scale_value"] = "0.01712475 0.017507 0.01742919"
-    assert errors(mapper.check_config(dump(tmp_path, cfg, "mobileone_s2_x3.yaml"))) == []
+    assert errors(mapper_check.check_config(dump(tmp_path, cfg, "mobileone_s2_x3.yaml"))) == []
 
 
 def test_unknown_misplaced_and_generation_keys(tmp_path):
@@ -238,7 +238,7 @@ def test_unknown_misplaced_and_generation_keys(tmp_path):
     cfg["compiler_parameters"]["balance_factor"] = 2         # X5-generation only
     cfg["calibration_parameters"]["optimize_level"] = "O3"   # wrong section
     cfg["compiler_paramters"] = {}
-    errs = errors(mapper.check_config(dump(tmp_path, cfg)))
+    errs = errors(mapper_check.check_config(dump(tmp_path, cfg)))
     assert any("input_space_and_rang" in m and "did you mean 'input_space_and_range'" in m for m in errs)
     assert any("balance_factor" in m and "bayes-e" in m for m in errs)
     assert any("optimize_level" in m and "belongs in compiler_parameters" in m for m in errs)
@@ -247,7 +247,7 @@ def test_unknown_misplaced_and_generation_keys(tmp_path):
     cfg5 = generated_cfg("mobileone_s0", "x5")
     cfg5["compiler_parameters"]["balance_factor"] = 2
     cfg5["compiler_parameters"]["compile_mode"] = "balance"
-    assert errors(mapper.check_config(dump(tmp_path, cfg5, "mobileone_s0_x5.yaml"))) == []
+    assert errors(mapper_check.check_config(dump(tmp_path, cfg5, "mobileone_s0_x5.yaml"))) == []
 
 
 @pytest.mark.parametrize("section,key,value,needle", [
@@ -264,47 +264,47 @@ def test_unknown_misplaced_and_generation_keys(tmp_path):
 def test_invalid_values(tmp_path, section, key, value, needle):
     cfg = generated_cfg("mobilenetv4_conv_small", "x5")
     cfg[section][key] = value
-    errs = errors(mapper.check_config(dump(tmp_path, cfg, "mobilenetv4_conv_small_x5.yaml")))
+    errs = errors(mapper_check.check_config(dump(tmp_path, cfg, "mobilenetv4_conv_small_x5.yaml")))
     assert errs and any(needle in m for m in errs), errs
 
 
 def test_x3_accepts_two_cores(tmp_path):
     cfg = generated_cfg("mobilenetv4_conv_small", "x3")
     cfg["compiler_parameters"]["core_num"] = 2   # PTQ guide: core_num 1 or 2 on the X3 generation
-    assert errors(mapper.check_config(dump(tmp_path, cfg, "mobilenetv4_conv_small_x3.yaml"))) == []
+    assert errors(mapper_check.check_config(dump(tmp_path, cfg, "mobilenetv4_conv_small_x3.yaml"))) == []
 
 
 def test_missing_files_warn_or_fail_with_strict(tmp_path, capsys):
     path = write(tmp_path / "yaml" / "mobileone_s3_x5.yaml", mapper.generate_yaml(
         "mobileone_s3", "x5", onnx_model="../m/mobileone_s3.onnx", cal_data_dir="../cal_f32"))
-    found = mapper.check_config(path)
+    found = mapper_check.check_config(path)
     assert errors(found) == [] and len(warnings_(found)) == 2
     assert all("not found" in m for m in warnings_(found))
-    assert len(errors(mapper.check_config(path, strict=True))) == 2
+    assert len(errors(mapper_check.check_config(path, strict=True))) == 2
     assert main(["check-yaml", str(path)]) == 0
     assert main(["check-yaml", "--strict", str(path)]) == 1
     capsys.readouterr()
     # create them: the onnx file and a calibration folder with one sample of the wrong size
     write(tmp_path / "m" / "mobileone_s3.onnx", "x")
     (tmp_path / "cal_f32").mkdir()
-    assert any("empty" in m for m in errors(mapper.check_config(path, strict=True)))
+    assert any("empty" in m for m in errors(mapper_check.check_config(path, strict=True)))
     np.zeros((1, 3, 224, 224), np.float32).tofile(tmp_path / "cal_f32" / "0.rgb")
-    assert mapper.check_config(path, strict=True) == []
+    assert mapper_check.check_config(path, strict=True) == []
     np.zeros((1, 3, 224, 224), np.uint8).tofile(tmp_path / "cal_f32" / "1.rgb")
-    errs = errors(mapper.check_config(path))
+    errs = errors(mapper_check.check_config(path))
     assert len(errs) == 1 and "602112 bytes" in errs[0]
 
 
 def test_file_naming_another_model(tmp_path):
     cfg = generated_cfg("mobileone_s0", "x3")
     cfg["model_parameters"]["onnx_model"] = "../m/mobileone_s4.onnx"
-    errs = errors(mapper.check_config(dump(tmp_path, cfg, "mobileone_s0_x3.yaml")))
+    errs = errors(mapper_check.check_config(dump(tmp_path, cfg, "mobileone_s0_x3.yaml")))
     assert any("different models" in m for m in errs)
     # an unrelated name: mean/scale cannot be checked, said as a warning
     cfg = generated_cfg("mobileone_s0", "x3")
     cfg["model_parameters"]["onnx_model"] = "net.onnx"
     cfg["model_parameters"]["output_model_file_prefix"] = "net"
-    found = mapper.check_config(dump(tmp_path, cfg, "net.yaml"))
+    found = mapper_check.check_config(dump(tmp_path, cfg, "net.yaml"))
     assert errors(found) == [] and any("cannot tell which registry model" in m for m in warnings_(found))
 
 
@@ -337,6 +337,6 @@ compiler_parameters:
   jobs: 32
 """
     path = write(tmp_path / "MobileOne_S0_config.yaml", text)
-    assert errors(mapper.check_config(path)) == []
+    assert errors(mapper_check.check_config(path)) == []
     pre = mapper.preprocess_of(mapper.load_config(path))
     assert pre.yuv_range == "full" and pre.input_shape is None and pre.input_name == ""

@@ -18,7 +18,7 @@ import yaml
 from helpers.board import nv12, registry
 from helpers.cli import main
 from helpers.errors import HelpersError
-from helpers.pc import mapper, nash
+from helpers.pc import mapper, mapper_check, nash
 
 S_TARGETS = [(k, b) for k, m in registry.MODELS.items() for b in m.boards if registry.board(b).is_s]
 MARCH = {"s100": "nash-e", "s100p": "nash-m", "s600": "nash-p"}
@@ -89,7 +89,7 @@ def test_s_config_values_follow_the_registry(key, board):
     assert "hb_mapper" not in text
     for section, keys in cfg.items():
         assert set(keys) <= set(nash.ACCEPTED_KEYS[section])
-    assert errors(mapper.check_config(path)) == []
+    assert errors(mapper_check.check_config(path)) == []
     assert mapper.preprocess_of(cfg).yuv_range == "limited"
 
 
@@ -111,7 +111,7 @@ def test_cli_yaml_for_s_boards(tmp_path):
 
 @pytest.mark.parametrize("march", ["nash-e", "nash-m", "nash-p"])
 def test_vendor_ptq_s_yaml_passes(tmp_path, march):
-    errs = errors(mapper.check_config(dump(tmp_path, ptq_s(march), "ptq_s.yaml")))
+    errs = errors(mapper_check.check_config(dump(tmp_path, ptq_s(march), "ptq_s.yaml")))
     assert errs == []
 
 
@@ -121,11 +121,11 @@ def test_vendor_mobilenetv1_ptq_s_100_passes(tmp_path):
                                    scale_value="0.0078431372549 0.0078431372549 0.0078431372549")
     cfg["calibration_parameters"]["quant_config"] = {
         "model_config": {"weight": {"bias_correction": {"num_sample": 1, "metric": "cosine-similarity"}}}}
-    assert errors(mapper.check_config(dump(tmp_path, cfg, "ptq_s_100.yaml"))) == []
+    assert errors(mapper_check.check_config(dump(tmp_path, cfg, "ptq_s_100.yaml"))) == []
 
 
 def test_vendor_mobilenetv3_s_config_passes_with_its_bgr_order_and_int16_nodes(tmp_path):
-    findings = mapper.check_config(dump(tmp_path, v3_s_config(), "mobilenetv3_s_config.yaml"))
+    findings = mapper_check.check_config(dump(tmp_path, v3_s_config(), "mobilenetv3_s_config.yaml"))
     assert errors(findings) == []
     # it is recognised as mobilenetv3_large_100 and its BGR mean/scale checked (not skipped)
     assert not any("cannot tell which registry model" in f.message for f in findings)
@@ -138,13 +138,13 @@ def test_vendor_medium_config_passes(tmp_path):
                                    working_dir="./mobilenetv4_medium_256x256_nv12",
                                    output_model_file_prefix="mobilenetv4_medium_256x256_nv12")
     cfg["calibration_parameters"]["cal_data_dir"] = "./calibration_data_bgr_256"
-    assert errors(mapper.check_config(dump(tmp_path, cfg, "mobilenetv4_medium_config.yaml"))) == []
+    assert errors(mapper_check.check_config(dump(tmp_path, cfg, "mobilenetv4_medium_config.yaml"))) == []
 
 
 def test_set_all_nodes_int16_is_accepted_on_nash(tmp_path):
     cfg = ptq_s("nash-e")
     cfg["calibration_parameters"]["optimization"] = "set_all_nodes_int16"
-    assert errors(mapper.check_config(dump(tmp_path, cfg, "c.yaml"))) == []
+    assert errors(mapper_check.check_config(dump(tmp_path, cfg, "c.yaml"))) == []
 
 
 # ---------------------------------------------------------------- refused, one line naming the fix
@@ -152,7 +152,7 @@ def test_set_all_nodes_int16_is_accepted_on_nash(tmp_path):
 def test_o3_on_nash_is_refused_naming_o2(tmp_path):
     cfg = ptq_s("nash-e")
     cfg["compiler_parameters"]["optimize_level"] = "O3"
-    errs = errors(mapper.check_config(dump(tmp_path, cfg, "c.yaml")))
+    errs = errors(mapper_check.check_config(dump(tmp_path, cfg, "c.yaml")))
     assert len(errs) == 1 and "'O3'" in errs[0] and "use optimize_level: 'O2'" in errs[0]
     assert "rdk_model_zoo_s/issues/16" in errs[0] and "\n" not in errs[0]
     # O3 stays valid on X5 (the generated X5 files use it)
@@ -161,13 +161,13 @@ def test_o3_on_nash_is_refused_naming_o2(tmp_path):
 
 def test_x5_yaml_given_for_an_s_board(tmp_path, capsys):
     x5 = registry.get("mobilenetv4_conv_small").yaml_path("x5")
-    errs = errors(mapper.check_config(x5, for_board="s100"))
+    errs = errors(mapper_check.check_config(x5, for_board="s100"))
     assert any("RDK X5 config" in m and "python -m helpers yaml mobilenetv4_conv_small --board s100" in m for m in errs)
     assert main(["check-yaml", "--board", "s100", str(x5)]) == 1
     assert "hb_compile config with march 'nash-e'" in capsys.readouterr().out
     # an X5 yaml renamed _s100: the file name says the board
     cfg = yaml.safe_load(x5.read_text())
-    errs = errors(mapper.check_config(dump(tmp_path, cfg, "mobilenetv4_conv_small_s100.yaml")))
+    errs = errors(mapper_check.check_config(dump(tmp_path, cfg, "mobilenetv4_conv_small_s100.yaml")))
     assert any("RDK X5 config" in m and "--board s100" in m for m in errs)
 
 
@@ -175,7 +175,7 @@ def test_x5_yaml_given_for_an_s_board(tmp_path, capsys):
 def test_wrong_nash_march(tmp_path, march, board):
     cfg = yaml.safe_load(mapper.generate_yaml("mobilenetv4_conv_small", board))
     cfg["model_parameters"]["march"] = march
-    errs = errors(mapper.check_config(dump(tmp_path, cfg, f"mobilenetv4_conv_small_{board}.yaml")))
+    errs = errors(mapper_check.check_config(dump(tmp_path, cfg, f"mobilenetv4_conv_small_{board}.yaml")))
     assert len(errs) == 1 and f"use march '{MARCH[board]}'" in errs[0]
 
 
@@ -183,7 +183,7 @@ def test_x_only_keys_in_an_s_config(tmp_path):
     cfg = ptq_s("nash-e")
     cfg["compiler_parameters"]["optimize_level"] = "O2"
     cfg["model_parameters"]["set_node_data_type"] = "int16"  # an X5 (bayes-e) key
-    errs = errors(mapper.check_config(dump(tmp_path, cfg, "c.yaml")))
+    errs = errors(mapper_check.check_config(dump(tmp_path, cfg, "c.yaml")))
     assert any("set_node_data_type" in m and "bayes-e" in m and "remove it" in m for m in errs)
 
 
@@ -213,14 +213,14 @@ def test_nash_keeps_nodes_in_int16_like_x5(tmp_path, board):
     cfg = yaml.safe_load(text)
     assert cfg["model_parameters"]["node_info"] == {"/conv_stem/Conv": {"ON": "BPU", "InputType": "int16",
                                                                          "OutputType": "int16"}}
-    assert errors(mapper.check_config(dump(tmp_path, cfg, f"mobilenetv4_conv_small_{board}.yaml"))) == []
+    assert errors(mapper_check.check_config(dump(tmp_path, cfg, f"mobilenetv4_conv_small_{board}.yaml"))) == []
 
 
 def test_set_all_nodes_int16_refused_on_x3_accepted_on_x5(tmp_path):
     for board, ok in (("x3", False), ("x5", True), ("s100p", True)):
         cfg = yaml.safe_load(mapper.generate_yaml("mobileone_s0", board))
         cfg["calibration_parameters"]["optimization"] = "set_all_nodes_int16"
-        errs = errors(mapper.check_config(dump(tmp_path, cfg, f"mobileone_s0_{board}.yaml")))
+        errs = errors(mapper_check.check_config(dump(tmp_path, cfg, f"mobileone_s0_{board}.yaml")))
         assert (errs == []) == ok, (board, errs)
         if not ok:
             assert len(errs) == 1 and "remove it" in errs[0] and "run_on_cpu" in errs[0]

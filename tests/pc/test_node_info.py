@@ -7,7 +7,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from helpers.cli import main
 from helpers.errors import HelpersError
-from helpers.pc import mapper, node_info
+from helpers.pc import mapper, mapper_check, node_info
 
 NODES = ["/stem/conv/Conv", "/stem/act/Relu", "/blocks/blocks.0/conv_pw/Conv"]
 
@@ -46,7 +46,7 @@ def test_x5_variant_keeps_nodes_in_int16_with_the_zoo_syntax(tmp_path):
         "/stem/conv/Conv": {"ON": "BPU", "InputType": "int16", "OutputType": "int16"},
         "/blocks/blocks.0/conv_pw/Conv": {"ON": "BPU", "InputType": "int16", "OutputType": "int16"}}
     assert "run_on_cpu" not in cfg["calibration_parameters"]
-    assert not [m for m in errors(mapper.check_config(path)) if "node" in m]
+    assert not [m for m in errors(mapper_check.check_config(path)) if "node" in m]
     assert node_info.kept_nodes(cfg) == (NODES[::2], [])
 
 
@@ -55,14 +55,14 @@ def test_x3_variant_runs_nodes_on_the_cpu(tmp_path):
     cfg = yaml.safe_load(text)
     assert "node_info" not in cfg["model_parameters"]
     assert cfg["calibration_parameters"]["run_on_cpu"] == "/stem/conv/Conv; /blocks/blocks.0/conv_pw/Conv"
-    assert not [m for m in errors(mapper.check_config(path)) if "node" in m or "run_on_cpu" in m]
+    assert not [m for m in errors(mapper_check.check_config(path)) if "node" in m or "run_on_cpu" in m]
     assert node_info.kept_nodes(cfg) == ([], NODES[::2])
 
 
 def test_check_yaml_finds_unknown_nodes_and_node_info_on_x3(tmp_path, capsys):
     path, text = write_variant(tmp_path, "x5", NODES[:1])
     path.write_text(text.replace("/stem/conv/Conv", "/stem/conv/Cnv"), encoding="utf-8")
-    errs = errors(mapper.check_config(path))
+    errs = errors(mapper_check.check_config(path))
     assert any("not in m.onnx" in e and "'/stem/conv/Conv'" in e for e in errs), errs
     assert main(["check-yaml", str(path)]) == 1
     # node_info in an X3 file: the X3 toolchain has no int16; run_on_cpu is the way
@@ -70,7 +70,7 @@ def test_check_yaml_finds_unknown_nodes_and_node_info_on_x3(tmp_path, capsys):
     cfg = yaml.safe_load(x3.read_text())
     cfg["model_parameters"]["node_info"] = {NODES[0]: {"ON": "BPU", "InputType": "int16"}}
     x3.write_text(yaml.safe_dump(cfg), encoding="utf-8")
-    assert any("run_on_cpu" in e and "int16" in e for e in errors(mapper.check_config(x3)))
+    assert any("run_on_cpu" in e and "int16" in e for e in errors(mapper_check.check_config(x3)))
 
 
 @pytest.mark.parametrize("value, needle", [

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from helpers.board import registry
-from helpers.pc import mapper, ptq_rules
+from helpers.pc import mapper, mapper_check, ptq_rules
 
 # (key, board, zoo file): every one of them has these input_parameters
 ZOO_CONFIGS = [
@@ -46,7 +46,7 @@ def _config(tmp_path, key, board, **input_parameters):
 
 
 def _errors(path):
-    return [f.message for f in mapper.check_config(path) if f.level == "error"]
+    return [f.message for f in mapper_check.check_config(path) if f.level == "error"]
 
 
 @pytest.mark.parametrize("key,board,source", ZOO_CONFIGS)
