@@ -373,12 +373,15 @@ def gil_free_share(backend: Backend, feed: np.ndarray, seconds: float = 0.3) -> 
             time.sleep(0)  # let the GIL go at every step
 
     interval = sys.getswitchinterval()
-    t = threading.Thread(target=counter, daemon=True)
-    t.start()
-    time.sleep(0.02)
-    moved = calls = 0
+    # raised before the helper thread exists: a thread already waiting for the GIL under the old interval
+    # (5 ms) would force one hand-over and count a call of a GIL-holding runtime as free (seen: 1 of 39)
     sys.setswitchinterval(1.0)
+    t = threading.Thread(target=counter, daemon=True)
+    moved = calls = 0
     try:
+        t.start()
+        time.sleep(0.02)
+        backend.run(feed)  # a warm-up call, not counted
         end = time.perf_counter() + seconds
         while time.perf_counter() < end or calls == 0:
             before = count[0]
@@ -388,7 +391,8 @@ def gil_free_share(backend: Backend, feed: np.ndarray, seconds: float = 0.3) -> 
     finally:
         sys.setswitchinterval(interval)
         stop.set()
-        t.join()
+        if t.is_alive():
+            t.join()
     return moved / calls
 
 
