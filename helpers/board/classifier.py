@@ -47,9 +47,11 @@ class Prepared:
 
 
 def board_feed(rgb: np.ndarray, kind: str, yuv_range: str = nv12mod.DEFAULT_RANGE) -> np.ndarray:
-    """The feed of a board model (``nv12``, ``rgb`` or ``bgr`` input) for an RGB uint8 HxWx3 frame at its size.
-
-    The one place that builds it: the classifier, the agreement check and the calibration all call this.
+    """The feed of a board model (``nv12``, ``rgb`` or ``bgr`` input) for an RGB uint8 HxWx3 frame already
+    at its size (:meth:`Classifier.feed`). A source frame of another size goes through
+    :meth:`Classifier.prepare` instead, which for NV12 resizes and converts at once
+    (:func:`helpers.board.nv12.prepare_nv12`); the agreement check encodes the same pixels with
+    :func:`helpers.board.nv12.rgb_to_nv12` itself, as this function does for ``nv12``.
     """
     if kind == "nv12":
         return nv12mod.rgb_to_nv12(rgb, yuv_range)
