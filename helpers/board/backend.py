@@ -2,8 +2,8 @@
 check that a board model file is for this board. Board-safe.
 
 :mod:`helpers.board.runtime` (onnxruntime, hobot_dnn, bpu_infer_lib, and ``open_model``) and
-:mod:`helpers.board.hbm` (hbm_runtime) both build on this module, so neither imports the other's module
-level (ARCHITECTURE.md: no import cycles; ``tests/test_architecture.py``).
+:mod:`helpers.board.hbm` (hbm_runtime) both build on this module: ``runtime`` imports ``hbm``, and ``hbm``
+needs nothing of ``runtime`` (ARCHITECTURE.md: no import cycles; ``tests/test_architecture.py``).
 """
 from __future__ import annotations
 

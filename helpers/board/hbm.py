@@ -257,7 +257,6 @@ class HbmRuntimeBackend(Backend):
         names = [str(n) for n in self.rt.input_names[m]]
         shapes = {n: tuple(int(d) for d in self.rt.input_shapes[m][n]) for n in names}
         kinds = {n: type_name(mod, self.rt.input_dtypes[m][n]) for n in names}
-        self.raw_inputs = [(n, shapes[n], kinds[n]) for n in names]
         self._split: Optional[Tuple[str, str]] = None
         self._feed_shape: Tuple[int, ...] = ()
         if len(names) == 1:

@@ -26,7 +26,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from helpers.board import registry, vendor
+from helpers.board import hbm, registry, vendor
 from helpers.errors import HelpersError, first_line
 from helpers.board.meta import META_INPUT_TYPE
 from helpers.board.backend import (Backend, TensorInfo, board_key_here, check_file_board,  # noqa: F401 (re-exported)
@@ -81,9 +81,7 @@ def runtime_version(module: str) -> Tuple[str, Optional[str]]:
         cands = (cands,)
     lib = None
     if module == "hbm_runtime":  # the library says its own version (a board image installs it without pip metadata)
-        from helpers.board.hbm import library_version
-
-        lib = library_version(module)
+        lib = hbm.library_version(module)
     tail = f", HB_HBMRuntime.version() {lib}" if lib else ""
     for dist, board_key in cands:
         try:
@@ -303,9 +301,7 @@ class BpuInferLibBackend(Backend):
 
 def _check_available(backend: str) -> None:
     if backend == "hbm_runtime":
-        from helpers.board.hbm import start_problem
-
-        problem = start_problem()
+        problem = hbm.start_problem()
         if problem:
             raise HelpersError(problem)
     if not runtime_module(backend):
@@ -352,8 +348,6 @@ def open_model(path, backend: str = "auto", threads: Optional[int] = None) -> Ba
     if ext == ".onnx":
         _check_available("onnxruntime")
         return OrtBackend(path, threads=threads)
-    from helpers.board import hbm
-
     hbm.check_suffix_for_board(path)
     if ext == ".hbm":
         if not runtime_module("hbm_runtime"):
@@ -382,12 +376,3 @@ def open_model(path, backend: str = "auto", threads: Optional[int] = None) -> Ba
     raise HelpersError(f"{path.name} needs an RDK board runtime and none "
                        f"{'takes it' if notes else 'is installed'} here ({notes[0] if notes else INSTALL_HINT}). "
                        "On a PC, run the NV12 board-model ONNX instead (python -m helpers board-model --help)")
-
-
-def __getattr__(name: str):
-    """``HbmRuntimeBackend`` lives in :mod:`helpers.board.hbm` (imported when first asked for)."""
-    if name == "HbmRuntimeBackend":
-        from helpers.board.hbm import HbmRuntimeBackend
-
-        return HbmRuntimeBackend
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
