@@ -1,12 +1,14 @@
 """The per-architecture notebooks, generated: ``notebooks/<Arch>/test_<Arch>.ipynb`` and ``export_<Arch>.ipynb``.
 
-Like the yaml files, the eight notebooks are made, not edited. Each is one template of
-:mod:`helpers.docs.notebook_templates` filled with the facts of one architecture (:func:`facts`):
+Like the yaml files, the eight notebooks are made, not edited. Each is one template, a text file in
+``helpers/docs/templates/`` (``test.md``, ``export.md``: edit a notebook's sentences and code there; read by
+:mod:`helpers.docs.notebook_templates`), filled with the facts of one architecture (:func:`facts`):
 
 * from :mod:`helpers.board.registry`: the default ``KEY`` (the architecture's first key), the default
   ``BOARD`` (the newest board with a published ``.bin`` of that key, else the newest board it supports),
   input size and number of classes (in the outputs nbval checks), and ``reparameterizable`` (which
-  switches the re-parameterisation cells on);
+  switches the re-parameterisation cells on, ``when: reparameterizable``, and picks the text of
+  ``{{if reparameterizable}}...{{else}}...{{end}}``);
 * from ``notebooks/<Arch>/notebook_text.md``: the prose that belongs to one architecture only,
   in ``## name`` sections (:data:`REQUIRED_SECTIONS`, :data:`OPTIONAL_SECTIONS`).
 
@@ -51,6 +53,9 @@ OPTIONAL_SECTIONS = ("key_hint", "reparameterize")
 _SECTION_RE = re.compile(r"^## ([a-z_]+)[ \t]*$", re.M)
 _COMMENT_RE = re.compile(r"\A\s*<!--.*?-->", re.S)
 _PLACEHOLDER_RE = re.compile(r"\{\{(\w+)\}\}")
+#: {{if fact}}text{{else}}other text{{end}} ({{else}} optional, no nesting): one text by a true/false fact
+_CHOICE_RE = re.compile(r"\{\{if (\w+)\}\}(.*?)(?:\{\{else\}\}(.*?))?\{\{end\}\}", re.S)
+_CHOICE_TAG_RE = re.compile(r"\{\{(if\b[^}]*|else|end)\}\}")
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -128,8 +133,6 @@ def facts(arch: str, root: Optional[Path] = None) -> Dict[str, Any]:
         "reparameterize": sections.get("reparameterize", ""),
         **{s: sections[s] for s in REQUIRED_SECTIONS},
     }
-    for name, (fact, yes, no) in tpl.CHOICES.items():
-        f[name] = yes if f[fact] else no
     f.update(vendor_facts(board, f))
     return f
 
@@ -163,13 +166,31 @@ def vendor_facts(board: str, values: Mapping[str, Any]) -> Dict[str, Any]:
     return f
 
 
+def _boolean_facts(values: Mapping[str, Any]) -> str:
+    return ", ".join(sorted(k for k, v in values.items() if isinstance(v, bool)))
+
+
 def _fill(text: str, values: Mapping[str, Any], where: str) -> str:
+    def choose(m: "re.Match[str]") -> str:
+        fact, yes, no = m.group(1), m.group(2), m.group(3) or ""
+        if not isinstance(values.get(fact), bool):
+            raise HelpersError(f"{where}: {{{{if {fact}}}}} needs a true/false fact; "
+                               f"those are: {_boolean_facts(values)}")
+        if _CHOICE_TAG_RE.search(yes + no):
+            raise HelpersError(f"{where}: {{{{if {fact}}}}} has another {{{{if}}}} inside; choices do not nest")
+        return yes if values[fact] else no
+
     def one(m: "re.Match[str]") -> str:
         if m.group(1) not in values:
             raise HelpersError(f"{where}: unknown placeholder {{{{{m.group(1)}}}}}; "
                                f"known: {', '.join(sorted(values))}")
         return str(values[m.group(1)])
 
+    text = _CHOICE_RE.sub(choose, text)
+    stray = _CHOICE_TAG_RE.search(text)
+    if stray:
+        raise HelpersError(f"{where}: {stray.group(0)} without its partner; "
+                           f"write {{{{if fact}}}}text{{{{else}}}}other text{{{{end}}}}")
     return _PLACEHOLDER_RE.sub(one, text)
 
 
@@ -181,14 +202,15 @@ def build(cells: Sequence[tpl.Cell], values: Mapping[str, Any], name: str = "not
     names = [c.name for c in cells]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
-        raise HelpersError(f"{name}: template cell names must be unique (they are the cell ids): {dup}")
+        raise HelpersError(f"{cells[0].origin}: template cell names must be unique (they are the cell ids): {dup}")
     nb = new_notebook(metadata=copy.deepcopy(NOTEBOOK_METADATA))
     n_code = 0
     for cell in cells:
-        where = f"{name}, cell {cell.name!r}"
+        where = f"{cell.origin}, cell {cell.name!r}, for {name}"
         if cell.when is not None:
             if not isinstance(values.get(cell.when), bool):
-                raise HelpersError(f"{where}: when={cell.when!r} is not a true/false fact")
+                raise HelpersError(f"{where}: when: {cell.when} is not a true/false fact; "
+                                   f"those are: {_boolean_facts(values)}")
             if not values[cell.when]:
                 continue
         source = _fill(cell.source, values, where)
@@ -201,9 +223,9 @@ def build(cells: Sequence[tpl.Cell], values: Mapping[str, Any], name: str = "not
         c = new_code_cell(source, id=cell.name, metadata={"tags": list(cell.tags)} if cell.tags else {})
         checked = source.lstrip().startswith(tpl.CHECK)
         if checked != (cell.output is not None):
-            raise HelpersError(f"{where}: a cell starting with {tpl.CHECK} needs output=, and only such a cell")
+            raise HelpersError(f"{where}: a cell starting with {tpl.CHECK} needs an output, and only such a cell")
         if checked:
-            text = _fill(cell.output.strip("\n"), values, where + " output") + "\n"
+            text = _fill(cell.output.strip("\n"), values, where + ", its output") + "\n"
             c.outputs = [new_output("stream", name="stdout", text=text)]
             c.execution_count = n_code  # as if run top to bottom, like Jupyter would number it
         nb.cells.append(c)
@@ -216,7 +238,7 @@ def render(arch: str, kind: str, root: Optional[Path] = None,
     """The file text of ``<kind>_<arch>.ipynb`` as nbformat writes it (with the final newline)."""
     import nbformat
 
-    templates = tpl.TEMPLATES if templates is None else templates
+    templates = tpl.templates() if templates is None else templates
     text = nbformat.writes(build(templates[kind], facts(arch, root), f"{kind}_{arch}.ipynb"))
     return text if text.endswith("\n") else text + "\n"
 
@@ -225,7 +247,7 @@ def plan(root: Optional[Path] = None, templates: Optional[Mapping[str, Sequence[
          archs: Optional[Sequence[str]] = None) -> List[Tuple[Path, str, bool]]:
     """``(path, text, stale)`` for every generated notebook; everything is rendered before any write."""
     root = Path(root) if root is not None else REPO_ROOT
-    templates = tpl.TEMPLATES if templates is None else templates
+    templates = tpl.templates() if templates is None else templates
     out = []
     for arch in (registry.ARCHS if archs is None else archs):
         for kind in templates:
@@ -263,7 +285,7 @@ def cmd_notebooks(args) -> int:
             for s in stale:
                 print(f"  {s}")
             return 1
-        print(f"all {len(registry.ARCHS) * len(tpl.TEMPLATES)} generated notebooks are up to date")
+        print(f"all {len(registry.ARCHS) * len(tpl.KINDS)} generated notebooks are up to date")
         return 0
     written = write()
     for p in written:
@@ -275,7 +297,7 @@ def cmd_notebooks(args) -> int:
 
 def register(sub) -> None:
     p = sub.add_parser("notebooks", help="regenerate notebooks/<Arch>/{test,export}_<Arch>.ipynb from "
-                                         "their templates and the registry")
+                                         "their templates (helpers/docs/templates/) and the registry")
     p.add_argument("--check", action="store_true",
                    help="change nothing; exit 1 and list the notebooks that are out of date")
     p.set_defaults(func=cmd_notebooks)
