@@ -29,6 +29,7 @@ _NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")  # nbformat's cell id pattern
 _FACT_RE = re.compile(r"\w+\Z")
 # what an unclosed ``` leaves inside a code cell: the next cells' own markers
 _SWALLOWED_RE = re.compile(r"^(\+\+\+|```\{code-cell\})", re.M)
+_JUPYTEXT_ERROR_RE = re.compile(r"(Markdown|Code) cell \d+ at line (\d+) could not be read: (.*)")
 
 
 @dataclass(frozen=True)
@@ -96,18 +97,23 @@ def load(path: Path) -> Tuple[Cell, ...]:
     import jupytext
 
     try:
-        nb = jupytext.reads(path.read_text(encoding="utf-8"), fmt="md:myst")
+        nb = jupytext.reads(path.read_bytes().decode("utf-8"), fmt="md:myst")
     except Exception as e:  # jupytext's MystMetadataParsingError (bad yaml or json in a cell's options), decoding
         detail = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        m = _JUPYTEXT_ERROR_RE.match(detail)  # "Code cell 3 at line 40 could not be read: ...", cells from 0
+        if m:
+            raise HelpersError(f"{origin}, line {m.group(2)}: the options of this {m.group(1).lower()} cell are not "
+                               f"valid {'JSON' if m.group(1) == 'Markdown' else 'yaml'}: {m.group(3)}") from None
         raise HelpersError(f"{origin}: not a template jupytext can read as MyST markdown: {detail}") from None
     cells = tuple(_cell(c, f"{origin}, cell {i}", origin) for i, c in enumerate(nb.cells, 1))
     if not cells:
         raise HelpersError(f"{origin}: no cells; a template starts with +++ {{\"name\": \"intro\"}}")
-    names = [c.name for c in cells]
-    dup = sorted({n for n in names if names.count(n) > 1})
-    if dup:
-        raise HelpersError(f"{origin}: cell name(s) {', '.join(map(repr, dup))} appear more than once "
-                           f"(a name is the cell id, unique in its template)")
+    first: Dict[str, int] = {}
+    for i, c in enumerate(cells, 1):
+        if c.name in first:
+            raise HelpersError(f"{origin}, cell {c.name!r}: the name of cells {first[c.name]} and {i}; "
+                               f"a name is the cell id, unique in its template")
+        first[c.name] = i
     return cells
 
 

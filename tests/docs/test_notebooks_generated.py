@@ -1,10 +1,14 @@
-"""The per-architecture notebooks are generated (``python -m helpers notebooks``): the committed ones are
-current, generation is deterministic, and a template, registry or text change reaches exactly the
-notebooks it should. Nothing here executes a notebook (nbval does)."""
+"""The per-architecture notebooks are generated (``python -m helpers notebooks``) from the text templates
+``helpers/docs/templates/{test,export}.md``: the committed ones are current, generation is deterministic,
+a template, registry or text change reaches exactly the notebooks it should, and a broken template is a
+one-line error naming its file and cell. Nothing here executes a notebook (nbval does)."""
 import dataclasses
 import difflib
+import fnmatch
 import json
+import re
 import shutil
+import tomllib
 
 import pytest
 
@@ -40,6 +44,19 @@ def root(tmp_path):
     return tmp_path
 
 
+@pytest.fixture
+def tdir(tmp_path):
+    """A copy of the two template files, to edit."""
+    shutil.copytree(tpl.TEMPLATE_DIR, tmp_path / "templates")
+    return tmp_path / "templates"
+
+
+def _edit(path, old, new):
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1, (path.name, old)
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
 def _bytes(root):
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*.ipynb"))}
 
@@ -70,12 +87,13 @@ def test_a_hand_edit_is_stale_and_regenerated(root, capsys):
     assert notebooks.check(root) == []
 
 
-def test_a_new_template_cell_reaches_every_test_notebook_only(root):
-    """How issue #12 adds its vendor-call cell: one entry in the template's cell list."""
+def test_a_new_template_cell_reaches_every_test_notebook_only(root, tdir):
+    """How a cell is added: a few lines in the template file."""
     before = _bytes(root)
-    i = [c.name for c in tpl.TEST].index("load")
-    extra = tpl.code("vendor-call", 'print("{{arch}} on {{board}}")')
-    templates = {**tpl.TEMPLATES, "test": tpl.TEST[:i + 1] + (extra,) + tpl.TEST[i + 1:]}
+    _edit(tdir / "test.md", "```{code-cell}\n:name: load\nclf = demo.load()\n```\n",
+          "```{code-cell}\n:name: load\nclf = demo.load()\n```\n\n"
+          "```{code-cell}\n:name: vendor-call\nprint(\"{{arch}} on {{board}}\")\n```\n")
+    templates = tpl.templates(tdir)
     stale = notebooks.check(root, templates=templates)
     assert stale == [f"notebooks/{a}/test_{a}.ipynb" for a in registry.ARCHS]
     notebooks.write(root, templates=templates)
@@ -140,6 +158,9 @@ def test_reparameterisation_cells_follow_the_registry(root, monkeypatch):
         assert ("reparam" in ids) == reparam, arch
         export_cell = _src(cells[ids.index("export")])
         assert ("model=fused," if reparam else "model=model,") in export_cell, arch
+        step2 = re.search(r"^2\. (.*)$", _src(cells[0]), re.M).group(1)
+        assert step2.startswith("**re-parameterise**: fuse" if reparam else "(no re-parameterisation: nothing"), arch
+        assert ("(train-time, branches unfused)" in _src(cells[ids.index("create")])) == reparam, arch
     # a registry fact switches them on; the architecture's text file must then explain it
     monkeypatch.setattr(registry, "MODELS", {k: dataclasses.replace(m, reparameterizable=True)
                                              if m.arch == "MobileNetV1" else m for k, m in registry.MODELS.items()})
@@ -180,16 +201,84 @@ def test_bad_text_file_is_one_actionable_error(root, edit, message):
     assert _bytes(root) == before  # all or nothing
 
 
-def test_bad_template_is_an_error(root):
-    bad = {**tpl.TEMPLATES, "test": tpl.TEST + (tpl.md("typo", "{{archh}}"),)}
-    with pytest.raises(HelpersError, match=r"cell 'typo': unknown placeholder \{\{archh\}\}"):
-        notebooks.check(root, templates=bad)
-    bad = {**tpl.TEMPLATES, "test": tpl.TEST + (tpl.code("x", tpl.CHECK + "\nprint(1)"),)}
-    with pytest.raises(HelpersError, match="needs output="):
-        notebooks.check(root, templates=bad)
-    bad = {**tpl.TEMPLATES, "test": tpl.TEST + (tpl.md("load", "again"),)}
-    with pytest.raises(HelpersError, match="must be unique"):
-        notebooks.check(root, templates=bad)
+TEMPLATE_ERRORS = {  # what a person may get wrong in a template: (file, old text, new text, message, cell)
+    "unknown placeholder": ("test", "{{vendor_hbm_where}}", "{{vendor_hbm_wher}}",
+                            r"unknown placeholder \{\{vendor_hbm_wher\}\}; known: arch, board", "vendor-hbm-text"),
+    "duplicate name": ("test", ":name: nv12-show", ":name: load", "'load': the name of cells 8 and 11",
+                       "load"),
+    "when names no fact": ("test", ":name: load\n", ":name: load\n:when: reparameterisable\n",
+                           "when: reparameterisable is not a true/false fact; those are: reparameterizable", "load"),
+    "when names a fact that is not true/false": ("export", ":name: reparam\n:when: reparameterizable",
+                                                 ":name: reparam\n:when: arch", "when: arch is not a true/false",
+                                                 "reparam"),
+    "choice on no fact": ("export", "model={{if reparameterizable}}fused{{else}}model{{end}}, out=",
+                          "model={{if reparameterisable}}fused{{else}}model{{end}}, out=",
+                          r"\{\{if reparameterisable\}\} needs a true/false fact", "export"),
+    "choice without its end": ("export", "in this architecture){{end}}", "in this architecture)",
+                               r"\{\{if reparameterizable\}\} without its partner", "intro"),
+    "unknown option": ("test", ":name: load\n", ":name: load\n:tag: [x]\n", "unknown option.s. tag; known: name",
+                       "load"),
+    "cell without a name": ("test", '+++ {"name": "where-text"}', "+++",
+                            r"cell 5 \('## 1. What runs where'\): needs a name", None),
+    "closing fence missing": ("test", "from helpers.notebooks import inference as nb\n```",
+                              "from helpers.notebooks import inference as nb", "runs into the next cell", "imports"),
+    "bad json": ("test", '+++ {"name": "where-text"}', '+++ {"name": where-text}',
+                 "line 75: the options of this markdown cell are not valid JSON: Expecting value", None),
+    "bad yaml": ("export", "  opset 11, ir_version 6\n", "opset 11, ir_version 6\n",
+                 "line 136: the options of this code cell are not valid yaml: Invalid YAML", None),
+    "checked cell without output": ("test", ":name: load\nclf", ":name: load\n# NBVAL_CHECK_OUTPUT\nclf",
+                                    "needs the text of its output", "load"),
+}
+
+
+@pytest.mark.parametrize("case", list(TEMPLATE_ERRORS))
+def test_a_broken_template_is_one_line_naming_file_and_cell(root, tdir, case):
+    kind, old, new, message, cell = TEMPLATE_ERRORS[case]
+    _edit(tdir / f"{kind}.md", old, new)
+    before = _bytes(root)
+    with pytest.raises(HelpersError, match=message) as e:
+        notebooks.write(root, templates=tpl.templates(tdir))
+    text = str(e.value)
+    assert "\n" not in text and text.startswith(f"{tdir / kind}.md"), text
+    assert cell is None or f"cell '{cell}'" in text, text
+    assert _bytes(root) == before  # all or nothing
+
+
+def test_a_template_that_is_no_text_or_no_file_is_one_line(tdir):
+    (tdir / "export.md").write_bytes((tdir / "export.md").read_bytes().replace(b"Parity", b"Parit\xe9"))
+    with pytest.raises(HelpersError, match=r"export.md: not a template jupytext can read as MyST markdown: "
+                                           r"'utf-8' codec can't decode byte 0xe9"):
+        tpl.templates(tdir)
+    (tdir / "test.md").unlink()
+    with pytest.raises(HelpersError, match=r"test.md is missing; the notebook templates are test.md, export.md"):
+        tpl.templates(tdir)
+
+
+def test_a_sentence_edited_in_a_template_is_drift_for_check(root, tdir, monkeypatch, capsys):
+    """``python -m helpers notebooks --check`` (a test) fails after a template edit until the notebooks are
+    regenerated; the regenerated cell has the new sentence."""
+    _edit(tdir / "export.md", "## 5. Parity: onnxruntime vs PyTorch", "## 5. Parity: onnxruntime against PyTorch")
+    monkeypatch.setattr(tpl, "TEMPLATE_DIR", tdir)
+    monkeypatch.setattr(notebooks, "REPO_ROOT", root)
+    assert cli.main(["notebooks", "--check"]) == 1
+    stale = [line.strip() for line in capsys.readouterr().out.splitlines()[1:]]
+    assert stale == [f"notebooks/{a}/export_{a}.ipynb" for a in registry.ARCHS]
+    assert cli.main(["notebooks"]) == 0
+    for arch in registry.ARCHS:
+        cells = {c["id"]: _src(c) for c in _cells(root / "notebooks" / arch / f"export_{arch}.ipynb")}
+        assert cells["parity-text"].startswith("## 5. Parity: onnxruntime against PyTorch\n\nThe export")
+    assert cli.main(["notebooks", "--check"]) == 0
+
+
+def test_the_templates_are_the_files_read_and_ship_with_the_package():
+    assert tpl.TEST == tpl.templates()["test"] and tpl.EXPORT == tpl.templates()["export"]
+    assert [c.origin for c in tpl.TEST][:1] == ["helpers/docs/templates/test.md"]
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["helpers.docs"]
+    for kind in tpl.KINDS:
+        assert any(fnmatch.fnmatch(f"templates/{kind}.md", p) for p in patterns), (kind, patterns)
+    # the template files are no Python modules: pytest and the architecture test never collect them
+    assert sorted(p.name for p in tpl.TEMPLATE_DIR.iterdir() if p.is_file()) == ["export.md", "test.md"]
 
 
 @pytest.mark.parametrize("arch", registry.ARCHS)
