@@ -177,7 +177,8 @@ def _fill(text: str, values: Mapping[str, Any], where: str) -> str:
             raise HelpersError(f"{where}: {{{{if {fact}}}}} needs a true/false fact; "
                                f"those are: {_boolean_facts(values)}")
         if _CHOICE_TAG_RE.search(yes + no):
-            raise HelpersError(f"{where}: {{{{if {fact}}}}} has another {{{{if}}}} inside; choices do not nest")
+            raise HelpersError(f"{where}: {{{{if {fact}}}}}...{{{{end}}}} holds another {{{{if}}}}, {{{{else}}}} "
+                               f"or {{{{end}}}}; choices do not nest")
         return yes if values[fact] else no
 
     def one(m: "re.Match[str]") -> str:

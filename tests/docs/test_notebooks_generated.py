@@ -214,6 +214,8 @@ TEMPLATE_ERRORS = {  # what a person may get wrong in a template: (file, old tex
     "choice on no fact": ("export", "model={{if reparameterizable}}fused{{else}}model{{end}}, out=",
                           "model={{if reparameterisable}}fused{{else}}model{{end}}, out=",
                           r"\{\{if reparameterisable\}\} needs a true/false fact", "export"),
+    "choices nested": ("export", "{{else}}model{{end}}, out=",
+                       "{{else}}{{if reparameterizable}}model{{end}}{{end}}, out=", "choices do not nest", "export"),
     "choice without its end": ("export", "in this architecture){{end}}", "in this architecture)",
                                r"\{\{if reparameterizable\}\} without its partner", "intro"),
     "unknown option": ("test", ":name: load\n", ":name: load\n:tag: [x]\n", "unknown option.s. tag; known: name",
