@@ -32,8 +32,8 @@ def _link(source: str, text: str) -> str:
 
 def _range_cell(p: registry.Published) -> str:
     """The NV12 range the file is fed (its vendor config's ``input_space_and_range``) and, when the file ends in
-    softmax, that its output is probabilities; each linked to its source (README "NV12 range of the published
-    files")."""
+    softmax, that its output is probabilities; each linked to its source (docs/nv12.md, "Which NV12 range do the
+    zoo's published files take?")."""
     from helpers.board import nv12
 
     cell = _link(p.yuv_range_source, f"`{nv12.YAML_SPACE_AND_RANGE[p.yuv_range]}`")

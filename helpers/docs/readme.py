@@ -1,7 +1,7 @@
 """The generated parts of the READMEs, and the measured results they are made from.
 
-Ten READMEs (``README.md`` / ``README_cn.md`` at the top and in ``notebooks/<Arch>/``) hold blocks
-between markers::
+The READMEs (``README.md`` / ``README_cn.md`` at the top and in ``notebooks/<Arch>/``) and the
+documentation pages (``docs/<page>.md`` / ``docs/<page>_cn.md``) hold blocks between markers::
 
     <!-- BEGIN GENERATED: name -->
     ...
@@ -63,7 +63,7 @@ DASH = "—"
 class Readme:
     path: Path
     lang: str              # "en" / "cn"
-    arch: Optional[str]    # None for the top-level README
+    arch: Optional[str]    # None for the top-level README and the docs/ pages
     root: Path = REPO_ROOT
 
     @property
@@ -75,14 +75,21 @@ class Readme:
             return str(self.path)
 
 
+DOCS_DIR_NAME = "docs"
+
+
 def readmes(root: Optional[Path] = None) -> List[Readme]:
-    """The ten READMEs: top level, then one pair per architecture (EN before CN)."""
+    """Every file with generated blocks, in pairs (EN before CN): the top README, one README pair per
+    architecture, then each ``docs/<page>.md`` with its ``docs/<page>_cn.md``."""
     root = Path(root) if root is not None else REPO_ROOT
     out = []
     for arch in (None,) + tuple(registry.ARCHS):
         folder = root if arch is None else root / "notebooks" / arch
         out.append(Readme(folder / "README.md", "en", arch, root))
         out.append(Readme(folder / "README_cn.md", "cn", arch, root))
+    for page in sorted(p for p in (root / DOCS_DIR_NAME).glob("*.md") if not p.stem.endswith("_cn")):
+        out.append(Readme(page, "en", None, root))
+        out.append(Readme(page.with_name(f"{page.stem}_cn.md"), "cn", None, root))
     return out
 
 
@@ -280,6 +287,7 @@ class Ctx:
     lang: str
     arch: Optional[str]
     results_dir: Optional[Path] = None
+    folder: Optional[Path] = None   # the folder of the file the block goes into (relative links start there)
 
     @property
     def keys(self) -> List[str]:
@@ -361,7 +369,8 @@ def block_demo(ctx: Ctx) -> str:
     png = DATA_DIR / "figures" / "demo.png"
     data = load_result(DEMO.name, ctx.results_dir)
     if data and data["rows"] and png.exists():
-        rel = os.path.relpath(png, REPO_ROOT if ctx.arch is None else NOTEBOOK_DIR / ctx.arch)
+        here = ctx.folder or (REPO_ROOT if ctx.arch is None else NOTEBOOK_DIR / ctx.arch)
+        rel = os.path.relpath(png, here)
         alt = "demo: accuracy and latency per stage" if ctx.lang == "en" else "演示：各阶段精度与延迟"
         out += f"\n\n![{alt}]({Path(rel).as_posix()})"
     return out
@@ -483,14 +492,15 @@ BLOCKS: Dict[str, Callable[[Ctx], str]] = {
 ARCH_BLOCKS = {"links", "measured", "download", "yaml", "training", "commands"}
 
 
-def render(name: str, lang: str, arch: Optional[str] = None, results_dir: Optional[Path] = None) -> str:
+def render(name: str, lang: str, arch: Optional[str] = None, results_dir: Optional[Path] = None,
+           folder: Optional[Path] = None) -> str:
     if name not in BLOCKS:
         raise HelpersError(f"unknown generated block {name!r}; known: {', '.join(BLOCKS)}")
     if lang not in LANGS:
         raise HelpersError(f"unknown README language {lang!r}; use one of {', '.join(LANGS)}")
     if name in ARCH_BLOCKS and arch is None:
         raise HelpersError(f"block {name!r} belongs in a notebooks/<Arch>/README, not the top-level one")
-    return BLOCKS[name](Ctx(lang, arch, results_dir)).strip()
+    return BLOCKS[name](Ctx(lang, arch, results_dir, folder)).strip()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -541,12 +551,12 @@ def _wrap(body: str) -> str:
 
 
 def update_text(text: str, lang: str, arch: Optional[str], where: str = "README",
-                results_dir: Optional[Path] = None) -> Tuple[str, List[str]]:
-    """``(new_text, stale block names)``: every block re-rendered."""
+                results_dir: Optional[Path] = None, folder: Optional[Path] = None) -> Tuple[str, List[str]]:
+    """``(new_text, stale block names)``: every block re-rendered (``folder``: where the file lives)."""
     out, pos, stale = [], 0, []
     for b in find_blocks(text, where):
         try:
-            body = _wrap(render(b.name, lang, arch, results_dir))
+            body = _wrap(render(b.name, lang, arch, results_dir, folder))
         except HelpersError as e:
             raise HelpersError(f"{where}:{b.line}: {e}") from None
         if b.content(text) != body:
@@ -558,14 +568,19 @@ def update_text(text: str, lang: str, arch: Optional[str], where: str = "README"
     return "".join(out), stale
 
 
+def _folder(r: Readme) -> Path:
+    """Where relative links of ``r`` start, as it will sit in the checkout (also for a copy under ``root``)."""
+    return REPO_ROOT / r.path.parent.relative_to(r.root)
+
+
 def plan(root: Optional[Path] = None, results_dir: Optional[Path] = None) -> List[Tuple[Readme, str, List[str]]]:
     """Render every README: ``[(readme, new text, stale block names)]``; a missing README is an error."""
     todo = []
     for r in readmes(root):
         if not r.path.exists():
-            raise HelpersError(f"{r.name} is missing; every README pair (EN + CN) must exist")
+            raise HelpersError(f"{r.name} is missing; every README and docs page pair (EN + CN) must exist")
         text = r.path.read_text(encoding="utf-8")
-        new, stale = update_text(text, r.lang, r.arch, r.name, results_dir)
+        new, stale = update_text(text, r.lang, r.arch, r.name, results_dir, _folder(r))
         todo.append((r, new, stale))
     return todo
 
@@ -601,7 +616,7 @@ def cmd_readme(args) -> int:
             for s in stale:
                 print(f"  {s}")
             return 1
-        print(f"all generated blocks in the {len(readmes())} READMEs are up to date")
+        print(f"all generated blocks in the {len(readmes())} READMEs and docs pages are up to date")
         return 0
     written = write() + download.write_wrappers()
     for p in written:
@@ -618,7 +633,7 @@ def cmd_figures(args) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("readme", help="regenerate the tables in the READMEs from the registry and data/results/")
+    p = sub.add_parser("readme", help="regenerate the tables in the READMEs and docs/ pages from the registry and data/results/")
     p.add_argument("--check", action="store_true",
                    help="change nothing; exit 1 and list the blocks that are out of date")
     p.set_defaults(func=cmd_readme)

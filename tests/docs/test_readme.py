@@ -19,7 +19,7 @@ from helpers.board.files import REPO_ROOT
 
 ALL = readme.readmes()
 PAIRS = [(ALL[i], ALL[i + 1]) for i in range(0, len(ALL), 2)]
-PAIR_IDS = [p[0].arch or "top" for p in PAIRS]
+PAIR_IDS = [p[0].arch or p[0].name for p in PAIRS]
 FENCE = re.compile(r"^```.*?^```[ \t]*$", re.S | re.M)
 LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 IMG_TAG = re.compile(r"<img[^>]*\ssrc=\"([^\"]+)\"", re.I)
@@ -113,13 +113,43 @@ def test_generated_blocks_are_current():
     assert not stale, f"stale README blocks (run `python -m helpers readme`): {stale}"
 
 
+#: the blocks of the top README and of the docs pages (file name without _cn.md / .md -> block names)
+EXPECTED_TOP = {"README": ["models", "published"], "docs/board": ["boards"], "docs/measured": ["demo"],
+                "docs/quantisation": ["sensitivity"]}
+
+
+def _stem(r):
+    """``README``, ``docs/board``, ... for the top README and the docs pages (both languages)."""
+    name = r.name[:-len("_cn.md")] if r.name.endswith("_cn.md") else r.name[:-len(".md")]
+    return name
+
+
 def test_every_readme_has_its_blocks():
-    expected_top = ["boards", "models", "published", "demo", "sensitivity"]
     expected_arch = ["links", "published", "measured", "download", "yaml", "commands"]
     for r in ALL:
         names = [b.name for b in readme.find_blocks(text_of(r), r.name)]
-        want = expected_top if r.arch is None else expected_arch + (["training"] if r.arch == "MobileOne" else [])
+        if r.arch is None:
+            want = EXPECTED_TOP.get(_stem(r), [])
+        else:
+            want = expected_arch + (["training"] if r.arch == "MobileOne" else [])
         assert names == want, f"{r.name}: blocks {names}, expected {want}"
+
+
+def test_docs_pages_are_generated_block_targets(tmp_path):
+    """readme.py finds every docs page pair; a stale block in a docs page is found and rewritten; a docs page
+    without its Chinese counterpart is an error."""
+    names = {r.name for r in ALL}
+    for page in (REPO_ROOT / "docs").glob("*.md"):
+        assert f"docs/{page.name}" in names, f"docs/{page.name} is not among readme.readmes()"
+    _copy_readmes(tmp_path)
+    page = tmp_path / "docs" / "measured_cn.md"
+    _edit_block(page, "demo", lambda body: "\nold table\n")
+    assert readme.check(tmp_path) == ["docs/measured_cn.md: demo"]
+    assert readme.write(tmp_path) == [page]
+    assert page.read_text(encoding="utf-8") == (REPO_ROOT / "docs" / "measured_cn.md").read_text(encoding="utf-8")
+    (tmp_path / "docs" / "faq_cn.md").unlink()
+    with pytest.raises(HelpersError, match="docs/faq_cn.md is missing"):
+        readme.check(tmp_path)
 
 
 def _copy_readmes(dst: Path):
@@ -213,9 +243,14 @@ def test_missing_readme_is_an_error(tmp_path):
 # published vs measured numbers
 # ------------------------------------------------------------------------------------------------
 def test_published_rows_match_the_registry_and_cite_their_source():
+    checked = 0
     for r in ALL:
         text = text_of(r)
-        body = next(b for b in readme.find_blocks(text) if b.name == "published").content(text)
+        body = next((b.content(text) for b in readme.find_blocks(text) if b.name == "published"), None)
+        if body is None:
+            assert r.arch is None, f"{r.name} has no published block"
+            continue
+        checked += 1
         keys = registry.keys(r.arch)
         for key in keys:
             for p in registry.get(key).published:
@@ -234,6 +269,7 @@ def test_published_rows_match_the_registry_and_cite_their_source():
         label = "*Published*" if r.lang == "en" else "*公开发布*"
         if any(registry.get(k).published for k in keys):
             assert label in body
+    assert checked == 2 + 2 * len(registry.ARCHS)
 
 
 def test_mobileone_training_figures_are_labelled_published():
@@ -353,8 +389,8 @@ def test_en_and_cn_have_the_same_tables_and_numbers(en, cn):
 
 def test_language_switch_links():
     for en, cn in PAIRS:
-        assert text_of(en).startswith("English | [简体中文](README_cn.md)")
-        assert text_of(cn).startswith("[English](README.md) | 简体中文")
+        assert text_of(en).startswith(f"English | [简体中文]({cn.path.name})"), en.name
+        assert text_of(cn).startswith(f"[English]({en.path.name}) | 简体中文"), cn.name
 
 
 # ------------------------------------------------------------------------------------------------
