@@ -2,7 +2,7 @@
 
 Tests and the notebooks they execute use random weights: no hub access. The training notebook
 trains for RDK_TRAIN_EPOCHS epochs (a short, consistency-only run here; the full run is
-`python -m helpers demo`, whose numbers the README reports).
+`python -m helpers demo`, whose numbers docs/measured.md reports).
 """
 import os
 

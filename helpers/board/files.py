@@ -1,6 +1,6 @@
 """Repository paths and atomic file writes. Board-safe (standard library only).
 
-What happens to your files (the README's FAQ says the same):
+What happens to your files (docs/faq.md says the same):
 
 * Every output is built under a temporary name beside it (``.rdktmp.<pid>.<name>...``) and moved
   into place only when complete; an error, Ctrl-C or SIGTERM (the CLI turns it into an exception)

@@ -19,7 +19,7 @@ RANGES = ("full", "limited")
 #: the mapper yaml's ``input_space_and_range`` value for each range, and back
 YAML_SPACE_AND_RANGE = {"full": "regular", "limited": "bt601_video"}
 RANGE_FROM_YAML = {v: k for k, v in YAML_SPACE_AND_RANGE.items()}
-#: the range our yaml files declare and our board code produces (see README FAQ "NV12 range")
+#: the range our yaml files declare and our board code produces (see docs/nv12.md, "Which NV12 range does the board expect?")
 DEFAULT_RANGE = "full"
 
 

@@ -270,7 +270,7 @@ def _mobileone(variant: str, crop_pct: float, published: Tuple[Published, ...] =
 # ``regular``, full range, the toolchain default: helpers/pc/mapper.py ``range_of``). X3/X5: the yamls committed
 # next to the zoo's published tables; none of them has the key. The later ``conversion/ptq_x5.yaml`` files
 # (main) say ``bt601_video`` and claim the published parameters, but name other outputs (``mobilenetv4_x5``):
-# README "NV12 range of the published files" says which we follow and why.
+# docs/nv12.md ("Which NV12 range do the zoo's published files take?") says which we follow and why.
 _X_YAML = {
     ("x3", "MobileOne"): f"{ZOO_URL}/blob/rdk_x3/demos/classification/MobileOne/yaml/MobileOne_config.yaml",
     ("x3", "MobileNetV4"): f"{ZOO_URL}/blob/rdk_x3/demos/classification/MobileNetV4/yaml/MobileNetV4_config.yaml",

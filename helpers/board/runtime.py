@@ -47,7 +47,7 @@ DISTRIBUTIONS = {"hobot_dnn_rdkx5.pyeasy_dnn": ("hobot-dnn-rdkx5", "x5"), "hbm_r
                  "bpu_infer_lib": (("bpu_infer_lib_x5", "x5"), ("bpu_infer_lib_x3", "x3"))}
 INSTALL_HINT = ("on an RDK board the system image has hobot_dnn (and hbm_runtime on RDK OS >= 3.5.0 and RDK S); "
                 "otherwise pip install bpu_infer_lib_x5 (RDK X5) or bpu_infer_lib_x3 (RDK X3) from the vendor "
-                "index (see the README)")
+                "index (docs/board.md names it)")
 #: model suffix -> the backends that run it
 SUFFIX_BACKENDS = {".onnx": ("onnxruntime",), ".bin": BOARD_BACKENDS, ".hbm": ("hbm_runtime",)}
 
