@@ -52,7 +52,7 @@ from helpers.board.hrt import hrt_model_exec_command
 from helpers.board.pipeline import StreamRow, throughput, throughput_processes
 from helpers.board.workers import run_processes, wall_time
 from helpers.errors import HelpersError, first_line
-from helpers.board.meta import META_KEY
+from helpers.board.meta import META_KEY, META_WEIGHTS
 from helpers.board.runtime import BACKENDS, Backend, TensorInfo, open_model
 
 DEFAULT_THREADS = (1, 2, 4)
@@ -145,6 +145,7 @@ class BenchResult:
     seconds: float
     rows: List[Row]
     key: Optional[str] = None
+    weights: Optional[str] = None                            # the model file's rdk.weights metadata
     stream: List[StreamRow] = field(default_factory=list)   # end to end, serial first
     mode: str = "threads"                                    # the workers: threads or processes
     vendor: Optional[object] = None                          # helpers.board.hrt.HrtPerf, when run
@@ -481,7 +482,8 @@ def benchmark(model, threads: Sequence[int] = DEFAULT_THREADS, seconds: float = 
 
             clf = Classifier(path, key=key, backend=first.name)
         stream = stream_rows(clf, images, counts, seconds, mode=how)
-    return BenchResult(path, first.name, str(info), seconds, rows, key=key, stream=stream, mode=how)
+    return BenchResult(path, first.name, str(info), seconds, rows, key=key, stream=stream, mode=how,
+                       weights=first.metadata.get(META_WEIGHTS))
 
 
 # ------------------------------------------------------------------------------------------------ CLI
@@ -521,7 +523,8 @@ def cmd_bench(args) -> int:
         from helpers.board.records import record_and_report
 
         rows = [{"key": result.key, "model": result.model.name, "backend": result.backend, "threads": r.threads,
-                 "latency_ms": r.latency_median_ms, "latency_p90_ms": r.latency_p90_ms, "fps": r.fps}
+                 "latency_ms": r.latency_median_ms, "latency_p90_ms": r.latency_p90_ms, "fps": r.fps,
+                 **({"weights": result.weights} if result.weights else {})}
                 for r in result.rows]
         record_and_report("bench", rows, "python -m helpers bench FILE --record",
                           merge_on=("key", "model", "backend", "threads"))

@@ -1,7 +1,8 @@
 """Measured results, one JSON file per kind in ``data/results/``: what the README tables are generated from.
 
 Board-safe (standard library only), so ``python -m helpers bench MODEL --record`` works on a board.
-Every file records the command that measured it, the machine and the date.
+Every row records the command that measured it, the machine (CPU model, threads, OS) and the date; the
+file-level ``command``/``machine``/``date`` are those of its latest run.
 """
 from __future__ import annotations
 
@@ -23,8 +24,28 @@ RESULTS_DIR = DATA_DIR / "results"
 MAX_RESULTS_BYTES = 8 << 20
 
 
-def _machine() -> str:
-    return f"{platform.machine() or 'unknown CPU'}, {os.cpu_count()} CPU threads, {platform.system()}"
+#: what every row says about its own measurement (stamped by :func:`record_result`), so that rows
+#: measured on different machines, days or commands can share one file
+ROW_STAMPS = ("machine", "date", "command")
+
+
+def _cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """The CPU's model name as Linux reports it ('' where it does not, e.g. on many ARM boards)."""
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                name, _, value = line.partition(":")
+                if name.strip() == "model name" and value.strip():
+                    return re.sub(r"\s+", " ", re.sub(r"\((R|TM)\)", "", value, flags=re.I)).strip()
+    except OSError:
+        pass
+    return ""
+
+
+def machine() -> str:
+    """``Intel Xeon Processor, x86_64, 2 CPU threads, Linux``: what a row was measured on."""
+    parts = [_cpu_model(), platform.machine() or "unknown CPU", f"{os.cpu_count()} CPU threads", platform.system()]
+    return ", ".join(p for p in parts if p)
 
 
 def record_result(name: str, rows: Sequence[Dict[str, Any]], command: str,
@@ -45,22 +66,36 @@ def record_result(name: str, rows: Sequence[Dict[str, Any]], command: str,
             raise HelpersError(f"result rows must be dicts, got {type(r).__name__}")
     path = Path(results_dir or RESULTS_DIR) / f"{name}.json"
     old_rows: List[Dict[str, Any]] = []
+    old_file: Dict[str, Any] = {}
     if path.exists():
         try:
-            old_rows = list(load_json(path, "results file", MAX_RESULTS_BYTES).get("rows", []))
+            old_file = load_json(path, "results file", MAX_RESULTS_BYTES)
+            old_rows = list(old_file.get("rows", []))
         except (HelpersError, AttributeError, TypeError):
-            old_rows = []  # unreadable: replaced by this run
+            old_file, old_rows = {}, []  # unreadable: replaced by this run
+        if not isinstance(old_file, dict):
+            old_file = {}
 
     def ident(r):
         return tuple(json.dumps(r.get(k), sort_keys=True) for k in merge_on)
 
+    # each row keeps the machine, date and command (and weights, when the file states them) it was
+    # measured with: the new rows get this run's, older rows the ones their file stated
+    stamps = {"machine": machine(), "date": _dt.date.today().isoformat(), "command": command}
+    if "weights" in extra:
+        stamps["weights"] = extra["weights"]
+    for r in rows:
+        for k, v in stamps.items():
+            r.setdefault(k, v)
+    old_stamps = {k: old_file.get(k) for k in ROW_STAMPS + ("weights",) if old_file.get(k)}
+    old_rows = [{**old_stamps, **r} for r in old_rows if isinstance(r, dict)]
     if merge_on:
         new_ids = {ident(r) for r in rows}
         rows = [r for r in old_rows if ident(r) not in new_ids] + rows
         order = {k: i for i, k in enumerate(registry.MODELS)}
         rows.sort(key=lambda r: order.get(r.get("key"), len(order)))
-    data = {"schema": 1, "name": name, "command": command, "machine": _machine(),
-            "date": _dt.date.today().isoformat(), **extra, "rows": rows}
+    data = {"schema": 1, "name": name, "command": command, "machine": stamps["machine"],
+            "date": stamps["date"], **extra, "rows": rows}
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(data, indent=1, ensure_ascii=False) + "\n", overwrite=True)
     os.chmod(path, 0o644)

@@ -20,12 +20,15 @@ date). Accuracy columns of rows measured with random weights are never shown.
 Result files (``data/results/<name>.json``), written with :func:`helpers.board.records.record_result`::
 
     {"schema": 1, "name": "bench", "command": "python -m helpers bench FILE --record",
-     "machine": "x86_64, 2 CPU threads, Linux", "date": "2025-01-31",
-     "rows": [{"key": "mobileone_s0", "weights": "random", "latency_ms": 1.9, ...}, ...]}
+     "machine": "Intel Xeon Processor, x86_64, 2 CPU threads, Linux", "date": "2025-01-31",
+     "rows": [{"key": "mobileone_s0", "weights": "random", "latency_ms": 1.9, ...,
+               "machine": "...", "date": "...", "command": "..."}, ...]}
 
 Rows are flat dicts; fields named in :data:`FIELDS` get a proper header and format, any other field
 is shown under its own name. ``weights`` = ``"random"`` hides accuracy fields (``top1``, ``top5``,
-``*_top1``, ...). Rows with a ``key`` feed the per-architecture READMEs.
+``*_top1``, ...). Rows with a ``key`` feed the per-architecture READMEs, where every row names its
+weights and the machine and date it was measured on (each row's own stamps: one file may hold rows of
+several machines), and a measurement without a row is left out rather than announced.
 
 Board-safe: standard library plus :mod:`helpers.board.registry`, :mod:`helpers.pc.mapper` (PyYAML);
 ``figures`` (matplotlib, timm) is imported only by the ``figures`` command.
@@ -100,11 +103,15 @@ def readmes(root: Optional[Path] = None) -> List[Readme]:
 
 @dataclass(frozen=True)
 class Source:
-    """A result file the READMEs show, and the command that records it."""
+    """A result file the READMEs show, and the command that records it.
+
+    ``weights`` (EN, CN): what the rows this command recorded were measured with, when the rows do not
+    say (the demo's sensitivity rows: always the checkpoint the demo trained)."""
     name: str
     command: str
     title_en: str
     title_cn: str
+    weights: Optional[Tuple[str, str]] = None
 
 
 #: measured results with one row per model (per-architecture READMEs), in display order
@@ -120,7 +127,8 @@ PER_MODEL_SOURCES: Tuple[Source, ...] = (
     Source("quantize", "python -m helpers quantize ONNX --calib DIR --out FILE --data DIR --record",
            "INT8 preview (onnxruntime static quantisation)", "INT8 预览（onnxruntime 静态量化）"),
     Source("sensitivity", "python -m helpers demo [--key KEY] --record",
-           "INT8 sensitivity: layers kept above int8 (PC preview)", "INT8 敏感度：保留为高于 int8 精度的层（PC 预览）"),
+           "INT8 sensitivity: layers kept above int8 (PC preview)", "INT8 敏感度：保留为高于 int8 精度的层（PC 预览）",
+           weights=("the demo's checkpoint (trained on the digits)", "演示训练得到的检查点（digits 数据）")),
 )
 DEMO = Source("demo", "python -m helpers demo --record",
               "End-to-end demo (offline, bundled digits data)", "端到端演示（离线，自带的 digits 数据）")
@@ -187,6 +195,7 @@ FIELDS: Tuple[Tuple[str, str, str, Callable[[Any], str]], ...] = (
     ("ceiling_share", "INT8 error removed if all kept (%)", "全部保留时消除的 INT8 误差 (%)", _fmt(0)),
     ("analysis_s", "analysis (s)", "分析耗时 (s)", _fmt(0)),
     ("target_met", "target met", "达到目标", str),
+    ("measured_on", "measured on (machine, date)", "测量环境（机器，日期）", str),
 )
 _FIELD = {f[0]: f for f in FIELDS}
 _HIDDEN = {"command", "machine", "date", "schema", "note", "kept_nodes"}
@@ -242,6 +251,37 @@ def measured_caption(data: Dict[str, Any], lang: str) -> str:
     if lang == "en":
         return f"*Measured* by `{cmd}`" + (f" on {', '.join(where)}" if where else "") + f".{extra}"
     return f"*实测*：`{cmd}`" + (f"，{'，'.join(where)}" if where else "") + f"。{extra}"
+
+
+NOT_RECORDED = {"en": "not recorded", "cn": "未记录"}
+
+
+def stamped_rows(data: Dict[str, Any], rows: Sequence[Dict[str, Any]], lang: str,
+                 src: Optional[Source] = None) -> List[Dict[str, Any]]:
+    """``rows`` with a ``weights`` and a ``measured_on`` (machine, date) cell each, for the
+    per-architecture tables: a row's own stamps (:data:`helpers.board.records.ROW_STAMPS`), else its
+    file's; ``src.weights`` for rows its own command recorded without weights; else "not recorded"."""
+    out = []
+    for r in rows:
+        row = dict(r)
+        w = r.get("weights") or data.get("weights")
+        if not w and src is not None and src.weights and (r.get("command") or data.get("command")) == src.command:
+            w = src.weights[0 if lang == "en" else 1]
+        row["weights"] = w or NOT_RECORDED[lang]
+        where = [str(r.get(k) or data.get(k) or "") for k in ("machine", "date")]
+        row["measured_on"] = ", ".join(x for x in where if x) or NOT_RECORDED[lang]
+        out.append(row)
+    return out
+
+
+def rows_caption(data: Dict[str, Any], rows: Sequence[Dict[str, Any]], lang: str) -> str:
+    """``Measured by `cmd` ...`` for a table whose rows name their own machine and date."""
+    cmds = list(dict.fromkeys(str(r.get("command") or data.get("command", "?")) for r in rows))
+    cmd = ", ".join(f"`{c}`" for c in cmds)
+    extra = f" {data['dataset']}." if data.get("dataset") else ""
+    if lang == "en":
+        return f"*Measured* by {cmd}; the last column names the machine and the date of each row.{extra}"
+    return f"*实测*：{cmd}；最后一列为每行的测量机器与日期。{extra}"
 
 
 def not_measured(cmd: str, lang: str) -> str:
@@ -358,8 +398,13 @@ def _result_section(src: Source, keys: Optional[Sequence[str]], ctx: Ctx, level:
         rows = [r for r in rows if r.get("key") in keys]
     head = f"{level}{title}{level}"
     if not rows:
+        if ctx.arch is not None:
+            return ""  # per-architecture READMEs show measured rows only
         return f"{head}: {not_measured(src.command, lang)}" if lang == "en" else \
             f"{head}：{not_measured(src.command, lang)}"
+    if ctx.arch is not None:  # each row names its machine, date and weights
+        return f"{head}\n\n{result_table(data, stamped_rows(data, rows, lang, src), lang)}\n\n" \
+               f"{rows_caption(data, rows, lang)}"
     return f"{head}\n\n{result_table(data, rows, lang)}\n\n{measured_caption(data, lang)}"
 
 
@@ -377,19 +422,25 @@ def block_demo(ctx: Ctx) -> str:
 
 
 def block_links(ctx: Ctx) -> str:
-    """Per architecture: paper, code, and per variant the timm weights, input and normalisation."""
+    """Per architecture: the paper and the code."""
     lang = ctx.lang
-    specs = [registry.get(k) for k in ctx.keys]
-    first = specs[0]
+    first = registry.get(ctx.keys[0])
     lines = [f"- **{t('paper', lang).capitalize() if lang == 'en' else '论文'}**: [{first.paper}]({first.paper_url})",
              f"- **{t('code', lang).capitalize() if lang == 'en' else '代码'}**: <{first.code_url}>"]
+    return "\n".join(lines)
+
+
+def block_variants(ctx: Ctx) -> str:
+    """Per architecture: per variant the timm weights, input, normalisation and boards."""
+    lang = ctx.lang
+    specs = [registry.get(k) for k in ctx.keys]
     header = [t("key", lang), t("weights", lang), t("input", lang), t("mean_std", lang), t("boards", lang)]
     rows = []
     for s in specs:
         ms = f"{', '.join(f'{v:g}' for v in s.mean)} / {', '.join(f'{v:g}' for v in s.std)}"
         rows.append([f"`{s.key}`", _hub_link(s), _size(s), ms,
                      ", ".join(f"{registry.BOARDS[b].name} (`{registry.BOARDS[b].march}`)" for b in s.boards)])
-    out = "\n".join(lines) + "\n\n" + md_table(header, rows)
+    out = md_table(header, rows)
     notes = [f"`{s.key}`: {s.notes}" for s in specs if s.notes]
     if notes:
         out += "\n\n" + "\n".join(f"- {n}" for n in notes)
@@ -397,7 +448,7 @@ def block_links(ctx: Ctx) -> str:
 
 
 def block_measured(ctx: Ctx) -> str:
-    """Per architecture: what we measured ourselves (stage stats always; others once recorded)."""
+    """Per architecture: what we measured ourselves; a measurement without a recorded row is left out."""
     lang = ctx.lang
     stats = _load_stats(ctx.results_dir)
     title = "Model structure" if lang == "en" else "模型结构"
@@ -416,15 +467,14 @@ def block_measured(ctx: Ctx) -> str:
         header = [t("key", lang), t("params_torch", lang), t("params_deploy", lang), t("stages", lang),
                   t("last_stage", lang)]
         data = load_result("architecture", ctx.results_dir)
-        deployed = (f"Deployed: the initialisers of the exported ONNX (`{EXPORT_RECORD_COMMAND}`)." if lang == "en"
-                    else f"部署列：导出 ONNX 的初始化器数量（`{EXPORT_RECORD_COMMAND}`）。")
+        deployed = (f"Deployed: the initialisers of the exported ONNX (`{EXPORT_RECORD_COMMAND}`). Parameter "
+                    "counts and shapes depend neither on the weights nor on the machine." if lang == "en"
+                    else f"部署列：导出 ONNX 的初始化器数量（`{EXPORT_RECORD_COMMAND}`）。参数量与形状"
+                    "与权重和机器均无关。")
         parts.append(f"**{title}**\n\n{md_table(header, rows)}\n\n{measured_caption(data, lang)} {deployed}")
-    else:
-        parts.append(f"**{title}**: {not_measured(FIGURES_COMMAND, lang)}" if lang == "en" else
-                     f"**{title}**：{not_measured(FIGURES_COMMAND, lang)}")
     for src in PER_MODEL_SOURCES:
         parts.append(_result_section(src, ctx.keys, ctx))
-    return "\n\n".join(parts)
+    return "\n\n".join(p for p in parts if p)
 
 
 def block_yaml(ctx: Ctx) -> str:
@@ -482,6 +532,7 @@ BLOCKS: Dict[str, Callable[[Ctx], str]] = {
     "published": block_published,
     "demo": block_demo,
     "links": block_links,
+    "variants": block_variants,
     "measured": block_measured,
     "download": block_download,
     "yaml": block_yaml,
@@ -489,7 +540,7 @@ BLOCKS: Dict[str, Callable[[Ctx], str]] = {
     "commands": block_commands,
 }
 #: blocks that need an architecture (per-architecture READMEs only)
-ARCH_BLOCKS = {"links", "measured", "download", "yaml", "training", "commands"}
+ARCH_BLOCKS = {"links", "variants", "measured", "download", "yaml", "training", "commands"}
 
 
 def render(name: str, lang: str, arch: Optional[str] = None, results_dir: Optional[Path] = None,

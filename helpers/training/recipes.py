@@ -4,7 +4,7 @@
 ``configs/mobileone/mobileone-s0_8xb32_in1k.py`` with its bases
 ``configs/_base_/models/mobileone/mobileone_s0.py``, ``configs/_base_/datasets/imagenet_bs32_pil_resize.py``
 and ``configs/_base_/schedules/imagenet_bs256_coslr_coswd_300e.py``. The side-by-side table, and what
-is not reproduced, is in ``notebooks/MobileOne/README.md`` (section 9). The values are
+is not reproduced, is in ``notebooks/MobileOne/README.md`` (section 12.1). The values are
 :class:`helpers.training.train.TrainConfig` fields.
 """
 from __future__ import annotations

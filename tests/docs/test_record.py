@@ -29,6 +29,7 @@ def test_bench_and_board_model_record(random_onnx, results_dir, tmp_path, capsys
     bench = json.loads((results_dir / "bench.json").read_text())
     assert [r["threads"] for r in bench["rows"]] == [1, 2]
     assert all(r["key"] == key and r["fps"] > 0 and r["latency_ms"] > 0 for r in bench["rows"])
+    assert all(r["weights"] == "random" and r["machine"] and r["date"] for r in bench["rows"])  # from the ONNX
     assert main(["board-model", str(onnx), str(registry.get(key).yaml_path("x5")), "--out", str(board),
                  "--overwrite", "--record"]) == 2
     assert "--record needs --compare" in capsys.readouterr().err
