@@ -402,10 +402,9 @@ def _result_section(src: Source, keys: Optional[Sequence[str]], ctx: Ctx, level:
             return ""  # per-architecture READMEs show measured rows only
         return f"{head}: {not_measured(src.command, lang)}" if lang == "en" else \
             f"{head}：{not_measured(src.command, lang)}"
-    if ctx.arch is not None:  # each row names its machine, date and weights
-        return f"{head}\n\n{result_table(data, stamped_rows(data, rows, lang, src), lang)}\n\n" \
-               f"{rows_caption(data, rows, lang)}"
-    return f"{head}\n\n{result_table(data, rows, lang)}\n\n{measured_caption(data, lang)}"
+    # each row names its machine, date and weights: one record holds rows of several machines
+    return f"{head}\n\n{result_table(data, stamped_rows(data, rows, lang, src), lang)}\n\n" \
+           f"{rows_caption(data, rows, lang)}"
 
 
 def block_demo(ctx: Ctx) -> str:
