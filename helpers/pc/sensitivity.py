@@ -30,6 +30,7 @@ the layers with hard-to-quantise ranges; the ``.bin``'s own accuracy comes only 
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -59,6 +60,7 @@ class Labelled:
     feeds: List[np.ndarray]
     targets: np.ndarray
     describe: str
+    split: str = ""
 
 
 def load_labelled(data, size, mean, std, num_outputs: int, labels: Optional[Sequence[str]], split: str = "val",
@@ -76,7 +78,8 @@ def load_labelled(data, size, mean, std, num_outputs: int, labels: Optional[Sequ
         idx = np.unique(np.linspace(0, len(images) - 1, limit).round().astype(int))
     feeds = [deployed_input(images.paths[i], size, mean, std)
              for i in tqdm(idx, desc=f"load {split}", unit="img", disable=not progress, leave=False)]
-    return Labelled(feeds, targets[idx], f"{images.describe()}, {len(idx)} images")
+    what = images.describe() if len(idx) == len(images) else f"{len(idx)} images of {images.describe()}"
+    return Labelled(feeds, targets[idx], what, split)
 
 
 @dataclass
@@ -138,6 +141,8 @@ class SensitivityResult:
     report_data: str = ""
     report_images: int = 0
     seconds: Dict[str, float] = field(default_factory=dict)
+    rank_images: int = 0              # images the layers were ranked on
+    rank_split: str = ""
 
     @property
     def analysis_s(self) -> float:
@@ -209,37 +214,67 @@ class SensitivityResult:
                 "ceiling_share": round(self.ceiling_share(), 1), "kept_nodes": list(self.chosen)}
 
     def plot(self, path=None, limit: int = 20):
-        """Logit error against float per layer (ranked), and the top-k curve. Saved to ``path`` when given."""
-        import matplotlib.pyplot as plt
+        """The figure (a :class:`matplotlib.figure.Figure`, :mod:`helpers.pc.plotting`): left, how much keeping
+        each ranked layer changes the logit error against all-INT8 (a difference, so layers a few thousandths
+        apart stay apart); right, the logit error with the top 1..k layers kept, next to all-INT8 and the
+        ceiling. Written to ``path`` as PNG when given."""
+        from helpers.pc import plotting
 
         shown = self.layers[:limit]
-        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [3, 1]})
-        ax.bar(range(len(shown)), [s.logit_err for s in shown], color="#1f77b4")
-        ax.axhline(self.baseline.logit_err, color="#d62728", ls="--", lw=1, label="all layers INT8")
-        if self.ceiling is not None and self.mode == "keep":
-            ax.axhline(self.ceiling.logit_err, color="#2ca02c", ls=":", lw=1.2,
-                       label=f"all layers kept as {self.keep_as} (ceiling)")
-        ax.set_xticks(range(len(shown)))
-        ax.set_xticklabels([s.name.strip("/").replace("/", "\n", 1)[-28:] for s in shown], rotation=70,
-                           ha="right", fontsize=6)
-        ax.set_ylabel("logit error vs float (relative)")
-        ax.set_title(f"{'one layer kept as ' + self.keep_as if self.mode == 'keep' else 'only one layer INT8'}"
-                     f" ({self.rank_data.split(',')[0]})", fontsize=9)
-        ax.legend(fontsize=8)
+        base = self.baseline.logit_err
+        keep = self.mode == "keep"
+        fig = plotting.figure((11.0, max(3.4, 1.5 + 0.24 * len(shown))))
+        ax, ax2 = fig.subplots(1, 2, width_ratios=[2.2, 1])
+        y = list(range(len(shown)))
+        diffs = [s.logit_err - base for s in shown]
+        ax.barh(y, diffs, color=["#2ca02c" if d < 0 else "#d62728" for d in diffs], height=0.7)
+        ax.set_yticks(y, [short_name(s.name) for s in shown], fontsize=7)
+        ax.invert_yaxis()                                   # rank 1 on top
+        ax.axvline(0.0, color="black", lw=0.8)
+        ax.set_xlabel(f"logit error minus all-INT8's {base:.4f}  (< 0: closer to float)" if keep else
+                      f"logit error minus all-INT8's {base:.4f}")
+        what = f"one layer kept as {self.keep_as}" if keep else "only one layer INT8"
+        ranked = f"{len(self.layers)} of {self.n_layers} layers" if len(self.layers) < self.n_layers else \
+            f"all {self.n_layers} layers"
+        ax.set_title(f"{what}: {ranked} ranked, top {len(shown)} shown", fontsize=9)
         ks = list(range(0, len(self.cumulative) + 1))
-        ax2.plot(ks, [self.baseline.logit_err] + [s.logit_err for s in self.cumulative], "o-", label="INT8, top-k kept")
-        ax2.set_xlabel("layers kept")
+        vals = [base] + [s.logit_err for s in self.cumulative]
+        ax2.plot(ks, vals, "o-", color="#1f77b4", label="top-k layers kept")
+        ax2.axhline(base, color="#d62728", ls="--", lw=1, label="all layers INT8")
+        if self.ceiling is not None and keep:
+            ax2.axhline(self.ceiling.logit_err, color="#2ca02c", ls=":", lw=1.2,
+                        label=f"ceiling: all {len(self.layers)} ranked kept")
+            vals = vals + [self.ceiling.logit_err]
+        lo, hi = min(vals), max(vals)
+        pad = 0.1 * (hi - lo) if hi > lo else 0.05 * max(hi, 1e-3)
+        ax2.set_ylim(lo - pad, hi + pad)                    # the differences, not 0..max
+        ax2.set_xlabel("layers kept (k)")
         ax2.set_ylabel("logit error vs float")
         ax2.set_xticks(ks)
-        ax2.legend(fontsize=8)
+        ax2.set_title(f"chosen: top {len(self.chosen)} (budget {self.budget_k} of {self.n_layers})", fontsize=9)
+        fig.legend(*ax2.get_legend_handles_labels(), loc="outside lower center", ncols=3, fontsize=8, frameon=False)
         for a in (ax, ax2):
-            a.grid(axis="y", alpha=0.3)
-        fig.suptitle(f"{self.key or ''}: INT8 sensitivity per layer (scheme {self.scheme}, {self.calibration})",
+            a.grid(axis="x" if a is ax else "y", alpha=0.3)
+        fig.suptitle(f"{self.key or ''}: INT8 sensitivity per layer (scheme {self.scheme}, calibration "
+                     f"{self.calibration}), ranked on {self.rank_images or '?'} {self.rank_split} images",
                      fontsize=10)
-        fig.tight_layout()
         if path is not None:
-            fig.savefig(str(path), dpi=110)
+            plotting.save(fig, path)
         return fig
+
+    def png(self, limit: int = 20) -> bytes:
+        """:meth:`plot` as PNG bytes (a notebook: ``IPython.display.Image(result.png())``)."""
+        from helpers.pc import plotting
+
+        return plotting.png(self.plot(limit=limit))
+
+
+def short_name(name: str, width: int = 34) -> str:
+    """A node name short enough for a tick label: its last parts (``/stages/stages.2/stages.2.3/reparam_conv/Conv``
+    -> ``stages.2.3/reparam_conv/Conv``), cut from the left to ``width`` characters."""
+    parts = [p for p in name.split("/") if p]
+    text = "/".join(parts[-3:]) if parts else name
+    return text if len(text) <= width else "..." + text[-(width - 3):]
 
 
 def analyse(onnx_path, calib_dir, rank: Labelled, board: str = "x5", scheme: str = "bpu",
@@ -330,8 +365,8 @@ def analyse(onnx_path, calib_dir, rank: Labelled, board: str = "x5", scheme: str
                                 calibration=best.method, mode=mode, rank_data=rank.describe, layers=scores,
                                 n_layers=n_layers, budget_k=budget_k, baseline=baseline,
                                 float_top1_rank=measure.float_top1, cumulative=cumulative, chosen=chosen,
-                                ceiling=ceiling,
-                                target=target, seconds=seconds)
+                                ceiling=ceiling, target=target, seconds=seconds,
+                                rank_images=len(rank.feeds), rank_split=rank.split)
         if report is not None:
             t0 = time.perf_counter()
             m2 = Measure(src, report)
@@ -344,11 +379,34 @@ def analyse(onnx_path, calib_dir, rank: Labelled, board: str = "x5", scheme: str
     return res
 
 
+_OUTPUT_RE = re.compile(r"-> (\S+?)(\.bin|\.hbm)\b")
+_SHAPE_RE = re.compile(r"(--input-shape \S+ )\S+")
+
+
+def retitle(header: Sequence[str], cfg: Dict, base_name: str, name: str) -> str:
+    """The comment ``header`` of the yaml ``base_name``, made true for its copy ``name`` with the body ``cfg``:
+    the build command names ``name``, the output file is the body's ``output_model_file_prefix`` and the
+    checker's input shape the body's ``input_shape`` (the header of a copied yaml otherwise names the
+    original file and, for a model built at another size, the registry's size)."""
+    mp, ip = cfg.get("model_parameters") or {}, cfg.get("input_parameters") or {}
+    prefix, shape = mp.get("output_model_file_prefix"), ip.get("input_shape")
+    lines = []
+    for ln in header:
+        ln = ln.replace(f"--config {base_name}", f"--config {name}")
+        if prefix:
+            ln = _OUTPUT_RE.sub(lambda m: f"-> {prefix}{m.group(2)}", ln)
+        if shape:
+            ln = _SHAPE_RE.sub(lambda m: f"{m.group(1)}{str(shape).replace(' ', '')}", ln)
+        lines.append(ln)
+    return "\n".join(lines)
+
+
 def variant_yaml(key: Optional[str], board: str, nodes: Sequence[str], out, base=None, overwrite: bool = False) -> Path:
     """A mapper yaml that keeps ``nodes`` (node_info int16 on X5, run_on_cpu on X3).
 
-    ``base``: a mapper yaml to copy (its comment header is kept); default: the registry yaml of
-    ``key`` on ``board`` with paths relative to ``out``.
+    ``base``: a mapper yaml to copy (its comment header is kept, with the config name, the output file
+    and the input shape it names set to the variant's own, :func:`retitle`); default: the registry yaml
+    of ``key`` on ``board`` with paths relative to ``out``.
     """
     from helpers.pc import mapper, node_info
 
@@ -358,7 +416,8 @@ def variant_yaml(key: Optional[str], board: str, nodes: Sequence[str], out, base
 
         cfg = mapper.load_config(base)
         march = (cfg.get("model_parameters") or {}).get("march") or registry.board(board).march
-        header = "\n".join(ln for ln in Path(base).read_text(encoding="utf-8").splitlines() if ln.startswith("#"))
+        header = retitle([ln for ln in Path(base).read_text(encoding="utf-8").splitlines() if ln.startswith("#")],
+                         cfg, Path(base).name, out.name)
         body = yaml.safe_dump(node_info.apply(cfg, march, nodes), sort_keys=False, default_flow_style=False)
         note = (f"# {len(nodes)} node(s) kept above int8 by python -m helpers sensitivity "
                 f"({'node_info int16' if node_info.keep_as(march) == 'int16' else 'run_on_cpu'})")
@@ -376,9 +435,6 @@ def variant_yaml(key: Optional[str], board: str, nodes: Sequence[str], out, base
 
 
 def cmd_sensitivity(args) -> int:
-    import matplotlib
-
-    matplotlib.use("Agg")
     from helpers.board.meta import labels_from_metadata
     from helpers.pc import quantize as Q
 
@@ -396,9 +452,7 @@ def cmd_sensitivity(args) -> int:
     print(res.summary())
     stem = Path(args.onnx).with_suffix("")
     plot = Path(args.plot) if args.plot else stem.parent / f"{stem.name}_sensitivity.png"
-    import matplotlib.pyplot as plt
-
-    plt.close(res.plot(plot))
+    res.plot(plot)
     js = atomic_write_text(Path(args.json) if args.json else stem.parent / f"{stem.name}_sensitivity.json",
                            json.dumps(res.to_json(), indent=1) + "\n", overwrite=True)
     print(f"plot: {rel_to_repo(plot)}, JSON: {rel_to_repo(js)}")
