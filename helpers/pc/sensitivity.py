@@ -35,7 +35,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -189,9 +189,8 @@ class SensitivityResult:
             lines.append(f"on {self.report_data}: float {f.top1:.2f} %, all-INT8 {q.top1:.2f} %"
                          + (f", {len(self.chosen)} layer(s) kept ({100.0 * len(self.chosen) / self.n_layers:.1f} % of "
                             f"{self.n_layers}) {self.report['kept'].top1:.2f} %" if "kept" in self.report else ""))
-            if self.met() is not None:
-                lines.append(f"target (within {self.target:g} point of float, at most {self.budget_k} layer(s)): "
-                             f"{'met' if self.met() else 'MISSED'}")
+            if "kept" in self.report and self.report_images:
+                lines += explain(self, f.top1, q.top1, self.report["kept"].top1, self.report_images)
         lines.append("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in self.seconds.items())
                      + f"; analysis {self.analysis_s:.1f} s")
         return "\n".join(lines)
@@ -269,6 +268,82 @@ class SensitivityResult:
         return plotting.png(self.plot(limit=limit))
 
 
+#: below this share of the INT8 logit error removed by keeping every ranked layer, the error is not in the
+#: activations the yaml can keep (a judgement for the advice text, not a measured threshold)
+LOW_CEILING_SHARE = 30.0
+#: a top-1 difference of at most this many images is called noise in the advice text
+NOISE_IMAGES = 2
+
+
+def explain(res: "SensitivityResult", float_top1: float, int8_top1: float, kept_top1: float, images: int,
+            epochs_note: str = "") -> List[str]:
+    """What a result with kept layers says, in sentences made from its numbers: whether it met the target,
+    how the kept layers compare with all-INT8, what the ceiling (every ranked layer kept) says about where
+    the error is, and what to try next. ``float_top1``/``int8_top1``/``kept_top1``: % top-1 on ``images``
+    report images (all-INT8 with the same scheme as the kept model); ``epochs_note``: a sentence to add
+    when the model was trained briefly."""
+    if images < 1:
+        raise HelpersError("explain() needs the number of images the top-1 values were measured on")
+    one = 100.0 / images
+    d_int8, d_kept = float_top1 - int8_top1, float_top1 - kept_top1
+    gain = kept_top1 - int8_top1
+    n_img = round(abs(kept_top1 - int8_top1) / one)
+    k, n = len(res.chosen), res.n_layers
+    what = f"{k} of {n} layer(s) kept as {res.keep_as}"
+    within = d_kept <= res.target + 1e-9 and k <= res.budget_k
+    out = [f"target: within {res.target:g} point of float with at most {res.budget_k} of {n} layers "
+           f"({100.0 * res.budget_k / n:.0f} %): {'met' if within else 'missed'}; float - INT8 is {d_int8:+.2f} "
+           f"points all-INT8 and {d_kept:+.2f} with {what} ({images} images, one image = {one:.2f} point)."]
+    if within:
+        return out + ([epochs_note] if epochs_note else [])
+    if d_int8 <= res.target + 1e-9:
+        out.append(f"All-INT8 is already within the target; the kept layers cost {-gain:.2f} points "
+                   f"({n_img} image(s)): keep none.")
+        return out + ([epochs_note] if epochs_note else [])
+    if gain <= 0 or n_img <= NOISE_IMAGES:
+        out.append(f"The kept layers {'do not beat' if gain <= 0 else 'barely beat'} all-INT8 ({gain:+.2f} points, "
+                   f"{n_img} image(s){', within noise' if n_img <= NOISE_IMAGES else ''}): they were ranked by logit "
+                   f"error on {res.rank_images or '?'} {res.rank_split or 'ranking'} images, and that gain did not "
+                   "carry over to top-1 here.")
+    else:
+        out.append(f"The kept layers recover {gain:.2f} points ({n_img} images) of the {d_int8:.2f} lost, "
+                   f"not enough for the target.")
+    ranked = len(res.layers)
+    if ranked < n:
+        out.append(f"Only {ranked} of {n} layers were ranked (RDK_SENS_LAYERS / --max-layers): rank all of them "
+                   "before concluding; the ceiling below covers only those.")
+    share = res.ceiling_share()
+    base = res.baseline.logit_err
+    got = 100.0 * (1.0 - res.cumulative[k - 1].logit_err / base) if res.cumulative and base > 0 and k else 0.0
+    tries = []
+    if res.ceiling is None:
+        pass
+    elif share < LOW_CEILING_SHARE:
+        out.append(f"Ceiling: keeping all {ranked} ranked layer(s) as {res.keep_as} removes only {share:.0f} % of the "
+                   f"INT8 logit error, so the error is mostly not in what the yaml can keep"
+                   + (" (the int8 weights stay int8 under node_info)" if res.keep_as == "int16" else "")
+                   + "; more kept layers will not fix it.")
+    else:
+        out.append(f"Ceiling: keeping all {ranked} ranked layer(s) removes {share:.0f} % of the INT8 logit error, "
+                   f"the {k} chosen {got:.0f} % (on the ranking images): the error is in the activations, spread over more layers than the "
+                   "budget allows.")
+        if k >= res.budget_k:
+            tries.append(f"more layers (--budget / --max-k; the budget of {res.budget_k} is the limit here; each "
+                         "kept layer costs board speed)")
+    others = [t for t in ("kl", "max", "default") if t != res.calibration.split(" ")[0]]
+    tries.append(f"another calibration type (this run kept {res.calibration}; RDK_SENS_CALIBRATION or "
+                 f"--calibration-type {' / '.join(others)})")
+    if res.scheme != "bpu":
+        tries.append("per-channel weights (--scheme bpu)")
+    tries.append("more and more varied calibration images (--count; about 100 from the deployment domain)")
+    if res.ceiling is not None and share < LOW_CEILING_SHARE:
+        tries.append("quantisation-aware training")
+    if res.keep_as == "int16" and registry.BOARDS[res.board].march in node_info.ALL_INT16_MARCHES:
+        tries.append(f"the whole model in int16 on the board ({node_info.ALL_INT16_LINE})")
+    out.append("Try: " + "; ".join(tries) + ".")
+    return out + ([epochs_note] if epochs_note else [])
+
+
 def short_name(name: str, width: int = 34) -> str:
     """A node name short enough for a tick label: its last parts (``/stages/stages.2/stages.2.3/reparam_conv/Conv``
     -> ``stages.2.3/reparam_conv/Conv``), cut from the left to ``width`` characters."""
@@ -277,15 +352,25 @@ def short_name(name: str, width: int = 34) -> str:
     return text if len(text) <= width else "..." + text[-(width - 3):]
 
 
+def _progress(say: Callable[[str], None], done: int, total: int, elapsed: float) -> None:
+    """One line about every tenth of ``total`` (and at the end), with the time left at the pace so far."""
+    if done != total and done % max(1, -(-total // 10)) != 0:
+        return
+    left = elapsed / done * (total - done)
+    say(f"  {done}/{total} layers, {elapsed:.0f} s" + (f", about {left:.0f} s left" if done < total else ""))
+
+
 def analyse(onnx_path, calib_dir, rank: Labelled, board: str = "x5", scheme: str = "bpu",
             calibration_type: str = "default", mode: str = "keep", ops: Sequence[str] = DEFAULT_OPS,
             budget: float = DEFAULT_BUDGET, max_k: Optional[int] = None, target: float = DEFAULT_TARGET,
             count: Optional[int] = None, report: Optional[Labelled] = None, progress: bool = True,
-            max_layers: Optional[int] = None) -> SensitivityResult:
+            max_layers: Optional[int] = None, log: Optional[Callable[[str], None]] = None) -> SensitivityResult:
     """Rank the candidate layers of ``onnx_path`` (see the module doc) and choose the ones to keep.
 
     ``max_layers``: rank only the first N candidates in graph order (a quick look, e.g. in CI);
-    the budget still counts every candidate layer.
+    the budget still counts every candidate layer. ``progress``: tqdm bars; ``log``: plain progress lines
+    instead (each phase, and the ranking about every tenth of the layers with the time left), which read
+    the same in a terminal, a headless notebook run and JupyterLab.
     """
     import onnx
     from tqdm.auto import tqdm
@@ -303,6 +388,7 @@ def analyse(onnx_path, calib_dir, rank: Labelled, board: str = "x5", scheme: str
     methods = precision.methods(calibration_type)
     src = Path(onnx_path)
     seconds: Dict[str, float] = {}
+    say = log or (lambda text: None)
     t0 = time.perf_counter()
     float_be, info, mean, std, meta = Q._float_io(src)
     files = Q.calibration_files(calib_dir)
@@ -312,6 +398,7 @@ def analyse(onnx_path, calib_dir, rank: Labelled, board: str = "x5", scheme: str
         files = pick(files, count)
     reader = Q._reader_class()(files, info.name, info.hw, mean, std)
     choices = [sch.per_channel] if sch.per_channel is not None else [False, True]
+    say(f"sensitivity: calibrating ({', '.join(m.label for m in methods)}; {len(files)} samples)")
     with tempfile.TemporaryDirectory(prefix="rdk-sens-") as tmpd:
         tmp = Path(tmpd)
         pre = Q.prepared(src, tmp)
@@ -332,6 +419,8 @@ def analyse(onnx_path, calib_dir, rank: Labelled, board: str = "x5", scheme: str
         t0 = time.perf_counter()
         measure = Measure(src, rank)
         baseline = measure(base_path, "all int8", "-")
+        say(f"sensitivity: ranking {len(cand)} of {n_layers} layers on {len(rank.feeds)} images "
+            f"(each {'kept as ' + how if mode == 'keep' else 'alone in int8'} in turn)")
 
         def variant(kept: Sequence[str], tag: str) -> Path:
             out = tmp / f"v_{tag}.onnx"
@@ -347,6 +436,7 @@ def analyse(onnx_path, calib_dir, rank: Labelled, board: str = "x5", scheme: str
             s = measure(variant([name], f"layer{i}"), name, op)
             s.seconds = round(time.perf_counter() - t1, 3)
             scores.append(s)
+            _progress(say, i + 1, len(cand), time.perf_counter() - t0)
         if mode == "keep":   # closest to float when kept first
             scores.sort(key=lambda s: (s.logit_err, -s.agreement))
         else:                # furthest from float when quantised alone first
@@ -355,6 +445,7 @@ def analyse(onnx_path, calib_dir, rank: Labelled, board: str = "x5", scheme: str
         t0 = time.perf_counter()
         budget_k = max(1, int(budget * n_layers + 1e-9))
         k_max = min(budget_k if max_k is None else max_k, len(cand))
+        say(f"sensitivity: top 1..{k_max} kept together, then the ceiling (all {len(cand)} kept)")
         cumulative = [measure(variant([s.name for s in scores[:k]], f"top{k}"), f"top {k}", "-")
                       for k in range(1, k_max + 1)]
         k_best = 1 + int(np.argmin([round(s.logit_err, 6) for s in cumulative]))   # ties: the fewest layers

@@ -172,12 +172,28 @@ class PipelineResults:
         if "kept_ok" in t:
             lines.append(f"INT8 drop with {t['kept_layers']} of {t['layers']} layers kept in {t['kept_as']}: "
                          f"{t['int8_kept_drop']:+.2f} points (target within {INT8_TOLERANCE:g} point with at most "
-                         f"{KEPT_BUDGET:.0%} of the layers: {'met' if t['kept_ok'] else 'MISSED'}); "
+                         f"{KEPT_BUDGET:.0%} of the layers: {'met' if t['kept_ok'] else 'MISSED, see below'}); "
                          f"analysis {t['analysis_s']:.0f} s")
         if self.seconds:
             lines.append("time: " + ", ".join(f"{k} {v:.0f} s" for k, v in self.seconds.items()) +
                          f"; total {self.wall_s:.0f} s")
+        if "kept_ok" in t:
+            lines += ["", "The kept layers:"] + [f"  {x}" for x in self.explain_kept()]
         return "\n".join(lines)
+
+    def explain_kept(self) -> List[str]:
+        """:func:`helpers.pc.sensitivity.explain` for the val-split stages: the kept layers against all-INT8
+        with the same (BPU-like) scheme, the ceiling, and what to try when the target is missed."""
+        from helpers.pc.sensitivity import explain
+
+        if self.sensitivity is None:
+            raise HelpersError("no sensitivity analysis in these results; run Pipeline.sensitivity() first")
+        f = self.stage(STAGE_FLOAT)
+        full = int(RECIPES.get(self.key, {}).get("epochs", DEFAULT_EPOCHS))
+        note = (f"This model trained {self.epochs} epoch(s), not the {full} the demo's targets assume: these numbers "
+                "show that the steps run, not how well INT8 can do." if self.epochs < full else "")
+        return explain(self.sensitivity, f.top1, self.stage(STAGE_INT8_BPU).top1, self.stage(STAGE_INT8_KEPT).top1,
+                       f.images, epochs_note=note)
 
     def to_json(self) -> Dict:
         doc = {"key": self.key, "img_size": self.img_size, "epochs": self.epochs, "board": self.board,
@@ -436,7 +452,8 @@ class Pipeline:
         rank = S.load_labelled(self.data, (self.size, self.size), self.spec.mean, self.spec.std, len(classes),
                                classes, split="train", limit=RANK_IMAGES, progress=self.progress)
         res = S.analyse(onnx_file, calib_dir, rank, board=self.board, budget=KEPT_BUDGET, target=INT8_TOLERANCE,
-                        progress=self.progress, max_layers=self.max_layers, calibration_type=self.calibration_type)
+                        progress=self.progress, max_layers=self.max_layers, calibration_type=self.calibration_type,
+                        log=None if self.progress else self.log)
         self.results.sensitivity = res
         variant = S.variant_yaml(self.key, self.board, res.chosen, self._path(f"{self.key}_{self.board}_kept.yaml"),
                                  base=base_yaml, overwrite=True)
@@ -445,6 +462,8 @@ class Pipeline:
         self.results.files["kept_yaml"] = rel_to_repo(variant)
         self._timed("sensitivity", t0)
         t0 = time.perf_counter()
+        if not self.progress:
+            self.log("sensitivity: the INT8 previews with the BPU-like scheme, all-INT8 and with the kept layers")
         quantize(onnx_file, calib_dir, self._path(f"{self.key}_int8_bpu.onnx"), overwrite=True, scheme="bpu",
                  calibration_type=self.calibration_type)
         # the INT8 preview honours the yaml variant's choice (its node_info / run_on_cpu and calibration_type)
