@@ -318,13 +318,16 @@ def explain(res: "SensitivityResult", float_top1: float, int8_top1: float, kept_
     tries = []
     if res.ceiling is None:
         pass
+    elif ranked < n:
+        out.append(f"Ceiling of the {ranked} ranked layer(s): keeping them all as {res.keep_as} removes {share:.0f} % "
+                   "of the INT8 logit error; what every layer could remove is not measured.")
     elif share < LOW_CEILING_SHARE:
-        out.append(f"Ceiling: keeping all {ranked} ranked layer(s) as {res.keep_as} removes only {share:.0f} % of the "
+        out.append(f"Ceiling: keeping all {ranked} layers as {res.keep_as} removes only {share:.0f} % of the "
                    f"INT8 logit error, so the error is mostly not in what the yaml can keep"
                    + (" (the int8 weights stay int8 under node_info)" if res.keep_as == "int16" else "")
                    + "; more kept layers will not fix it.")
     else:
-        out.append(f"Ceiling: keeping all {ranked} ranked layer(s) removes {share:.0f} % of the INT8 logit error, "
+        out.append(f"Ceiling: keeping all {ranked} layers removes {share:.0f} % of the INT8 logit error, "
                    f"the {k} chosen {got:.0f} % (on the ranking images): the error is in the activations, spread over more layers than the "
                    "budget allows.")
         if k >= res.budget_k:
@@ -336,7 +339,7 @@ def explain(res: "SensitivityResult", float_top1: float, int8_top1: float, kept_
     if res.scheme != "bpu":
         tries.append("per-channel weights (--scheme bpu)")
     tries.append("more and more varied calibration images (--count; about 100 from the deployment domain)")
-    if res.ceiling is not None and share < LOW_CEILING_SHARE:
+    if res.ceiling is not None and share < LOW_CEILING_SHARE and ranked == n:
         tries.append("quantisation-aware training")
     if res.keep_as == "int16" and registry.BOARDS[res.board].march in node_info.ALL_INT16_MARCHES:
         tries.append(f"the whole model in int16 on the board ({node_info.ALL_INT16_LINE})")

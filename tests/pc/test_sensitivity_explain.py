@@ -63,7 +63,8 @@ def test_a_short_ranking_and_a_short_training_are_named():
     out = S.explain(res, 96.0, 90.0, 90.2, 500, epochs_note="trained 1 epoch")
     t = text(out)
     assert "barely beat all-INT8 (+0.20 points, 1 image(s), within noise)" in t
-    assert "Only 3 of 44 layers were ranked" in t and "all 3 ranked layer(s) as float" in t
+    assert "Only 3 of 44 layers were ranked" in t and "Ceiling of the 3 ranked layer(s): keeping them all as float" in t
+    assert "not measured" in t and "will not fix" not in t and "quantisation-aware" not in t
     assert "int8 weights" not in t and "per-channel weights (--scheme bpu)" in t
     assert "set_all_nodes_int16" not in t and out[-1] == "trained 1 epoch"
 
