@@ -106,12 +106,14 @@ def require_s_keys(cfg: Dict, board) -> None:
 
 def yaml_text(key: str, board, onnx_model: str, cal_data_dir: str, working_dir: str, run_from: str,
               yuv_range: str, mean_value: str, scale_value: str, input_name: str = "data",
-              command: Optional[str] = None, calib_hint: Optional[str] = None, keep_nodes: Sequence[str] = ()) -> str:
+              command: Optional[str] = None, calib_hint: Optional[str] = None, keep_nodes: Sequence[str] = (),
+              spec: Optional[registry.ModelSpec] = None, config_name: Optional[str] = None) -> str:
     """The hb_compile config for ``key`` on the S board ``board``, as text with explanatory comments
-    (``mean_value`` / ``scale_value``: the yaml values, as :func:`helpers.pc.mapper.generate_yaml` writes them)."""
+    (``mean_value`` / ``scale_value``: the yaml values, as :func:`helpers.pc.mapper.generate_yaml` writes them;
+    ``spec``: ``key``'s registry entry at another input size; ``config_name``: the file name the header names)."""
     from helpers.pc import node_info
 
-    spec, b = registry.get(key), registry.board(board)
+    spec, b = spec or registry.get(key), registry.board(board)
     if not b.is_s:
         raise HelpersError(f"{b.name} is not an S-series board; its config is a mapper yaml (helpers.pc.mapper)")
     nv12.check_range(yuv_range)
@@ -119,7 +121,7 @@ def yaml_text(key: str, board, onnx_model: str, cal_data_dir: str, working_dir: 
     nv12.check_even(h, w)
     space = nv12.YAML_SPACE_AND_RANGE[yuv_range]
     other = "full" if yuv_range == "limited" else "limited"
-    name = spec.yaml_name(b)
+    name = config_name or spec.yaml_name(b)
     keep_model, _ = node_info.yaml_lines(b.march, keep_nodes)
     pub = spec.published_for(b.key)
     lines: List[str] = [

@@ -30,11 +30,12 @@ the layers with hard-to-quantise ranges; the ``.bin``'s own accuracy comes only 
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -59,6 +60,7 @@ class Labelled:
     feeds: List[np.ndarray]
     targets: np.ndarray
     describe: str
+    split: str = ""
 
 
 def load_labelled(data, size, mean, std, num_outputs: int, labels: Optional[Sequence[str]], split: str = "val",
@@ -76,7 +78,8 @@ def load_labelled(data, size, mean, std, num_outputs: int, labels: Optional[Sequ
         idx = np.unique(np.linspace(0, len(images) - 1, limit).round().astype(int))
     feeds = [deployed_input(images.paths[i], size, mean, std)
              for i in tqdm(idx, desc=f"load {split}", unit="img", disable=not progress, leave=False)]
-    return Labelled(feeds, targets[idx], f"{images.describe()}, {len(idx)} images")
+    what = images.describe() if len(idx) == len(images) else f"{len(idx)} images of {images.describe()}"
+    return Labelled(feeds, targets[idx], what, split)
 
 
 @dataclass
@@ -138,6 +141,8 @@ class SensitivityResult:
     report_data: str = ""
     report_images: int = 0
     seconds: Dict[str, float] = field(default_factory=dict)
+    rank_images: int = 0              # images the layers were ranked on
+    rank_split: str = ""
 
     @property
     def analysis_s(self) -> float:
@@ -184,9 +189,8 @@ class SensitivityResult:
             lines.append(f"on {self.report_data}: float {f.top1:.2f} %, all-INT8 {q.top1:.2f} %"
                          + (f", {len(self.chosen)} layer(s) kept ({100.0 * len(self.chosen) / self.n_layers:.1f} % of "
                             f"{self.n_layers}) {self.report['kept'].top1:.2f} %" if "kept" in self.report else ""))
-            if self.met() is not None:
-                lines.append(f"target (within {self.target:g} point of float, at most {self.budget_k} layer(s)): "
-                             f"{'met' if self.met() else 'MISSED'}")
+            if "kept" in self.report and self.report_images:
+                lines += explain(self, f.top1, q.top1, self.report["kept"].top1, self.report_images)
         lines.append("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in self.seconds.items())
                      + f"; analysis {self.analysis_s:.1f} s")
         return "\n".join(lines)
@@ -209,48 +213,167 @@ class SensitivityResult:
                 "ceiling_share": round(self.ceiling_share(), 1), "kept_nodes": list(self.chosen)}
 
     def plot(self, path=None, limit: int = 20):
-        """Logit error against float per layer (ranked), and the top-k curve. Saved to ``path`` when given."""
-        import matplotlib.pyplot as plt
+        """The figure (a :class:`matplotlib.figure.Figure`, :mod:`helpers.pc.plotting`): left, how much keeping
+        each ranked layer changes the logit error against all-INT8 (a difference, so layers a few thousandths
+        apart stay apart); right, the logit error with the top 1..k layers kept, next to all-INT8 and the
+        ceiling. Written to ``path`` as PNG when given."""
+        from helpers.pc import plotting
 
         shown = self.layers[:limit]
-        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [3, 1]})
-        ax.bar(range(len(shown)), [s.logit_err for s in shown], color="#1f77b4")
-        ax.axhline(self.baseline.logit_err, color="#d62728", ls="--", lw=1, label="all layers INT8")
-        if self.ceiling is not None and self.mode == "keep":
-            ax.axhline(self.ceiling.logit_err, color="#2ca02c", ls=":", lw=1.2,
-                       label=f"all layers kept as {self.keep_as} (ceiling)")
-        ax.set_xticks(range(len(shown)))
-        ax.set_xticklabels([s.name.strip("/").replace("/", "\n", 1)[-28:] for s in shown], rotation=70,
-                           ha="right", fontsize=6)
-        ax.set_ylabel("logit error vs float (relative)")
-        ax.set_title(f"{'one layer kept as ' + self.keep_as if self.mode == 'keep' else 'only one layer INT8'}"
-                     f" ({self.rank_data.split(',')[0]})", fontsize=9)
-        ax.legend(fontsize=8)
+        base = self.baseline.logit_err
+        keep = self.mode == "keep"
+        fig = plotting.figure((11.0, max(3.4, 1.5 + 0.24 * len(shown))))
+        ax, ax2 = fig.subplots(1, 2, width_ratios=[2.2, 1])
+        y = list(range(len(shown)))
+        diffs = [s.logit_err - base for s in shown]
+        ax.barh(y, diffs, color=["#2ca02c" if d < 0 else "#d62728" for d in diffs], height=0.7)
+        ax.set_yticks(y, [short_name(s.name) for s in shown], fontsize=7)
+        ax.invert_yaxis()                                   # rank 1 on top
+        ax.axvline(0.0, color="black", lw=0.8)
+        ax.set_xlabel(f"logit error minus all-INT8's {base:.4f}  (< 0: closer to float)" if keep else
+                      f"logit error minus all-INT8's {base:.4f}")
+        what = f"one layer kept as {self.keep_as}" if keep else "only one layer INT8"
+        ranked = f"{len(self.layers)} of {self.n_layers} layers" if len(self.layers) < self.n_layers else \
+            f"all {self.n_layers} layers"
+        ax.set_title(f"{what}: {ranked} ranked, top {len(shown)} shown", fontsize=9)
         ks = list(range(0, len(self.cumulative) + 1))
-        ax2.plot(ks, [self.baseline.logit_err] + [s.logit_err for s in self.cumulative], "o-", label="INT8, top-k kept")
-        ax2.set_xlabel("layers kept")
+        vals = [base] + [s.logit_err for s in self.cumulative]
+        ax2.plot(ks, vals, "o-", color="#1f77b4", label="top-k layers kept")
+        ax2.axhline(base, color="#d62728", ls="--", lw=1, label="all layers INT8")
+        if self.ceiling is not None and keep:
+            ax2.axhline(self.ceiling.logit_err, color="#2ca02c", ls=":", lw=1.2,
+                        label=f"ceiling: all {len(self.layers)} ranked kept")
+            vals = vals + [self.ceiling.logit_err]
+        lo, hi = min(vals), max(vals)
+        pad = 0.1 * (hi - lo) if hi > lo else 0.05 * max(hi, 1e-3)
+        ax2.set_ylim(lo - pad, hi + pad)                    # the differences, not 0..max
+        ax2.set_xlabel("layers kept (k)")
         ax2.set_ylabel("logit error vs float")
         ax2.set_xticks(ks)
-        ax2.legend(fontsize=8)
+        ax2.set_title(f"chosen: top {len(self.chosen)} (budget {self.budget_k} of {self.n_layers})", fontsize=9)
+        fig.legend(*ax2.get_legend_handles_labels(), loc="outside lower center", ncols=3, fontsize=8, frameon=False)
         for a in (ax, ax2):
-            a.grid(axis="y", alpha=0.3)
-        fig.suptitle(f"{self.key or ''}: INT8 sensitivity per layer (scheme {self.scheme}, {self.calibration})",
+            a.grid(axis="x" if a is ax else "y", alpha=0.3)
+        fig.suptitle(f"{self.key or ''}: INT8 sensitivity per layer (scheme {self.scheme}, calibration "
+                     f"{self.calibration}), ranked on {self.rank_images or '?'} {self.rank_split} images",
                      fontsize=10)
-        fig.tight_layout()
         if path is not None:
-            fig.savefig(str(path), dpi=110)
+            plotting.save(fig, path)
         return fig
+
+    def png(self, limit: int = 20) -> bytes:
+        """:meth:`plot` as PNG bytes (a notebook: ``IPython.display.Image(result.png())``)."""
+        from helpers.pc import plotting
+
+        return plotting.png(self.plot(limit=limit))
+
+
+#: below this share of the INT8 logit error removed by keeping every ranked layer, the error is not in the
+#: activations the yaml can keep (a judgement for the advice text, not a measured threshold)
+LOW_CEILING_SHARE = 30.0
+#: a top-1 difference of at most this many images is called noise in the advice text
+NOISE_IMAGES = 2
+
+
+def explain(res: "SensitivityResult", float_top1: float, int8_top1: float, kept_top1: float, images: int,
+            epochs_note: str = "") -> List[str]:
+    """What a result with kept layers says, in sentences made from its numbers: whether it met the target,
+    how the kept layers compare with all-INT8, what the ceiling (every ranked layer kept) says about where
+    the error is, and what to try next. ``float_top1``/``int8_top1``/``kept_top1``: % top-1 on ``images``
+    report images (all-INT8 with the same scheme as the kept model); ``epochs_note``: a sentence to add
+    when the model was trained briefly."""
+    if images < 1:
+        raise HelpersError("explain() needs the number of images the top-1 values were measured on")
+    one = 100.0 / images
+    d_int8, d_kept = float_top1 - int8_top1, float_top1 - kept_top1
+    gain = kept_top1 - int8_top1
+    n_img = round(abs(kept_top1 - int8_top1) / one)
+    k, n = len(res.chosen), res.n_layers
+    what = f"{k} of {n} layer(s) kept as {res.keep_as}"
+    within = d_kept <= res.target + 1e-9 and k <= res.budget_k
+    out = [f"target: within {res.target:g} point of float with at most {res.budget_k} of {n} layers "
+           f"({100.0 * res.budget_k / n:.0f} %): {'met' if within else 'missed'}; float - INT8 is {d_int8:+.2f} "
+           f"points all-INT8 and {d_kept:+.2f} with {what} ({images} images, one image = {one:.2f} point)."]
+    if within:
+        return out + ([epochs_note] if epochs_note else [])
+    if d_int8 <= res.target + 1e-9:
+        out.append(f"All-INT8 is already within the target; the kept layers cost {-gain:.2f} points "
+                   f"({n_img} image(s)): keep none.")
+        return out + ([epochs_note] if epochs_note else [])
+    if gain <= 0 or n_img <= NOISE_IMAGES:
+        out.append(f"The kept layers {'do not beat' if gain <= 0 else 'barely beat'} all-INT8 ({gain:+.2f} points, "
+                   f"{n_img} image(s){', within noise' if n_img <= NOISE_IMAGES else ''}): they were ranked by logit "
+                   f"error on {res.rank_images or '?'} {res.rank_split or 'ranking'} images, and that gain did not "
+                   "carry over to top-1 here.")
+    else:
+        out.append(f"The kept layers recover {gain:.2f} points ({n_img} images) of the {d_int8:.2f} lost, "
+                   f"not enough for the target.")
+    ranked = len(res.layers)
+    if ranked < n:
+        out.append(f"Only {ranked} of {n} layers were ranked (RDK_SENS_LAYERS / --max-layers): rank all of them "
+                   "before concluding; the ceiling below covers only those.")
+    share = res.ceiling_share()
+    base = res.baseline.logit_err
+    got = 100.0 * (1.0 - res.cumulative[k - 1].logit_err / base) if res.cumulative and base > 0 and k else 0.0
+    tries = []
+    if res.ceiling is None:
+        pass
+    elif ranked < n:
+        out.append(f"Ceiling of the {ranked} ranked layer(s): keeping them all as {res.keep_as} removes {share:.0f} % "
+                   "of the INT8 logit error; what every layer could remove is not measured.")
+    elif share < LOW_CEILING_SHARE:
+        out.append(f"Ceiling: keeping all {ranked} layers as {res.keep_as} removes only {share:.0f} % of the "
+                   f"INT8 logit error, so the error is mostly not in what the yaml can keep"
+                   + (" (the int8 weights stay int8 under node_info)" if res.keep_as == "int16" else "")
+                   + "; more kept layers will not fix it.")
+    else:
+        out.append(f"Ceiling: keeping all {ranked} layers removes {share:.0f} % of the INT8 logit error, "
+                   f"the {k} chosen {got:.0f} % (on the ranking images): the error is in the activations, spread over more layers than the "
+                   "budget allows.")
+        if k >= res.budget_k:
+            tries.append(f"more layers (--budget / --max-k; the budget of {res.budget_k} is the limit here; each "
+                         "kept layer costs board speed)")
+    others = [t for t in ("kl", "max", "default") if t != res.calibration.split(" ")[0]]
+    tries.append(f"another calibration type (this run kept {res.calibration}; RDK_SENS_CALIBRATION or "
+                 f"--calibration-type {' / '.join(others)})")
+    if res.scheme != "bpu":
+        tries.append("per-channel weights (--scheme bpu)")
+    tries.append("more and more varied calibration images (--count; about 100 from the deployment domain)")
+    if res.ceiling is not None and share < LOW_CEILING_SHARE and ranked == n:
+        tries.append("quantisation-aware training")
+    if res.keep_as == "int16" and registry.BOARDS[res.board].march in node_info.ALL_INT16_MARCHES:
+        tries.append(f"the whole model in int16 on the board ({node_info.ALL_INT16_LINE})")
+    out.append("Try: " + "; ".join(tries) + ".")
+    return out + ([epochs_note] if epochs_note else [])
+
+
+def short_name(name: str, width: int = 34) -> str:
+    """A node name short enough for a tick label: its last parts (``/stages/stages.2/stages.2.3/reparam_conv/Conv``
+    -> ``stages.2.3/reparam_conv/Conv``), cut from the left to ``width`` characters."""
+    parts = [p for p in name.split("/") if p]
+    text = "/".join(parts[-3:]) if parts else name
+    return text if len(text) <= width else "..." + text[-(width - 3):]
+
+
+def _progress(say: Callable[[str], None], done: int, total: int, elapsed: float) -> None:
+    """One line about every tenth of ``total`` (and at the end), with the time left at the pace so far."""
+    if done != total and done % max(1, -(-total // 10)) != 0:
+        return
+    left = elapsed / done * (total - done)
+    say(f"  {done}/{total} layers, {elapsed:.0f} s" + (f", about {left:.0f} s left" if done < total else ""))
 
 
 def analyse(onnx_path, calib_dir, rank: Labelled, board: str = "x5", scheme: str = "bpu",
             calibration_type: str = "default", mode: str = "keep", ops: Sequence[str] = DEFAULT_OPS,
             budget: float = DEFAULT_BUDGET, max_k: Optional[int] = None, target: float = DEFAULT_TARGET,
             count: Optional[int] = None, report: Optional[Labelled] = None, progress: bool = True,
-            max_layers: Optional[int] = None) -> SensitivityResult:
+            max_layers: Optional[int] = None, log: Optional[Callable[[str], None]] = None) -> SensitivityResult:
     """Rank the candidate layers of ``onnx_path`` (see the module doc) and choose the ones to keep.
 
     ``max_layers``: rank only the first N candidates in graph order (a quick look, e.g. in CI);
-    the budget still counts every candidate layer.
+    the budget still counts every candidate layer. ``progress``: tqdm bars; ``log``: plain progress lines
+    instead (each phase, and the ranking about every tenth of the layers with the time left), which read
+    the same in a terminal, a headless notebook run and JupyterLab.
     """
     import onnx
     from tqdm.auto import tqdm
@@ -268,6 +391,7 @@ def analyse(onnx_path, calib_dir, rank: Labelled, board: str = "x5", scheme: str
     methods = precision.methods(calibration_type)
     src = Path(onnx_path)
     seconds: Dict[str, float] = {}
+    say = log or (lambda text: None)
     t0 = time.perf_counter()
     float_be, info, mean, std, meta = Q._float_io(src)
     files = Q.calibration_files(calib_dir)
@@ -277,6 +401,7 @@ def analyse(onnx_path, calib_dir, rank: Labelled, board: str = "x5", scheme: str
         files = pick(files, count)
     reader = Q._reader_class()(files, info.name, info.hw, mean, std)
     choices = [sch.per_channel] if sch.per_channel is not None else [False, True]
+    say(f"sensitivity: calibrating ({', '.join(m.label for m in methods)}; {len(files)} samples)")
     with tempfile.TemporaryDirectory(prefix="rdk-sens-") as tmpd:
         tmp = Path(tmpd)
         pre = Q.prepared(src, tmp)
@@ -297,6 +422,8 @@ def analyse(onnx_path, calib_dir, rank: Labelled, board: str = "x5", scheme: str
         t0 = time.perf_counter()
         measure = Measure(src, rank)
         baseline = measure(base_path, "all int8", "-")
+        say(f"sensitivity: ranking {len(cand)} of {n_layers} layers on {len(rank.feeds)} images "
+            f"(each {'kept as ' + how if mode == 'keep' else 'alone in int8'} in turn)")
 
         def variant(kept: Sequence[str], tag: str) -> Path:
             out = tmp / f"v_{tag}.onnx"
@@ -312,6 +439,7 @@ def analyse(onnx_path, calib_dir, rank: Labelled, board: str = "x5", scheme: str
             s = measure(variant([name], f"layer{i}"), name, op)
             s.seconds = round(time.perf_counter() - t1, 3)
             scores.append(s)
+            _progress(say, i + 1, len(cand), time.perf_counter() - t0)
         if mode == "keep":   # closest to float when kept first
             scores.sort(key=lambda s: (s.logit_err, -s.agreement))
         else:                # furthest from float when quantised alone first
@@ -320,6 +448,7 @@ def analyse(onnx_path, calib_dir, rank: Labelled, board: str = "x5", scheme: str
         t0 = time.perf_counter()
         budget_k = max(1, int(budget * n_layers + 1e-9))
         k_max = min(budget_k if max_k is None else max_k, len(cand))
+        say(f"sensitivity: top 1..{k_max} kept together, then the ceiling (all {len(cand)} kept)")
         cumulative = [measure(variant([s.name for s in scores[:k]], f"top{k}"), f"top {k}", "-")
                       for k in range(1, k_max + 1)]
         k_best = 1 + int(np.argmin([round(s.logit_err, 6) for s in cumulative]))   # ties: the fewest layers
@@ -330,8 +459,8 @@ def analyse(onnx_path, calib_dir, rank: Labelled, board: str = "x5", scheme: str
                                 calibration=best.method, mode=mode, rank_data=rank.describe, layers=scores,
                                 n_layers=n_layers, budget_k=budget_k, baseline=baseline,
                                 float_top1_rank=measure.float_top1, cumulative=cumulative, chosen=chosen,
-                                ceiling=ceiling,
-                                target=target, seconds=seconds)
+                                ceiling=ceiling, target=target, seconds=seconds,
+                                rank_images=len(rank.feeds), rank_split=rank.split)
         if report is not None:
             t0 = time.perf_counter()
             m2 = Measure(src, report)
@@ -344,11 +473,34 @@ def analyse(onnx_path, calib_dir, rank: Labelled, board: str = "x5", scheme: str
     return res
 
 
+_OUTPUT_RE = re.compile(r"-> (\S+?)(\.bin|\.hbm)\b")
+_SHAPE_RE = re.compile(r"(--input-shape \S+ )\S+")
+
+
+def retitle(header: Sequence[str], cfg: Dict, base_name: str, name: str) -> str:
+    """The comment ``header`` of the yaml ``base_name``, made true for its copy ``name`` with the body ``cfg``:
+    the build command names ``name``, the output file is the body's ``output_model_file_prefix`` and the
+    checker's input shape the body's ``input_shape`` (the header of a copied yaml otherwise names the
+    original file and, for a model built at another size, the registry's size)."""
+    mp, ip = cfg.get("model_parameters") or {}, cfg.get("input_parameters") or {}
+    prefix, shape = mp.get("output_model_file_prefix"), ip.get("input_shape")
+    lines = []
+    for ln in header:
+        ln = ln.replace(f"--config {base_name}", f"--config {name}")
+        if prefix:
+            ln = _OUTPUT_RE.sub(lambda m: f"-> {prefix}{m.group(2)}", ln)
+        if shape:
+            ln = _SHAPE_RE.sub(lambda m: f"{m.group(1)}{str(shape).replace(' ', '')}", ln)
+        lines.append(ln)
+    return "\n".join(lines)
+
+
 def variant_yaml(key: Optional[str], board: str, nodes: Sequence[str], out, base=None, overwrite: bool = False) -> Path:
     """A mapper yaml that keeps ``nodes`` (node_info int16 on X5, run_on_cpu on X3).
 
-    ``base``: a mapper yaml to copy (its comment header is kept); default: the registry yaml of
-    ``key`` on ``board`` with paths relative to ``out``.
+    ``base``: a mapper yaml to copy (its comment header is kept, with the config name, the output file
+    and the input shape it names set to the variant's own, :func:`retitle`); default: the registry yaml
+    of ``key`` on ``board`` with paths relative to ``out``.
     """
     from helpers.pc import mapper, node_info
 
@@ -358,7 +510,8 @@ def variant_yaml(key: Optional[str], board: str, nodes: Sequence[str], out, base
 
         cfg = mapper.load_config(base)
         march = (cfg.get("model_parameters") or {}).get("march") or registry.board(board).march
-        header = "\n".join(ln for ln in Path(base).read_text(encoding="utf-8").splitlines() if ln.startswith("#"))
+        header = retitle([ln for ln in Path(base).read_text(encoding="utf-8").splitlines() if ln.startswith("#")],
+                         cfg, Path(base).name, out.name)
         body = yaml.safe_dump(node_info.apply(cfg, march, nodes), sort_keys=False, default_flow_style=False)
         note = (f"# {len(nodes)} node(s) kept above int8 by python -m helpers sensitivity "
                 f"({'node_info int16' if node_info.keep_as(march) == 'int16' else 'run_on_cpu'})")
@@ -376,9 +529,6 @@ def variant_yaml(key: Optional[str], board: str, nodes: Sequence[str], out, base
 
 
 def cmd_sensitivity(args) -> int:
-    import matplotlib
-
-    matplotlib.use("Agg")
     from helpers.board.meta import labels_from_metadata
     from helpers.pc import quantize as Q
 
@@ -396,9 +546,7 @@ def cmd_sensitivity(args) -> int:
     print(res.summary())
     stem = Path(args.onnx).with_suffix("")
     plot = Path(args.plot) if args.plot else stem.parent / f"{stem.name}_sensitivity.png"
-    import matplotlib.pyplot as plt
-
-    plt.close(res.plot(plot))
+    res.plot(plot)
     js = atomic_write_text(Path(args.json) if args.json else stem.parent / f"{stem.name}_sensitivity.json",
                            json.dumps(res.to_json(), indent=1) + "\n", overwrite=True)
     print(f"plot: {rel_to_repo(plot)}, JSON: {rel_to_repo(js)}")

@@ -172,12 +172,28 @@ class PipelineResults:
         if "kept_ok" in t:
             lines.append(f"INT8 drop with {t['kept_layers']} of {t['layers']} layers kept in {t['kept_as']}: "
                          f"{t['int8_kept_drop']:+.2f} points (target within {INT8_TOLERANCE:g} point with at most "
-                         f"{KEPT_BUDGET:.0%} of the layers: {'met' if t['kept_ok'] else 'MISSED'}); "
+                         f"{KEPT_BUDGET:.0%} of the layers: {'met' if t['kept_ok'] else 'MISSED, see below'}); "
                          f"analysis {t['analysis_s']:.0f} s")
         if self.seconds:
             lines.append("time: " + ", ".join(f"{k} {v:.0f} s" for k, v in self.seconds.items()) +
                          f"; total {self.wall_s:.0f} s")
+        if "kept_ok" in t:
+            lines += ["", "The kept layers:"] + [f"  {x}" for x in self.explain_kept()]
         return "\n".join(lines)
+
+    def explain_kept(self) -> List[str]:
+        """:func:`helpers.pc.sensitivity.explain` for the val-split stages: the kept layers against all-INT8
+        with the same (BPU-like) scheme, the ceiling, and what to try when the target is missed."""
+        from helpers.pc.sensitivity import explain
+
+        if self.sensitivity is None:
+            raise HelpersError("no sensitivity analysis in these results; run Pipeline.sensitivity() first")
+        f = self.stage(STAGE_FLOAT)
+        full = int(RECIPES.get(self.key, {}).get("epochs", DEFAULT_EPOCHS))
+        note = (f"This model trained {self.epochs} epoch(s), not the {full} the demo's targets assume: these numbers "
+                "show that the steps run, not how well INT8 can do." if self.epochs < full else "")
+        return explain(self.sensitivity, f.top1, self.stage(STAGE_INT8_BPU).top1, self.stage(STAGE_INT8_KEPT).top1,
+                       f.images, epochs_note=note)
 
     def to_json(self) -> Dict:
         doc = {"key": self.key, "img_size": self.img_size, "epochs": self.epochs, "board": self.board,
@@ -202,32 +218,43 @@ class PipelineResults:
         return doc
 
     def plot(self, path=None):
-        """One figure: top-1 and ms/image per stage. Saved to ``path`` when given."""
-        import matplotlib.pyplot as plt
+        """One figure (a :class:`matplotlib.figure.Figure`, :mod:`helpers.pc.plotting`): top-1 and ms/image
+        per stage, one bar per stage with its name on the left. The top-1 axis starts a little below the
+        lowest stage, so stages a point apart do not look equal. Written to ``path`` as PNG when given."""
+        from helpers.pc import plotting
 
         names = [s.stage for s in self.stages]
-        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3.4))
-        x = range(len(names))
-        ax.bar(x, [s.top1 for s in self.stages], color="#2ca02c")
-        lo = min(s.top1 for s in self.stages)
-        ax.set_ylim(max(0.0, lo - 5.0), 100.0)
-        ax.axhline(FLOAT_TARGET, color="grey", ls="--", lw=1)
-        ax.set_ylabel("top-1 on digits val (%)")
-        ax2.bar(x, [s.latency_ms for s in self.stages], color="#1f77b4")
-        ax2.set_ylabel("ms / image (this PC, batch 1)")
-        for a, vals, fmt in ((ax, [s.top1 for s in self.stages], "{:.2f}"),
-                             (ax2, [s.latency_ms for s in self.stages], "{:.2f}")):
-            for xi, v in zip(x, vals):
-                a.text(xi, v, fmt.format(v), ha="center", va="bottom", fontsize=8)
-            a.set_xticks(list(x))
-            a.set_xticklabels(names, rotation=15, ha="right", fontsize=8)
-            a.grid(axis="y", alpha=0.3)
+        fig = plotting.figure((10.0, max(2.6, 1.3 + 0.38 * len(names))))
+        ax, ax2 = fig.subplots(1, 2, sharey=True)
+        y = list(range(len(names)))
+        top1 = [s.top1 for s in self.stages]
+        ms = [s.latency_ms for s in self.stages]
+        ax.barh(y, top1, color="#2ca02c", height=0.6)
+        lo = min(top1 + [FLOAT_TARGET])
+        ax.set_xlim(max(0.0, lo - 5.0), 100.0 + 0.12 * (100.0 - max(0.0, lo - 5.0)))
+        ax.axvline(FLOAT_TARGET, color="grey", ls="--", lw=1)
+        ax.text(FLOAT_TARGET, -0.6, f" float target {FLOAT_TARGET:g} %", fontsize=7, color="grey", va="bottom")
+        ax.set_xlabel(f"top-1 on digits val (%), {self.stages[0].images if self.stages else '?'} images")
+        ax2.barh(y, ms, color="#1f77b4", height=0.6)
+        ax2.set_xlim(0.0, 1.25 * max(ms + [1e-3]))
+        ax2.set_xlabel("ms / image (this PC, batch 1)")
+        for a, vals in ((ax, top1), (ax2, ms)):
+            for yi, v in zip(y, vals):
+                a.text(v, yi, f" {v:.2f}", va="center", ha="left", fontsize=8)
+            a.grid(axis="x", alpha=0.3)
+        ax.set_yticks(y, names, fontsize=8)
+        ax.invert_yaxis()
         fig.suptitle(f"{self.key} on the bundled digits ({self.img_size}x{self.img_size}, {self.epochs} epochs)",
                      fontsize=10)
-        fig.tight_layout()
         if path is not None:
-            fig.savefig(str(path), dpi=110)
+            plotting.save(fig, path)
         return fig
+
+    def png(self) -> bytes:
+        """:meth:`plot` as PNG bytes (a notebook: ``IPython.display.Image(results.png())``)."""
+        from helpers.pc import plotting
+
+        return plotting.png(self.plot())
 
 
 class Pipeline:
@@ -360,23 +387,16 @@ class Pipeline:
 
     def mapper_yaml(self) -> Path:
         """The mapper yaml for this model at the digits' size (the board model is built from it)."""
-        import yaml as pyyaml
-
         from helpers.pc import mapper
 
         t0 = time.perf_counter()
         out = self._path(f"{self.key}_{self.board}.yaml")
         text = mapper.generate_yaml(self.key, self.board, onnx_model=f"{self.key}.onnx",
                                     cal_data_dir="calibration_data_rgb_f32", working_dir="build",
-                                    run_from=f"cd {rel_to_repo(self.out)}", command="python -m helpers demo")
-        cfg = pyyaml.safe_load(text)
-        h, w = self.deployed.input_size
-        cfg["input_parameters"]["input_shape"] = f"1x3x{h}x{w}"
-        cfg["model_parameters"]["output_model_file_prefix"] = self.deployed.bin_stem
-        header = "\n".join(ln for ln in text.splitlines() if ln.startswith("#") and "input-shape" not in ln)
-        body = pyyaml.safe_dump(cfg, sort_keys=False, default_flow_style=False)
-        atomic_write_text(out, f"{header}\n# (input_shape and output prefix set to the digits' {w}x{h} by the demo)\n\n"
-                               f"{body}", overwrite=True)
+                                    run_from=f"cd {rel_to_repo(self.out)}", command="python -m helpers demo",
+                                    calib_hint="written by the demo from the digits' train split",
+                                    input_size=self.deployed.input_size, config_name=out.name)
+        atomic_write_text(out, text, overwrite=True)
         self.results.files["yaml"] = rel_to_repo(out)
         self._timed("yaml", t0)
         return out
@@ -432,17 +452,18 @@ class Pipeline:
         rank = S.load_labelled(self.data, (self.size, self.size), self.spec.mean, self.spec.std, len(classes),
                                classes, split="train", limit=RANK_IMAGES, progress=self.progress)
         res = S.analyse(onnx_file, calib_dir, rank, board=self.board, budget=KEPT_BUDGET, target=INT8_TOLERANCE,
-                        progress=self.progress, max_layers=self.max_layers, calibration_type=self.calibration_type)
+                        progress=self.progress, max_layers=self.max_layers, calibration_type=self.calibration_type,
+                        log=None if self.progress else self.log)
         self.results.sensitivity = res
         variant = S.variant_yaml(self.key, self.board, res.chosen, self._path(f"{self.key}_{self.board}_kept.yaml"),
                                  base=base_yaml, overwrite=True)
         atomic_write_text(self._path("sensitivity.json"), json.dumps(res.to_json(), indent=1) + "\n", overwrite=True)
-        import matplotlib.pyplot as plt
-
-        plt.close(res.plot(self._path("sensitivity.png")))
+        res.plot(self._path("sensitivity.png"))
         self.results.files["kept_yaml"] = rel_to_repo(variant)
         self._timed("sensitivity", t0)
         t0 = time.perf_counter()
+        if not self.progress:
+            self.log("sensitivity: the INT8 previews with the BPU-like scheme, all-INT8 and with the kept layers")
         quantize(onnx_file, calib_dir, self._path(f"{self.key}_int8_bpu.onnx"), overwrite=True, scheme="bpu",
                  calibration_type=self.calibration_type)
         # the INT8 preview honours the yaml variant's choice (its node_info / run_on_cpu and calibration_type)
@@ -473,11 +494,9 @@ class Pipeline:
 
     def save(self, record: bool = False) -> Path:
         """``results.json`` and ``demo.png`` in the output folder; ``record``: also data/results/demo.json."""
-        import matplotlib.pyplot as plt
-
         path = atomic_write_text(self._path(RESULTS), json.dumps(self.results.to_json(), indent=1, default=str) + "\n",
                                  overwrite=True)
-        plt.close(self.results.plot(self._path("demo.png")))
+        self.results.plot(self._path("demo.png"))
         if record:
             from helpers.board.records import record_and_report
 
@@ -531,12 +550,9 @@ def run_pipeline(out=None, epochs: Optional[int] = None, key: str = DEFAULT_KEY,
 
 
 def cmd_demo(args) -> int:
-    import matplotlib
-
     from helpers.training.config import TrainConfig
 
     TrainConfig(epochs=args.epochs or 1, img_size=args.img_size, seed=args.seed).validate()  # before any work
-    matplotlib.use("Agg")
     t0 = time.perf_counter()
     res = run_pipeline(out=args.out, epochs=args.epochs, key=args.key, img_size=args.img_size, board=args.board,
                        overwrite=args.overwrite, record=args.record, seed=args.seed, skip_train=args.skip_train)

@@ -65,9 +65,12 @@ def test_pipeline_end_to_end_on_a_tiny_dataset(tmp_path):
     from test_train import make_dataset
 
     data = make_dataset(tmp_path / "data", n_train=6, n_val=4)
-    p = D.Pipeline(out=tmp_path / "run", epochs=1, img_size=32, data=data, progress=False, log=lambda *a: None)
+    said = []
+    p = D.Pipeline(out=tmp_path / "run", epochs=1, img_size=32, data=data, progress=False, log=said.append)
     p.max_layers, p.calibration_type = 1, "max"   # one layer, one calibration: keeps this test short
     res = p.run()
+    # without progress bars the ranking still says where it is, as plain lines
+    assert any(x.startswith("sensitivity: ranking 1 of ") for x in said) and "  1/1 layers, " in "\n".join(said)
     p.save()
     board = onnx.load(str(p.out / "MobileOne_S0_32x32_nv12.onnx"))
     meta = {m.key: m.value for m in board.metadata_props}
@@ -90,7 +93,12 @@ def test_pipeline_end_to_end_on_a_tiny_dataset(tmp_path):
     cfg = yaml.safe_load((p.out / "mobileone_s0_x5.yaml").read_text())
     assert cfg["input_parameters"]["input_shape"] == "1x3x32x32"
     # the variant keeps the chosen layer in int16 (node_info), and the kept INT8 preview honours it
-    kept = yaml.safe_load((p.out / "mobileone_s0_x5_kept.yaml").read_text())
+    kept_text = (p.out / "mobileone_s0_x5_kept.yaml").read_text()
+    kept = yaml.safe_load(kept_text)
+    # its header names its own config, the digits-size output file and input shape (not the registry's 224)
+    header = "\n".join(ln for ln in kept_text.splitlines() if ln.startswith("#"))
+    assert "--config mobileone_s0_x5_kept.yaml" in header and "-> MobileOne_S0_32x32_nv12.bin" in header
+    assert "1x3x32x32" in header and "224" not in header
     chosen = res.sensitivity.chosen
     assert len(chosen) == 1 and kept["model_parameters"]["node_info"] == {
         chosen[0]: {"ON": "BPU", "InputType": "int16", "OutputType": "int16"}}
@@ -103,3 +111,50 @@ def test_pipeline_end_to_end_on_a_tiny_dataset(tmp_path):
     assert raw.size == 3 * 32 * 32 and 0 <= raw.min() and raw.max() <= 255
     # re-running into its own folder is allowed (the folder is marked as the demo's)
     D.Pipeline(out=tmp_path / "run", epochs=1, img_size=32, data=data, progress=False, log=lambda *a: None)
+
+
+def _with_kept(float_top1, bpu_top1, kept_top1, epochs):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "pc"))
+    from test_sensitivity_explain import result
+
+    r = _results(float_top1, float_top1, bpu_top1)
+    r.epochs = epochs
+    r.stages += [_row(D.STAGE_INT8_BPU, bpu_top1), _row(D.STAGE_INT8_KEPT, kept_top1)]
+    r.sensitivity = result()
+    return r
+
+
+def test_report_explains_a_missed_kept_target_in_words():
+    miss = _with_kept(96.0, 88.89, 88.0, epochs=1).report()
+    assert "MISSED, see below" in miss
+    words = miss.split("The kept layers:", 1)[1]
+    assert "do not beat all-INT8" in words and "Try: " in words and "(400 images, one image = 0.25 point)" in words
+    assert f"trained 1 epoch(s), not the {D.DEFAULT_EPOCHS}" in words
+    met = _with_kept(96.0, 94.0, 95.5, epochs=D.DEFAULT_EPOCHS).report()
+    words = met.split("The kept layers:", 1)[1]
+    assert "MISSED" not in met and ": met;" in words and "Try: " not in words and "epoch" not in words
+
+
+def test_plot_is_an_agg_figure_with_readable_labels():
+    from matplotlib.figure import Figure
+
+    r = _with_kept(96.0, 88.9, 88.0, epochs=3)
+    fig = r.plot()
+    assert type(fig) is Figure
+    fig.canvas.draw()
+    rend, box = fig.canvas.get_renderer(), fig.bbox
+    names = [t for t in fig.axes[0].get_yticklabels() if t.get_text()]
+    assert [t.get_text() for t in names] == [s.stage for s in r.stages]
+    shown = [t for a in fig.axes for t in a.get_xticklabels()   # the ticks inside the axis range are drawn
+             if t.get_text() and min(a.get_xlim()) <= t.get_position()[0] <= max(a.get_xlim())]
+    for t in names + shown:
+        e = t.get_window_extent(rend)
+        assert box.x0 - 1 <= e.x0 and e.x1 <= box.x1 + 1 and box.y0 - 1 <= e.y0 and e.y1 <= box.y1 + 1, t.get_text()
+    lo, hi = fig.axes[0].get_xlim()
+    assert 80.0 <= lo <= 88.0, "the top-1 axis starts near the lowest stage, so a point's difference shows"
+    png = r.png()
+    assert (int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")) == (
+        round(fig.get_figwidth() * fig.dpi), round(fig.get_figheight() * fig.dpi))
