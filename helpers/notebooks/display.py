@@ -63,13 +63,55 @@ def _in_ipython() -> bool:
 
 
 def show(obj) -> None:
-    """``display`` in IPython, ``print`` elsewhere (figures are skipped outside IPython)."""
-    if _in_ipython():
+    """``display`` in IPython, ``print`` elsewhere; a matplotlib figure goes to :func:`show_figure`
+    (and is skipped outside IPython)."""
+    if hasattr(obj, "savefig"):
+        show_figure(obj)
+    elif _in_ipython():
         from IPython.display import display
 
         display(obj)
-    elif not hasattr(obj, "savefig"):
+    else:
         print(obj)
+
+
+#: dots per inch of the figures the notebooks show: the 12 x 4 in prediction chart is 1080 x 360 px
+FIGURE_DPI = 90
+
+
+def new_figure(figsize: Tuple[float, float], dpi: float = FIGURE_DPI):
+    """A ``matplotlib.figure.Figure`` on its own Agg canvas, made without pyplot (white, ``figsize`` in inches).
+
+    pyplot keeps each figure it makes in a registry until it is closed, and the inline backend's
+    post-execute hook (matplotlib-inline ``flush_figures``) shows and closes every figure there. ``comm``
+    runs that hook after each comm message too, and under ipykernel 7 a widget's message may be handled on
+    a subshell thread: the hook then rendered, on that thread, a chart the widget callback was still
+    drawing between ``plt.subplots`` and ``plt.close`` (two threads on one Figure: a shifted frame, cut
+    edges, a stray copy in JupyterLab's log console). A figure made here is in no registry, so no hook
+    can take it; :func:`show_figure` shows it. Every figure in ``helpers`` is made this way (a test checks).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, dpi=dpi, facecolor="white")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def png_bytes(fig) -> bytes:
+    """``fig`` rendered by Agg as PNG at its own dpi and size: exactly figsize x dpi pixels (no tight crop)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=fig.dpi, bbox_inches=fig.bbox_inches, facecolor=fig.get_facecolor())
+    return buf.getvalue()
+
+
+def show_figure(fig) -> None:
+    """Show ``fig`` as a PNG rendered here (:func:`png_bytes`), not by the inline backend, whose "tight"
+    crop changes the size from one render to the next; outside IPython nothing is shown."""
+    if _in_ipython():
+        from IPython.display import Image, display
+
+        display(Image(data=png_bytes(fig), format="png"))
 
 
 class _Stream(io.TextIOBase):

@@ -345,3 +345,45 @@ def test_a_stale_board_model_is_reported_not_silently_replaced(models, photo, ca
     assert board.read_bytes() == before
     a = d.compare_paths()
     assert not a.contract_ok and not a.ok and "is older than" in str(a)
+
+
+# ------------------------------------------------------------------ figures (the figure contract)
+
+def test_the_prediction_chart_is_1080x360_and_never_in_pyplot(models, photo, monkeypatch):
+    """The chart the notebook and its widget show: exactly 12 x 4 in at 90 dpi, and while it is drawn pyplot
+    holds no figure, so matplotlib-inline's flush_figures (run after a comm message, maybe on a subshell
+    thread) has nothing to show or close half-drawn."""
+    import matplotlib.pyplot as plt
+    from IPython.core.interactiveshell import InteractiveShell
+    from matplotlib.figure import Figure
+
+    from helpers.notebooks.display import collect_outputs
+
+    d = demo(photo)
+    d.load()
+    r = d.predict()
+    seen = []
+    suptitle = Figure.suptitle
+
+    def spy(self, *a, **kw):  # the chart is half-drawn here: what could a flush take?
+        seen.append(list(plt.get_fignums()))
+        return suptitle(self, *a, **kw)
+
+    monkeypatch.setattr(Figure, "suptitle", spy)
+    plt.close("all")
+    InteractiveShell.instance()
+    try:
+        outputs = collect_outputs(lambda: d.show_prediction(r))
+        nv12 = collect_outputs(d.show_nv12)
+    finally:
+        InteractiveShell.clear_instance()
+    assert seen == [[], []] and plt.get_fignums() == []
+    assert _png_sizes(outputs) == [(1080, 360)]       # 12 x 4 in at 90 dpi
+    assert _png_sizes(nv12) == [(1260, 342)]           # 14 x 3.8 in at 90 dpi
+
+
+def _png_sizes(outputs):
+    import base64
+
+    pngs = [o["data"]["image/png"] for o in outputs if "image/png" in o.get("data", {})]
+    return [Image.open(io.BytesIO(p if isinstance(p, bytes) else base64.b64decode(p))).size for p in pngs]
