@@ -117,8 +117,8 @@ def show_figure(fig) -> None:
 class _Stream(io.TextIOBase):
     """A ``sys.stdout``/``sys.stderr`` stand-in that appends its text to an output list (see collect_outputs)."""
 
-    def __init__(self, outputs: list, name: str):
-        self.outputs, self.name = outputs, name
+    def __init__(self, outputs: list, name: str, changed: Callable[[], None]):
+        self.outputs, self.name, self.changed = outputs, name, changed
 
     def writable(self) -> bool:
         return True
@@ -130,11 +130,15 @@ class _Stream(io.TextIOBase):
                 last["text"] += text
             else:
                 self.outputs.append({"output_type": "stream", "name": self.name, "text": text})
+            if "\n" in text:
+                self.changed()
         return len(text)
 
 
-def collect_outputs(fn: Callable[[], None]) -> Tuple[dict, ...]:
-    """Run ``fn()`` in IPython and return what it printed and displayed, in order, as nbformat outputs.
+def collect_outputs(fn: Callable[[], None], on_change: Optional[Callable[[Tuple[dict, ...]], None]] = None
+                    ) -> Tuple[dict, ...]:
+    """Run ``fn()`` in IPython and return what it printed and displayed, in order, as nbformat outputs;
+    ``on_change(outputs)`` is called with the outputs so far after each display, clear and finished line.
 
     For an ipywidgets ``Output`` filled while a cell runs: ``out.outputs = collect_outputs(...)`` instead
     of ``with out:``. The context manager asks the *frontend* to route the cell's messages into the
@@ -144,6 +148,13 @@ def collect_outputs(fn: Callable[[], None]) -> Tuple[dict, ...]:
     timeout, or forever with no timeout (jupyter/nbclient issue 312). Gathered here, in the kernel, the
     outputs reach the widget as its state: any frontend shows them, none has to answer anything.
     Outside IPython ``fn`` just runs (its prints go to stdout) and the result is empty.
+
+    In a widget callback, ``on_change=lambda o: setattr(out, "outputs", o)`` shows the outputs as they come
+    (:func:`helpers.notebooks.widgets.interactive`). ``with out:`` did too, but the frontend then sends each
+    captured output back to the kernel as the widget's new state, and JupyterLab (``commsOverSubshells``)
+    sends those messages to a kernel subshell, whose busy -> idle for each of them, published while the main
+    thread was still working, left JupyterLab's status reading Idle through a 10 s model export. State set
+    by the kernel is not sent back: the status stays Busy until the callback returns.
     """
     if not _in_ipython():
         fn()
@@ -153,17 +164,23 @@ def collect_outputs(fn: Callable[[], None]) -> Tuple[dict, ...]:
 
     outputs: list = []
 
+    def changed() -> None:
+        if on_change is not None:
+            on_change(tuple(dict(o) for o in outputs))
+
     class Publisher(DisplayPublisher):
         def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kwargs):
             outputs.append({"output_type": "display_data", "data": data, "metadata": metadata or {}})
+            changed()
 
         def clear_output(self, wait=False):
             outputs.clear()
+            changed()
 
     ip = get_ipython()
     saved = ip.display_pub, sys.stdout, sys.stderr
     ip.display_pub = Publisher(shell=ip)
-    sys.stdout, sys.stderr = _Stream(outputs, "stdout"), _Stream(outputs, "stderr")
+    sys.stdout, sys.stderr = _Stream(outputs, "stdout", changed), _Stream(outputs, "stderr", changed)
     try:
         fn()
     finally:
