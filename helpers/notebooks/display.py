@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import Callable, List, Optional, Tuple
 
@@ -115,15 +116,23 @@ def show_figure(fig) -> None:
 
 
 class _Stream(io.TextIOBase):
-    """A ``sys.stdout``/``sys.stderr`` stand-in that appends its text to an output list (see collect_outputs)."""
+    """A ``sys.stdout``/``sys.stderr`` stand-in that appends the text written by one thread to an output list
+    (see collect_outputs); other threads write to ``other``, the stream it replaced."""
 
-    def __init__(self, outputs: list, name: str, changed: Callable[[], None]):
-        self.outputs, self.name, self.changed = outputs, name, changed
+    def __init__(self, outputs: list, name: str, changed: Callable[[], None], other=None):
+        self.outputs, self.name, self.changed, self.other = outputs, name, changed, other
+        self.thread = threading.get_ident()
 
     def writable(self) -> bool:
         return True
 
+    def flush(self) -> None:
+        if self.other is not None and threading.get_ident() != self.thread:
+            self.other.flush()
+
     def write(self, text: str) -> int:
+        if self.other is not None and threading.get_ident() != self.thread:
+            return self.other.write(text)
         if text:
             last = self.outputs[-1] if self.outputs else None
             if last is not None and last.get("output_type") == "stream" and last.get("name") == self.name:
@@ -163,6 +172,9 @@ def collect_outputs(fn: Callable[[], None], on_change: Optional[Callable[[Tuple[
     from IPython.core.displaypub import DisplayPublisher
 
     outputs: list = []
+    ip = get_ipython()
+    saved = ip.display_pub, sys.stdout, sys.stderr
+    thread = threading.get_ident()
 
     def changed() -> None:
         if on_change is not None:
@@ -170,17 +182,20 @@ def collect_outputs(fn: Callable[[], None], on_change: Optional[Callable[[Tuple[
 
     class Publisher(DisplayPublisher):
         def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kwargs):
+            if threading.get_ident() != thread:  # e.g. a cell run meanwhile on another subshell
+                return saved[0].publish(data, metadata, source, transient=transient, update=update, **kwargs)
             outputs.append({"output_type": "display_data", "data": data, "metadata": metadata or {}})
             changed()
 
         def clear_output(self, wait=False):
+            if threading.get_ident() != thread:
+                return saved[0].clear_output(wait)
             outputs.clear()
             changed()
 
-    ip = get_ipython()
-    saved = ip.display_pub, sys.stdout, sys.stderr
     ip.display_pub = Publisher(shell=ip)
-    sys.stdout, sys.stderr = _Stream(outputs, "stdout", changed), _Stream(outputs, "stderr", changed)
+    sys.stdout = _Stream(outputs, "stdout", changed, saved[1])
+    sys.stderr = _Stream(outputs, "stderr", changed, saved[2])
     try:
         fn()
     finally:

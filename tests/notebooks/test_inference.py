@@ -456,3 +456,31 @@ def _png_sizes(outputs):
 
     pngs = [o["data"]["image/png"] for o in outputs if "image/png" in o.get("data", {})]
     return [Image.open(io.BytesIO(p if isinstance(p, bytes) else base64.b64decode(p))).size for p in pngs]
+
+
+def test_collect_outputs_takes_only_its_own_thread_and_reports_each_line(capsys):
+    """Another thread's print (a cell run meanwhile on another subshell) stays out of the widget; each finished
+    line of its own reaches on_change at once."""
+    import threading
+
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from helpers.notebooks.display import collect_outputs
+
+    seen = []
+
+    def work():
+        print("step 1/2: a ...")
+        t = threading.Thread(target=print, args=("from another thread",))
+        t.start()
+        t.join()
+        print("step 2/2: b ...")
+
+    InteractiveShell.instance()
+    try:
+        outputs = collect_outputs(work, on_change=lambda o: seen.append("".join(x.get("text", "") for x in o)))
+    finally:
+        InteractiveShell.clear_instance()
+    assert [o["text"] for o in outputs] == ["step 1/2: a ...\nstep 2/2: b ...\n"]
+    assert seen == ["step 1/2: a ...\n", "step 1/2: a ...\nstep 2/2: b ...\n"]
+    assert "from another thread" in capsys.readouterr().out
