@@ -135,15 +135,28 @@ def load_stats() -> Dict[str, Dict]:
 # ------------------------------------------------------------------------------------------------
 # drawing
 # ------------------------------------------------------------------------------------------------
-def _plt():
+class _Figures:
+    """``figure`` and ``subplots`` like pyplot's, but each a ``matplotlib.figure.Figure`` on its own Agg canvas
+    (:func:`helpers.notebooks.display.new_figure`): no pyplot anywhere in ``helpers`` (a test checks)."""
+
+    @staticmethod
+    def figure(figsize):
+        from helpers.notebooks.display import new_figure
+
+        return new_figure(figsize, dpi=100)
+
+    @classmethod
+    def subplots(cls, *args, figsize, **kwargs):
+        fig = cls.figure(figsize)
+        return fig, fig.subplots(*args, **kwargs)
+
+
+def _plt() -> _Figures:
     import matplotlib
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    plt.rcParams.update({"font.size": 9, "axes.titlesize": 10, "figure.dpi": 100,
-                         "axes.spines.top": False, "axes.spines.right": False})
-    return plt
+    matplotlib.rcParams.update({"font.size": 9, "axes.titlesize": 10, "figure.dpi": 100,
+                                "axes.spines.top": False, "axes.spines.right": False})
+    return _Figures()
 
 
 def save_png(fig, path: Path, colours: Optional[int] = 96) -> Path:
@@ -156,9 +169,6 @@ def save_png(fig, path: Path, colours: Optional[int] = 96) -> Path:
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, metadata={"Software": None}, facecolor="white")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
     buf.seek(0)
     img = Image.open(buf).convert("RGB")
     if colours:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import Callable, List, Optional, Tuple
 
@@ -63,36 +64,90 @@ def _in_ipython() -> bool:
 
 
 def show(obj) -> None:
-    """``display`` in IPython, ``print`` elsewhere (figures are skipped outside IPython)."""
-    if _in_ipython():
+    """``display`` in IPython, ``print`` elsewhere; a matplotlib figure goes to :func:`show_figure`
+    (and is skipped outside IPython)."""
+    if hasattr(obj, "savefig"):
+        show_figure(obj)
+    elif _in_ipython():
         from IPython.display import display
 
         display(obj)
-    elif not hasattr(obj, "savefig"):
+    else:
         print(obj)
 
 
-class _Stream(io.TextIOBase):
-    """A ``sys.stdout``/``sys.stderr`` stand-in that appends its text to an output list (see collect_outputs)."""
+#: dots per inch of the figures the notebooks show: the 12 x 4 in prediction chart is 1080 x 360 px
+FIGURE_DPI = 90
 
-    def __init__(self, outputs: list, name: str):
-        self.outputs, self.name = outputs, name
+
+def new_figure(figsize: Tuple[float, float], dpi: float = FIGURE_DPI):
+    """A ``matplotlib.figure.Figure`` on its own Agg canvas, made without pyplot (white, ``figsize`` in inches).
+
+    pyplot keeps each figure it makes in a registry until it is closed, and the inline backend's
+    post-execute hook (matplotlib-inline ``flush_figures``) shows and closes every figure there. ``comm``
+    runs that hook after each comm message too, and under ipykernel 7 a widget's message may be handled on
+    a subshell thread: the hook then rendered, on that thread, a chart the widget callback was still
+    drawing between ``plt.subplots`` and ``plt.close`` (two threads on one Figure: a shifted frame, cut
+    edges, a stray copy in JupyterLab's log console). A figure made here is in no registry, so no hook
+    can take it; :func:`show_figure` shows it. Every figure in ``helpers`` is made this way (a test checks).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, dpi=dpi, facecolor="white")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def png_bytes(fig) -> bytes:
+    """``fig`` rendered by Agg as PNG at its own dpi and size: exactly figsize x dpi pixels (no tight crop)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=fig.dpi, bbox_inches=fig.bbox_inches, facecolor=fig.get_facecolor())
+    return buf.getvalue()
+
+
+def show_figure(fig) -> None:
+    """Show ``fig`` as a PNG rendered here (:func:`png_bytes`), not by the inline backend, whose "tight"
+    crop changes the size from one render to the next; outside IPython nothing is shown."""
+    if _in_ipython():
+        from IPython.display import Image, display
+
+        display(Image(data=png_bytes(fig), format="png"))
+
+
+class _Stream(io.TextIOBase):
+    """A ``sys.stdout``/``sys.stderr`` stand-in that appends the text written by one thread to an output list
+    (see collect_outputs); other threads write to ``other``, the stream it replaced."""
+
+    def __init__(self, outputs: list, name: str, changed: Callable[[], None], other=None):
+        self.outputs, self.name, self.changed, self.other = outputs, name, changed, other
+        self.thread = threading.get_ident()
 
     def writable(self) -> bool:
         return True
 
+    def flush(self) -> None:
+        if self.other is not None and threading.get_ident() != self.thread:
+            self.other.flush()
+
     def write(self, text: str) -> int:
+        if self.other is not None and threading.get_ident() != self.thread:
+            return self.other.write(text)
         if text:
             last = self.outputs[-1] if self.outputs else None
             if last is not None and last.get("output_type") == "stream" and last.get("name") == self.name:
                 last["text"] += text
             else:
                 self.outputs.append({"output_type": "stream", "name": self.name, "text": text})
+            if "\n" in text:
+                self.changed()
         return len(text)
 
 
-def collect_outputs(fn: Callable[[], None]) -> Tuple[dict, ...]:
-    """Run ``fn()`` in IPython and return what it printed and displayed, in order, as nbformat outputs.
+def collect_outputs(fn: Callable[[], None], on_change: Optional[Callable[[Tuple[dict, ...]], None]] = None
+                    ) -> Tuple[dict, ...]:
+    """Run ``fn()`` in IPython and return what it printed and displayed, in order, as nbformat outputs;
+    ``on_change(outputs)`` is called with the outputs so far after each display, clear and finished line.
 
     For an ipywidgets ``Output`` filled while a cell runs: ``out.outputs = collect_outputs(...)`` instead
     of ``with out:``. The context manager asks the *frontend* to route the cell's messages into the
@@ -102,6 +157,13 @@ def collect_outputs(fn: Callable[[], None]) -> Tuple[dict, ...]:
     timeout, or forever with no timeout (jupyter/nbclient issue 312). Gathered here, in the kernel, the
     outputs reach the widget as its state: any frontend shows them, none has to answer anything.
     Outside IPython ``fn`` just runs (its prints go to stdout) and the result is empty.
+
+    In a widget callback, ``on_change=lambda o: setattr(out, "outputs", o)`` shows the outputs as they come
+    (:func:`helpers.notebooks.widgets.interactive`). ``with out:`` did too, but the frontend then sends each
+    captured output back to the kernel as the widget's new state, and JupyterLab (``commsOverSubshells``)
+    sends those messages to a kernel subshell, whose busy -> idle for each of them, published while the main
+    thread was still working, left JupyterLab's status reading Idle through a 10 s model export. State set
+    by the kernel is not sent back: the status stays Busy until the callback returns.
     """
     if not _in_ipython():
         fn()
@@ -110,18 +172,30 @@ def collect_outputs(fn: Callable[[], None]) -> Tuple[dict, ...]:
     from IPython.core.displaypub import DisplayPublisher
 
     outputs: list = []
+    ip = get_ipython()
+    saved = ip.display_pub, sys.stdout, sys.stderr
+    thread = threading.get_ident()
+
+    def changed() -> None:
+        if on_change is not None:
+            on_change(tuple(dict(o) for o in outputs))
 
     class Publisher(DisplayPublisher):
         def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kwargs):
+            if threading.get_ident() != thread:  # e.g. a cell run meanwhile on another subshell
+                return saved[0].publish(data, metadata, source, transient=transient, update=update, **kwargs)
             outputs.append({"output_type": "display_data", "data": data, "metadata": metadata or {}})
+            changed()
 
         def clear_output(self, wait=False):
+            if threading.get_ident() != thread:
+                return saved[0].clear_output(wait)
             outputs.clear()
+            changed()
 
-    ip = get_ipython()
-    saved = ip.display_pub, sys.stdout, sys.stderr
     ip.display_pub = Publisher(shell=ip)
-    sys.stdout, sys.stderr = _Stream(outputs, "stdout"), _Stream(outputs, "stderr")
+    sys.stdout = _Stream(outputs, "stdout", changed, saved[1])
+    sys.stderr = _Stream(outputs, "stderr", changed, saved[2])
     try:
         fn()
     finally:

@@ -54,17 +54,53 @@ def reparam_report(unfused, fused, max_abs: float, rel: float) -> str:
             f"(limit {REPARAM_RTOL:g})")
 
 
-def param_report(result: ExportResult) -> str:
-    """Parameter counts of the export, and the published figure of this key when there is one."""
+def batchnorm_channels(model) -> int:
+    """Channels of the BatchNorm layers of a torch model: what folding them into convolutions removes."""
+    import torch
+
+    return sum(m.num_features for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm))
+
+
+def param_comparison(params_torch: int, params_onnx: int, bn_channels: Optional[int] = None) -> str:
+    """One sentence comparing the PyTorch and ONNX parameter counts, from the numbers themselves.
+
+    ``params_onnx``: the ONNX count per use (merged initialisers counted once per use). ``bn_channels``
+    (:func:`batchnorm_channels` of the exported model): when given, the sentence says whether the folded
+    BatchNorms explain the whole difference. Folding a BatchNorm into the bias-free convolution before it
+    turns its scale and shift (2 per channel) into the convolution's bias (1 per channel): one parameter
+    fewer per channel (tests/pc/test_export.py checks it on every architecture).
+    """
+    if params_torch == params_onnx:
+        why = ("the exported model has no BatchNorm left to fold" if bn_channels in (None, 0) else
+               f"although the model has {bn_channels:,} BatchNorm channels, which should have made ONNX smaller")
+        return f"The PyTorch and ONNX counts are equal ({params_torch:,}): {why}."
+    diff = params_torch - params_onnx
+    if diff < 0:
+        return (f"The ONNX count is {-diff:,} higher than the PyTorch count ({params_onnx:,} vs {params_torch:,}): "
+                "the graph keeps constants that are not PyTorch parameters (e.g. BatchNorm statistics the "
+                "exporter did not fold).")
+    head = f"The ONNX count is {diff:,} lower than the PyTorch count ({params_onnx:,} vs {params_torch:,})"
+    fold = ("the exporter folded each BatchNorm into the convolution before it (its scale and shift, 2 per "
+            "channel, became the convolution's bias, 1 per channel)")
+    if bn_channels is None:
+        return f"{head}: {fold}, so the difference should be the number of BatchNorm channels."
+    if bn_channels == diff:
+        return f"{head}: {fold}; the model has exactly {bn_channels:,} BatchNorm channels."
+    return (f"{head}: {fold}, which accounts for {bn_channels:,} of them; the other {diff - bn_channels:,} "
+            "are not explained by the folding.")
+
+
+def param_report(result: ExportResult, model=None) -> str:
+    """Parameter counts of the export, the sentence comparing them (:func:`param_comparison`; ``model``, the
+    exported torch model, lets it check the folded BatchNorms), and the published figure of this key."""
     spec = registry.get(result.key)
     lines = [f"PyTorch model (as exported)  : {result.params_torch:,}",
              f"ONNX initialisers            : {result.params_onnx:,}"]
     if result.params_onnx_per_use != result.params_onnx:
         lines.append(f"  counted once per use       : {result.params_onnx_per_use:,}  (the exporter merged "
                      "initialisers with identical values, as untrained weights have)")
-    if result.params_torch != result.params_onnx_per_use:
-        lines.append(f"  difference to PyTorch      : {result.params_torch - result.params_onnx_per_use:,} "
-                     "(each BatchNorm's weight+bias folds into a bias of the conv before it)")
+    bn = batchnorm_channels(model) if model is not None else None
+    lines.append(param_comparison(result.params_torch, result.params_onnx_per_use, bn))
     for p in spec.published:
         lines.append(f"published ({registry.BOARDS[p.board].name} .bin): {p.params_m} M  [{p.source}]")
         if p.note:

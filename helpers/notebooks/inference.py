@@ -38,7 +38,7 @@ from helpers.board import agreement, registry
 from helpers.board.agreement import Agreement
 from helpers.board.text import Banner
 from helpers.notebooks.display import (HEADLESS_ENV, _in_ipython, board_runtimes, device_model,  # noqa: F401
-                                       live_frontend, on_board, show)
+                                       live_frontend, new_figure, on_board, show, show_figure)
 from helpers.board.classifier import Classifier, Prepared
 from helpers.errors import HelpersError
 from helpers.board.files import REPO_ROOT, rel_to_repo
@@ -369,15 +369,15 @@ class InferenceDemo:
         ])
 
     def nv12_figure(self):
-        """Figure: the model-size RGB, the Y plane, the UV plane and the RGB decoded back from NV12."""
-        import matplotlib.pyplot as plt
-
+        """Figure (no pyplot: :func:`~helpers.notebooks.display.new_figure`): the model-size RGB, the Y plane,
+        the UV plane and the RGB decoded back from NV12."""
         clf, p = self._need(), self.prepared()
         h, w = clf.size
         n = self.nv12_of(p)
         y, uv = nv12mod.split_nv12(n, h, w)
         back = nv12mod.nv12_to_rgb(n, h, w, clf.yuv_range)
-        fig, axes = plt.subplots(1, 4, figsize=(14, 3.8))
+        fig = new_figure((14, 3.8))
+        axes = fig.subplots(1, 4)
         panels = [(p.rgb, f"resized RGB {w}x{h}", None), (y, f"Y plane {w}x{h}", (0, 255)),
                   (np.hstack([uv[:, :, 0], uv[:, :, 1]]), f"U | V, {w // 2}x{h // 2} each (contrast stretched;\n"
                    "stored interleaved U,V,U,V...)", "auto"),
@@ -392,11 +392,10 @@ class InferenceDemo:
             ax.axis("off")
         fig.suptitle(f"What the board gets: {n.size} bytes of NV12 ({clf.yuv_range} range)", fontsize=11)
         fig.tight_layout()
-        plt.close(fig)
         return fig
 
     def show_nv12(self) -> None:
-        show(self.nv12_figure())
+        show_figure(self.nv12_figure())
 
     # ---- 4. run
     def predict(self, image: Optional[ImageLike] = None, name: Optional[str] = None) -> Result:
@@ -420,10 +419,10 @@ class InferenceDemo:
                       self.random, seconds)
 
     def prediction_figure(self, result: Result):
-        """Figure: the image and a bar chart of the top-k (class indices only with random weights)."""
-        import matplotlib.pyplot as plt
-
-        fig, (ax_img, ax_bar) = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [1, 1.3]})
+        """Figure, 12 x 4 in at 90 dpi (no pyplot: :func:`~helpers.notebooks.display.new_figure`): the image and
+        a bar chart of the top-k (class indices only with random weights)."""
+        fig = new_figure((12, 4))
+        ax_img, ax_bar = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.3]})
         ax_img.imshow(result.image)
         ax_img.set_title(result.source, fontsize=10)
         ax_img.axis("off")
@@ -447,30 +446,15 @@ class InferenceDemo:
             title = "RANDOM WEIGHTS - not a prediction. " + title
         fig.suptitle(title, color="#b00020" if result.random else "black", fontsize=11)
         fig.tight_layout()
-        plt.close(fig)
         return fig
 
-    def show_prediction(self, result: Result, as_png: bool = False) -> None:
-        """The random-weights box (once), the top-k text and the figure.
-
-        ``as_png``: show the figure as a PNG rendered here at a fixed size and DPI, not by the inline
-        backend: inside a widget callback the inline renderer re-crops each redraw ("tight" bbox), which
-        cut labels off in some renders; a fixed PNG is the same every time.
-        """
+    def show_prediction(self, result: Result) -> None:
+        """The random-weights box (once), the top-k text and the figure, as a PNG of exactly 1080 x 360 px
+        (:func:`~helpers.notebooks.display.show_figure`), in a cell and in a widget callback alike."""
         if result.random:
             show(self.banner())
         print(result)
-        fig = self.prediction_figure(result)
-        if as_png and _in_ipython():
-            import io
-
-            from IPython.display import Image
-
-            buf = io.BytesIO()
-            fig.savefig(buf, format="png", dpi=90)
-            show(Image(data=buf.getvalue()))
-        else:
-            show(fig)
+        show_figure(self.prediction_figure(result))
 
     # ---- 5. NV12 path vs RGB path
     def compare_paths(self, image: Optional[ImageLike] = None) -> Agreement:

@@ -1,4 +1,4 @@
-"""The test notebooks' widgets: model and image pickers, an upload box, a progress bar while a model is made.
+"""The test notebooks' widgets: model and image pickers, an upload box, step-by-step progress while a model is made.
 
 Presentation only: each change calls :class:`helpers.notebooks.inference.InferenceDemo` methods.
 """
@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable, Sequence
 
 from helpers.board import registry
 from helpers.board.image import sample_images
@@ -13,8 +14,35 @@ from helpers.errors import HelpersError
 from helpers.notebooks.display import HEADLESS_ENV, collect_outputs, live_frontend, on_board, show
 
 
-def switch_with_progress(demo, key: str) -> None:
-    """:meth:`switch_model` for the widget: say what will be made before it starts, with a progress bar."""
+class StepProgress:
+    """Progress of in-widget work, one line per step as it starts: ``step I/N: <name>``, then ``done: ...``.
+
+    Plain printed lines, so they reach the widget's output area as they are printed (a comm message's
+    handler runs in the kernel while its outputs stream out; the kernel says Busy until the handler
+    returns). A tqdm bar there only moved when a step *ended*: it sat at 0/2 through the 7-10 s export,
+    then jumped to 2/2 as the short board-model step ended.
+    """
+
+    def __init__(self, steps: Sequence[str], write: Callable[[str], None] = print):
+        self.steps, self.write, self.index = list(steps), write, 0
+
+    def begin(self) -> None:
+        if self.steps:
+            self._announce()
+
+    def step_done(self, text: str) -> None:
+        """``on_step`` of :func:`helpers.pc.make.Steps`: the current step finished with ``text``."""
+        self.write(f"  done: {text}")
+        self.index += 1
+        if self.index < len(self.steps):
+            self._announce()
+
+    def _announce(self) -> None:
+        self.write(f"step {self.index + 1}/{len(self.steps)}: {self.steps[self.index]} ...")
+
+
+def switch_with_progress(demo, key: str, write: Callable[[str], None] = print) -> None:
+    """:meth:`switch_model` for the widget: say what will be made, then each step as it starts (:class:`StepProgress`)."""
     steps = []
     if demo.model_kind in ("auto", "board-onnx", "float-onnx") and not on_board() and not demo.model_file:
         from helpers.pc.make import missing_steps
@@ -24,13 +52,10 @@ def switch_with_progress(demo, key: str) -> None:
     if not steps:
         demo.switch_model(key, announce=False)
         return
-    from tqdm.auto import tqdm
-
-    print(f"{key}: making {len(steps)} missing file(s) first (typically 10-30 s on a PC):")
-    for s in steps:
-        print(f"  - {s}")
-    with tqdm(total=len(steps), desc=f"making {key}", unit="file") as bar:
-        demo.switch_model(key, announce=False, on_step=lambda text: bar.update(1))
+    write(f"{key}: making {len(steps)} missing file(s) first (typically 10-30 s on a PC)")
+    progress = StepProgress(steps, write)
+    progress.begin()
+    demo.switch_model(key, announce=False, on_step=progress.step_done)
 
 
 def interactive(demo):
@@ -65,17 +90,17 @@ def interactive(demo):
             src, name = image_pick.value, None
             if src in uploads:
                 name, src = uploads[src]
-            demo.show_prediction(demo.predict(src, name=name), as_png=True)
+            demo.show_prediction(demo.predict(src, name=name))
         except HelpersError as e:
             print(f"error: {e}")
 
     def run(_change=None):
-        """A pick made in the frontend: the frontend routes the callback's output into ``out`` as it comes."""
+        """A pick made in the frontend: the callback's output is set as ``out``'s state line by line as it
+        comes (collect_outputs with on_change), so the steps show while a model is made and the kernel
+        reads Busy until it is done; ``with out:`` let JupyterLab show Idle then (see collect_outputs)."""
         if state["quiet"]:
             return
-        with out:
-            out.clear_output(wait=True)
-            predict()
+        out.outputs = collect_outputs(predict, on_change=lambda outputs: setattr(out, "outputs", outputs))
 
     def on_upload(change):
         if not upload.value:

@@ -320,7 +320,76 @@ def test_widgets_rerun_on_upload_and_pick(models, photo, monkeypatch, capsys):
     assert d.key == "mobileone_s1" and "mobileone_s1" in out and models.calls[-1] == ("mobileone_s1", "random")
     # it said what it would make before making it, and showed one box, not one per step
     assert "making 2 missing file(s) first" in out and out.index("making 2") < out.index("made       :")
+    assert out.index("step 1/2: export") < out.index("step 2/2: build") < out.index("made       :")
     assert out.count("!! RANDOM WEIGHTS") == 1
+
+
+def test_step_progress_names_each_step_as_it_starts():
+    from helpers.notebooks.widgets import switch_with_progress
+
+    lines = []
+
+    class Demo:  # a switch that makes two files and reports each as make.Steps does
+        model_kind, board, model_file = "auto", "x5", None
+
+        def switch_model(self, key, announce=True, on_step=None):
+            lines.append("<exporting>")
+            on_step("exported A")
+            lines.append("<building>")
+            on_step("built B")
+            lines.append("<loading>")
+
+    import helpers.pc.make as make_mod
+    steps = ["export model/A.onnx", "build model/B.onnx"]
+    orig = make_mod.missing_steps
+    make_mod.missing_steps = lambda key, board, kind: steps
+    try:
+        switch_with_progress(Demo(), "k", write=lines.append)
+    finally:
+        make_mod.missing_steps = orig
+    assert lines == ["k: making 2 missing file(s) first (typically 10-30 s on a PC)",
+                     "step 1/2: export model/A.onnx ...", "<exporting>", "  done: exported A",
+                     "step 2/2: build model/B.onnx ...", "<building>", "  done: built B", "<loading>"]
+
+
+def test_a_model_switch_shows_each_step_in_the_widget_while_it_runs(models, photo, monkeypatch):
+    """In a kernel the widget's output area gets each line as it is printed: while the export runs it already
+    says ``step 1/2: export ...``, while the board model is built ``step 2/2: build ...``."""
+    import helpers.pc.board_model
+    import helpers.pc.export
+    from IPython.core.interactiveshell import InteractiveShell
+
+    monkeypatch.setenv("RDK_HEADLESS", "1")
+    d = demo(photo)
+    d.load()
+    seen = {}
+    box = None
+
+    def text_now():
+        return "".join(o.get("text", "") for o in box.children[1].outputs)
+
+    export, build = helpers.pc.export.export_onnx, helpers.pc.board_model.build_board_model
+
+    def spy_export(*a, **kw):
+        seen["export"] = text_now()
+        return export(*a, **kw)
+
+    def spy_build(*a, **kw):
+        seen["build"] = text_now()
+        return build(*a, **kw)
+
+    monkeypatch.setattr(helpers.pc.export, "export_onnx", spy_export)
+    monkeypatch.setattr(helpers.pc.board_model, "build_board_model", spy_build)
+    InteractiveShell.instance()
+    try:
+        box = d.interactive()
+        box.children[0].children[0].value = "mobileone_s1"
+    finally:
+        InteractiveShell.clear_instance()
+    assert "step 1/2: export" in seen["export"] and "step 2/2" not in seen["export"]
+    assert "step 2/2: build" in seen["build"] and "done: exported mobileone_s1" in seen["build"]
+    final = box.children[1].outputs
+    assert any("image/png" in o.get("data", {}) for o in final)  # and the prediction at the end
 
 
 def test_probabilities_keep_three_significant_digits():
@@ -345,3 +414,73 @@ def test_a_stale_board_model_is_reported_not_silently_replaced(models, photo, ca
     assert board.read_bytes() == before
     a = d.compare_paths()
     assert not a.contract_ok and not a.ok and "is older than" in str(a)
+
+
+# ------------------------------------------------------------------ figures (the figure contract)
+
+def test_the_prediction_chart_is_1080x360_and_never_in_pyplot(models, photo, monkeypatch):
+    """The chart the notebook and its widget show: exactly 12 x 4 in at 90 dpi, and while it is drawn pyplot
+    holds no figure, so matplotlib-inline's flush_figures (run after a comm message, maybe on a subshell
+    thread) has nothing to show or close half-drawn."""
+    import matplotlib.pyplot as plt
+    from IPython.core.interactiveshell import InteractiveShell
+    from matplotlib.figure import Figure
+
+    from helpers.notebooks.display import collect_outputs
+
+    d = demo(photo)
+    d.load()
+    r = d.predict()
+    seen = []
+    suptitle = Figure.suptitle
+
+    def spy(self, *a, **kw):  # the chart is half-drawn here: what could a flush take?
+        seen.append(list(plt.get_fignums()))
+        return suptitle(self, *a, **kw)
+
+    monkeypatch.setattr(Figure, "suptitle", spy)
+    plt.close("all")
+    InteractiveShell.instance()
+    try:
+        outputs = collect_outputs(lambda: d.show_prediction(r))
+        nv12 = collect_outputs(d.show_nv12)
+    finally:
+        InteractiveShell.clear_instance()
+    assert seen == [[], []] and plt.get_fignums() == []
+    assert _png_sizes(outputs) == [(1080, 360)]       # 12 x 4 in at 90 dpi
+    assert _png_sizes(nv12) == [(1260, 342)]           # 14 x 3.8 in at 90 dpi
+
+
+def _png_sizes(outputs):
+    import base64
+
+    pngs = [o["data"]["image/png"] for o in outputs if "image/png" in o.get("data", {})]
+    return [Image.open(io.BytesIO(p if isinstance(p, bytes) else base64.b64decode(p))).size for p in pngs]
+
+
+def test_collect_outputs_takes_only_its_own_thread_and_reports_each_line(capsys):
+    """Another thread's print (a cell run meanwhile on another subshell) stays out of the widget; each finished
+    line of its own reaches on_change at once."""
+    import threading
+
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from helpers.notebooks.display import collect_outputs
+
+    seen = []
+
+    def work():
+        print("step 1/2: a ...")
+        t = threading.Thread(target=print, args=("from another thread",))
+        t.start()
+        t.join()
+        print("step 2/2: b ...")
+
+    InteractiveShell.instance()
+    try:
+        outputs = collect_outputs(work, on_change=lambda o: seen.append("".join(x.get("text", "") for x in o)))
+    finally:
+        InteractiveShell.clear_instance()
+    assert [o["text"] for o in outputs] == ["step 1/2: a ...\nstep 2/2: b ...\n"]
+    assert seen == ["step 1/2: a ...\n", "step 1/2: a ...\nstep 2/2: b ...\n"]
+    assert "from another thread" in capsys.readouterr().out
