@@ -137,13 +137,13 @@ def load_stats() -> Dict[str, Dict]:
 # ------------------------------------------------------------------------------------------------
 class _Figures:
     """``figure`` and ``subplots`` like pyplot's, but each a ``matplotlib.figure.Figure`` on its own Agg canvas
-    (:func:`helpers.notebooks.display.new_figure`): no pyplot anywhere in ``helpers`` (a test checks)."""
+    (:func:`helpers.board.plot.figure`): no pyplot anywhere in ``helpers`` (a test checks)."""
 
     @staticmethod
     def figure(figsize):
-        from helpers.notebooks.display import new_figure
+        from helpers.board import plot
 
-        return new_figure(figsize, dpi=100)
+        return plot.figure(figsize, dpi=100)
 
     @classmethod
     def subplots(cls, *args, figsize, **kwargs):

@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 from typing import Callable, List, Optional, Tuple
 
+from helpers.board import plot
 from helpers.board.runtime import BOARD_BACKENDS, available_backends
 
 #: env var: "1" hides the widgets (headless run), "0" shows them even when we would guess headless
@@ -81,29 +82,14 @@ FIGURE_DPI = 90
 
 
 def new_figure(figsize: Tuple[float, float], dpi: float = FIGURE_DPI):
-    """A ``matplotlib.figure.Figure`` on its own Agg canvas, made without pyplot (white, ``figsize`` in inches).
-
-    pyplot keeps each figure it makes in a registry until it is closed, and the inline backend's
-    post-execute hook (matplotlib-inline ``flush_figures``) shows and closes every figure there. ``comm``
-    runs that hook after each comm message too, and under ipykernel 7 a widget's message may be handled on
-    a subshell thread: the hook then rendered, on that thread, a chart the widget callback was still
-    drawing between ``plt.subplots`` and ``plt.close`` (two threads on one Figure: a shifted frame, cut
-    edges, a stray copy in JupyterLab's log console). A figure made here is in no registry, so no hook
-    can take it; :func:`show_figure` shows it. Every figure in ``helpers`` is made this way (a test checks).
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=figsize, dpi=dpi, facecolor="white")
-    FigureCanvasAgg(fig)
-    return fig
+    """A ``matplotlib.figure.Figure`` on its own Agg canvas at the notebooks' dpi, never pyplot's
+    (:mod:`helpers.board.plot` says why: an inline-backend flush after a widget message, on another thread,
+    once rendered a chart the callback was still drawing); :func:`show_figure` shows it."""
+    return plot.figure(figsize, dpi=dpi)
 
 
-def png_bytes(fig) -> bytes:
-    """``fig`` rendered by Agg as PNG at its own dpi and size: exactly figsize x dpi pixels (no tight crop)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=fig.dpi, bbox_inches=fig.bbox_inches, facecolor=fig.get_facecolor())
-    return buf.getvalue()
+#: ``fig`` as PNG bytes, exactly figsize x dpi pixels
+png_bytes = plot.png
 
 
 def show_figure(fig) -> None:

@@ -213,16 +213,16 @@ class SensitivityResult:
                 "ceiling_share": round(self.ceiling_share(), 1), "kept_nodes": list(self.chosen)}
 
     def plot(self, path=None, limit: int = 20):
-        """The figure (a :class:`matplotlib.figure.Figure`, :mod:`helpers.pc.plotting`): left, how much keeping
+        """The figure (a :class:`matplotlib.figure.Figure`, :mod:`helpers.board.plot`): left, how much keeping
         each ranked layer changes the logit error against all-INT8 (a difference, so layers a few thousandths
         apart stay apart); right, the logit error with the top 1..k layers kept, next to all-INT8 and the
         ceiling. Written to ``path`` as PNG when given."""
-        from helpers.pc import plotting
+        from helpers.board import plot
 
         shown = self.layers[:limit]
         base = self.baseline.logit_err
         keep = self.mode == "keep"
-        fig = plotting.figure((11.0, max(3.4, 1.5 + 0.24 * len(shown))))
+        fig = plot.figure((11.0, max(3.4, 1.5 + 0.24 * len(shown))), layout="constrained")
         ax, ax2 = fig.subplots(1, 2, width_ratios=[2.2, 1])
         y = list(range(len(shown)))
         diffs = [s.logit_err - base for s in shown]
@@ -258,14 +258,14 @@ class SensitivityResult:
                      f"{self.calibration}), ranked on {self.rank_images or '?'} {self.rank_split} images",
                      fontsize=10)
         if path is not None:
-            plotting.save(fig, path)
+            plot.save(fig, path)
         return fig
 
     def png(self, limit: int = 20) -> bytes:
         """:meth:`plot` as PNG bytes (a notebook: ``IPython.display.Image(result.png())``)."""
-        from helpers.pc import plotting
+        from helpers.board import plot
 
-        return plotting.png(self.plot(limit=limit))
+        return plot.png(self.plot(limit=limit))
 
 
 #: below this share of the INT8 logit error removed by keeping every ranked layer, the error is not in the

@@ -397,19 +397,16 @@ def model_targets(images: ImageSet, labels: Optional[Sequence[str]], num_outputs
 def sample_grid(root, split: str = "val", per_class: int = 4):
     """A matplotlib figure of the first ``per_class`` images of every class of ``split``, at 90 dpi.
 
-    A ``matplotlib.figure.Figure`` on its own Agg canvas, never pyplot, so the inline backend's flush after a
-    comm message cannot show or close it half-drawn (see ``helpers.notebooks.display.new_figure``, which this
-    package may not import). In a notebook: ``helpers.notebooks.display.show_figure(sample_grid(...))``.
+    A ``matplotlib.figure.Figure`` on its own Agg canvas (:mod:`helpers.board.plot`), never pyplot, so the inline
+    backend's flush after a comm message cannot show or close it half-drawn. In a notebook:
+    ``helpers.notebooks.display.show_figure(sample_grid(...))``.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
+    from helpers.board import plot
     from helpers.board.image import load_image
 
     s = load_split(root, split)
     classes = s.classes or sorted({str(t) for t in s.targets})
-    fig = Figure(figsize=(1.1 * len(classes), 1.1 * per_class), dpi=90, facecolor="white")
-    FigureCanvasAgg(fig)
+    fig = plot.figure((1.1 * len(classes), 1.1 * per_class), dpi=90)
     axes = fig.subplots(per_class, len(classes), squeeze=False)
     for c, name in enumerate(classes):
         paths = [p for p, t in zip(s.paths, s.targets) if t == c][:per_class]

@@ -218,13 +218,13 @@ class PipelineResults:
         return doc
 
     def plot(self, path=None):
-        """One figure (a :class:`matplotlib.figure.Figure`, :mod:`helpers.pc.plotting`): top-1 and ms/image
+        """One figure (a :class:`matplotlib.figure.Figure`, :mod:`helpers.board.plot`): top-1 and ms/image
         per stage, one bar per stage with its name on the left. The top-1 axis starts a little below the
         lowest stage, so stages a point apart do not look equal. Written to ``path`` as PNG when given."""
-        from helpers.pc import plotting
+        from helpers.board import plot
 
         names = [s.stage for s in self.stages]
-        fig = plotting.figure((10.0, max(2.6, 1.3 + 0.38 * len(names))))
+        fig = plot.figure((10.0, max(2.6, 1.3 + 0.38 * len(names))), layout="constrained")
         ax, ax2 = fig.subplots(1, 2, sharey=True)
         y = list(range(len(names)))
         top1 = [s.top1 for s in self.stages]
@@ -247,14 +247,14 @@ class PipelineResults:
         fig.suptitle(f"{self.key} on the bundled digits ({self.img_size}x{self.img_size}, {self.epochs} epochs)",
                      fontsize=10)
         if path is not None:
-            plotting.save(fig, path)
+            plot.save(fig, path)
         return fig
 
     def png(self) -> bytes:
         """:meth:`plot` as PNG bytes (a notebook: ``IPython.display.Image(results.png())``)."""
-        from helpers.pc import plotting
+        from helpers.board import plot
 
-        return plotting.png(self.plot())
+        return plot.png(self.plot())
 
 
 class Pipeline:

@@ -1,5 +1,5 @@
 """The figure contract: every figure made in ``helpers`` is a ``matplotlib.figure.Figure`` on its own Agg
-canvas, never pyplot (``helpers.notebooks.display.new_figure``), and is shown as a PNG of exactly figsize x dpi.
+canvas, never pyplot (``helpers.board.plot.figure``), and is shown as a PNG of exactly figsize x dpi.
 
 Why: pyplot registers each figure until it is closed, and matplotlib-inline's ``flush_figures`` (run after
 every cell and, through ``comm``, after every comm message, on whichever thread handled it) shows and
@@ -14,12 +14,6 @@ from PIL import Image
 from helpers.notebooks import display
 
 ROOT = Path(__file__).resolve().parents[2]
-#: modules allowed to import pyplot, each with the reason; an entry whose module no longer imports pyplot fails
-#: (so it is removed once the module is converted)
-EXEMPT = {
-    "helpers/pc/sensitivity.py": "owned by 'q', converted on branch wt-q (issue 27); drop this entry at merge",
-    "helpers/training/demo.py": "owned by 'q', converted on branch wt-q (issue 27); drop this entry at merge",
-}
 
 
 def pyplot_imports(path: Path):
@@ -44,14 +38,9 @@ def test_no_module_in_helpers_imports_pyplot():
     for p in sorted((ROOT / "helpers").rglob("*.py")):
         rel = p.relative_to(ROOT).as_posix()
         lines = pyplot_imports(p)
-        if lines and rel not in EXEMPT:
+        if lines:
             found[rel] = lines
-    assert not found, f"pyplot imported (use helpers.notebooks.display.new_figure): {found}"
-
-
-@pytest.mark.parametrize("rel", sorted(EXEMPT))
-def test_each_exemption_is_still_needed(rel):
-    assert pyplot_imports(ROOT / rel), f"{rel} no longer imports pyplot: remove it from EXEMPT"
+    assert not found, f"pyplot imported (use helpers.board.plot.figure): {found}"
 
 
 @pytest.mark.parametrize("source, expected", [
