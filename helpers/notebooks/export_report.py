@@ -102,7 +102,8 @@ def param_report(result: ExportResult, model=None) -> str:
     bn = batchnorm_channels(model) if model is not None else None
     lines.append(param_comparison(result.params_torch, result.params_onnx_per_use, bn))
     for p in spec.published:
-        lines.append(f"published ({registry.BOARDS[p.board].name} .bin): {p.params_m} M  [{p.source}]")
+        board = registry.BOARDS[p.board]
+        lines.append(f"published ({board.name} {board.suffix}): {p.params_m} M  [{p.source}]")
         if p.note:
             lines.append(f"  note: {p.note}")
     return "\n".join(lines)

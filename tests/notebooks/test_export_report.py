@@ -37,6 +37,15 @@ def test_param_report_prints_the_comparison_from_the_result():
     assert "counted once per use       : 1,000" in text and "200 lower than the PyTorch count (1,000 vs 1,200)" in text
 
 
+def test_published_lines_name_each_boards_own_file_type():
+    """S-series files are .hbm, X3/X5 files .bin (MobileNetV4-small is published for X3, X5, S100 and S600)."""
+    r = SimpleNamespace(key="mobilenetv4_conv_small", params_torch=10, params_onnx=10, params_onnx_per_use=10)
+    lines = [ln for ln in report.param_report(r).splitlines() if ln.startswith("published")]
+    assert any(ln.startswith("published (RDK S100 .hbm)") for ln in lines), lines
+    assert any(ln.startswith("published (RDK X5 .bin)") for ln in lines), lines
+    assert not [ln for ln in lines if "S100 .bin" in ln or "S600 .bin" in ln], lines
+
+
 def test_batchnorm_channels_counts_the_channels():
     torch = pytest.importorskip("torch")
     m = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, bias=False), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
