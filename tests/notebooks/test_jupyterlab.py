@@ -226,34 +226,56 @@ IMAGES_JS = """(sel) => Array.from(document.querySelectorAll(sel)).map(img => ({
     w: img.naturalWidth, h: img.naturalHeight, src: img.src.startsWith('data:') ? img.src : ''}))"""
 
 
-def figures(page, selector: str):
-    """[(width, height, dpi)] of the images under ``selector`` (dpi from the PNG, None if it has none)."""
+def figures(page, selector: str, with_png: bool = False):
+    """[(width, height, dpi)] of the images under ``selector`` (dpi from the PNG, None if it has none);
+    ``with_png``: [(width, height, dpi, PNG bytes)]."""
     out = []
     for img in page.evaluate(IMAGES_JS, selector):
-        dpi = None
+        dpi, data = None, b""
         if img["src"].startswith("data:image/png;base64,"):
-            _, _, dpi = png_size_dpi(base64.b64decode(img["src"].split(",", 1)[1]))
-        out.append((img["w"], img["h"], dpi))
+            data = base64.b64decode(img["src"].split(",", 1)[1])
+            _, _, dpi = png_size_dpi(data)
+        out.append((img["w"], img["h"], dpi, data) if with_png else (img["w"], img["h"], dpi))
     return out
 
 
-def drawn_size_problem(w: int, h: int, dpi) -> str:
-    """'' if a ``w`` x ``h`` px figure is what Agg draws at its ``dpi`` for a figsize in tenths of an inch
-    (every figsize in helpers is); else why not. The inline backend's "tight" bounding box crops a figure
-    to its artists (12 x 4 in at 100 dpi came out 1176 x 397 px), which this catches."""
+def margins(png: bytes):
+    """(left, top, right, bottom): px of background (the corner's colour) around what is drawn."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    a = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    ys, xs = np.nonzero(np.abs(a - a[0, 0]).sum(axis=-1) > 30)
+    if not len(xs):
+        return None
+    h, w = a.shape[:2]
+    return int(xs.min()), int(ys.min()), int(w - 1 - xs.max()), int(h - 1 - ys.max())
+
+
+def drawn_size_problem(w: int, h: int, dpi, png: bytes) -> str:
+    """'' if a ``w`` x ``h`` px image looks like a figure as drawn (rendered by matplotlib's Agg at its dpi,
+    figsize x dpi, not cropped); else what is wrong.
+
+    A figure shown by the inline backend is cropped to its artists plus ``pad_inches`` = 0.1 in
+    (``bbox_inches='tight'``; 12 x 4 in at 100 dpi came out 1176 x 397 px): background of 0.1 in
+    (+-3 px) on all four sides is its mark. An uncropped figure has its layout's margins instead
+    (constrained layout about 0.04 in, tight_layout about 0.15 in, more where an axes keeps its aspect):
+    at least one side outside that band, in every figure of helpers we measured."""
     if not w or not h:
         return f"an image that did not load ({w} x {h} px)"
     if not dpi:
         return f"{w} x {h} px without a dpi in the PNG (not rendered by matplotlib's Agg)"
-    tenths = [round(px * 10 / dpi) for px in (w, h)]
-    if [round(t * dpi / 10) for t in tenths] != [w, h]:
-        return (f"{w} x {h} px at {dpi} dpi is {w / dpi:.2f} x {h / dpi:.2f} in, no figsize in tenths of an inch: "
-                "a cropped (bbox_inches='tight') render, not the figure as drawn")
+    pad, m = round(0.1 * dpi), margins(png)
+    if m and all(abs(side - pad) <= 3 for side in m):
+        return (f"{w} x {h} px at {dpi} dpi ({w / dpi:.2f} x {h / dpi:.2f} in) with {m} px of margin (left, top, "
+                "right, bottom), all about 0.1 in: cropped by bbox_inches='tight' (the inline backend), not as drawn")
     return ""
 
 
 def check_drawn_sizes(page, selector: str, what: str):
-    problems = [p for p in (drawn_size_problem(*f) for f in figures(page, selector)) if p]
+    problems = [p for p in (drawn_size_problem(*f) for f in figures(page, selector, with_png=True)) if p]
     if problems:
         fail(page, what, f"{what}: {len(problems)} figure(s) not at their drawn size: {problems[0]}")
 
