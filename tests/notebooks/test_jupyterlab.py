@@ -7,7 +7,8 @@ Chromium driven by Playwright (``executable_path``: no browser download):
 - ``test_<Arch>.ipynb``: Run All, then the checks of what is on the screen: no error output, every
   figure at the size it was drawn with, one random-weights box per output, the widgets; another photo
   changes the prediction; a switch to a model not yet on disk shows its progress (``step I/N: ...``,
-  kernel Busy) before the chart, and every switch shows exactly one chart of the drawn size;
+  the kernel Busy until the chart) before the chart, and every switch shows exactly one chart, of
+  the drawn size (12 x 4 in at 90 dpi = 1080 x 360 px);
   JupyterLab's Log Console (where stray outputs of widget callbacks land) stays empty;
 - ``quantize_MobileOne.ipynb``: a short Run All (``RDK_QUANT_EPOCHS=1``, ``RDK_SENS_LAYERS=3``), no
   error output, every figure at its drawn size.
@@ -460,6 +461,7 @@ def switch_model(page, key: str, makes_files: bool, timeout_s: float = 240) -> d
     """Pick ``key`` in the model dropdown and wait until its chart is shown and the kernel is idle again;
     what the watcher saw meanwhile, and the figures (w, h, dpi) the widget shows at the end."""
     widget_out = page.locator(".jupyter-widgets.widget-output").last
+    images_before = page.locator(".jp-OutputArea-output img").count()
     widget_out.evaluate(WATCH_JS)
     page.locator(".jupyter-widgets select").nth(0).select_option(key)
     if makes_files:
@@ -471,6 +473,7 @@ def switch_model(page, key: str, makes_files: bool, timeout_s: float = 240) -> d
     page.wait_for_timeout(1500)  # a stray second render would arrive now
     seen = page.evaluate(WATCH_RESULT_JS)
     seen["figures"] = figures(page, ".jupyter-widgets.widget-output img")
+    seen["images"] = (images_before, page.locator(".jp-OutputArea-output img").count())
     return seen
 
 
@@ -518,6 +521,9 @@ def test_each_switch_shows_one_chart_as_drawn(test_notebook, switches):
         if len(seen["imgs"]) != 1:
             fail(page, "switch_charts", f"the switch to {key} put {len(seen['imgs'])} different image(s) "
                  f"{seen['imgs']} (w, h px) in the widget, expected exactly one chart")
+        if seen["images"][1] != seen["images"][0]:
+            fail(page, "switch_images", f"the switch to {key} changed the number of images in the notebook's "
+                 f"outputs from {seen['images'][0]} to {seen['images'][1]} (it replaces the widget's one chart)")
         if seen["figures"] != [(*CHART_PX, CHART_DPI)]:
             fail(page, "switch_chart_size", f"after the switch to {key} the widget shows (w, h, dpi) "
                  f"{seen['figures']}, expected one chart of {CHART_PX[0]} x {CHART_PX[1]} px at {CHART_DPI} dpi")
