@@ -381,7 +381,7 @@ _MOBILEONE_X3_S1 = _pub(
     "x3", "MobileOne", "MobileOne_224x224_nv12.bin", 4.8, 72.00, 71.00, 4.50, 8.70, 455.87,
     note=("The zoo names this file only 'MobileOne'. It is S1: the zoo's X3 yaml "
           "(rdk_x3: demos/classification/MobileOne/yaml/MobileOne_config.yaml) converts mobileone_s1.onnx, "
-          "and 4.8 M parameters and 72.00 % float top-1 are S1's (the README's export example shows S0)."))
+          "and 4.8 M parameters and 72.00 % float top-1 are S1's (the zoo README's export example shows S0)."))
 _MOBILENETV1_NOTE = ("Quantised by the vendor's reference algorithm package; the zoo ships no ONNX for it, so its "
                      "weights are not timm's and its parameter count (1.33 M) differs from ours.")
 

@@ -144,8 +144,8 @@ def vendor_facts(board: str, values: Mapping[str, Any]) -> Dict[str, Any]:
     (S-series ``.hbm``) by what the runtime reports (D-Robotics/rdk_model_zoo ``samples/_shared/cls_binding.py``,
     ``tensor_io.py``), so a user who sets ``BOARD = "s100"`` runs the same notebook."""
     b = registry.board(board)
-    # which runtime comes with which board: helpers/board/hbm.py (docstring) and the README table "Which runtime
-    # each board uses". The PyPI wheel hbm-runtime is the S-series build (it needs libhbucp.so and refuses .bin
+    # which runtime comes with which board: helpers/board/hbm.py (docstring) and
+    # docs/board.md, "Which runtime each board uses". The PyPI wheel hbm-runtime is the S-series build (it needs libhbucp.so and refuses .bin
     # files); the X5's hbm_runtime comes with the image (package hobot-spdev) from RDK OS 3.5.
     f: Dict[str, Any] = {}
     f["vendor_board_runtime"] = (

@@ -23,8 +23,8 @@ For a float ONNX, its calibration data and labelled images:
    table, a plot, a JSON record, and optionally the mapper yaml whose ``node_info`` (X5) or
    ``run_on_cpu`` (X3) asks the toolchain for the same (:mod:`helpers.pc.node_info`).
 
-What this can and cannot say about the BPU: see the README's quantisation section. In short, it
-ranks layers by how much an onnxruntime INT8 model of the same network suffers, which points at
+What this can and cannot say about the BPU: see docs/quantisation.md, "What the preview can and cannot tell".
+In short, it ranks layers by how much an onnxruntime INT8 model of the same network suffers, which points at
 the layers with hard-to-quantise ranges; the ``.bin``'s own accuracy comes only from ``hb_mapper``.
 """
 from __future__ import annotations

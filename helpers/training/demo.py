@@ -29,7 +29,7 @@ from helpers.board.files import REPO_ROOT, atomic_write_text, rel_to_repo
 
 DEFAULT_KEY = "mobileone_s0"
 DEFAULT_BOARD = "x5"
-#: epochs that meet the float top-1 target on the digits (measured; see the README's demo table)
+#: epochs that meet the float top-1 target on the digits (measured; see the demo table in docs/measured.md)
 DEFAULT_EPOCHS = 40
 #: MobileOne's k x k branches while training. The paper's S0 trains with k = 4; k = 1 trains about
 #: 2.6x faster per epoch on 2 CPU cores (10 s vs 26 s at 32 px) and fuses to the same S0 network,
