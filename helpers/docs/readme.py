@@ -123,7 +123,7 @@ PER_MODEL_SOURCES: Tuple[Source, ...] = (
            "Board model on the PC: NV12 path vs float RGB path",
            "PC 上的板端模型：NV12 路径对比浮点 RGB 路径"),
     Source("bench", "python -m helpers bench FILE --record",
-           "Speed on this PC (onnxruntime)", "本机速度（onnxruntime）"),
+           "Speed on a PC (onnxruntime; machine per row)", "PC 上的速度（onnxruntime；每行注明机器）"),
     Source("quantize", "python -m helpers quantize ONNX --calib DIR --out FILE --data DIR --record",
            "INT8 preview (onnxruntime static quantisation)", "INT8 预览（onnxruntime 静态量化）"),
     Source("sensitivity", "python -m helpers demo [--key KEY] --record",

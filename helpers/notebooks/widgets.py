@@ -19,8 +19,8 @@ class StepProgress:
 
     Plain printed lines, so they reach the widget's output area as they are printed (a comm message's
     handler runs in the kernel while its outputs stream out; the kernel says Busy until the handler
-    returns). A tqdm bar there only moved when a step *ended*: it sat at 0/2 through the 7-10 s export,
-    then jumped to 2/2 as the short board-model step ended.
+    returns). A line is printed when a step *starts*, so a long step (the export) is named while it runs;
+    a bar that advances when a step ends would stand still through it.
     """
 
     def __init__(self, steps: Sequence[str], write: Callable[[str], None] = print):
@@ -52,7 +52,7 @@ def switch_with_progress(demo, key: str, write: Callable[[str], None] = print) -
     if not steps:
         demo.switch_model(key, announce=False)
         return
-    write(f"{key}: making {len(steps)} missing file(s) first (typically 10-30 s on a PC)")
+    write(f"{key}: making {len(steps)} missing file(s) first")
     progress = StepProgress(steps, write)
     progress.begin()
     demo.switch_model(key, announce=False, on_step=progress.step_done)

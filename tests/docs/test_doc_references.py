@@ -60,3 +60,17 @@ def test_a_good_mention_and_a_stale_one():
     assert mentions('see docs/nv12.md, "Which NV12 range does the board expect?"') == []
     assert mentions('# see docs/nv12.md ("Which NV12 range\n    # does the board expect?")') == []
     assert STALE.findall("the README's quantisation section says") and not STALE.findall("docs/quantisation.md")
+
+
+def test_the_published_mobileone_int8_drop_quoted_in_docs_is_the_registrys():
+    """docs/measured(_cn).md quote the range of the published MobileOne float -> .bin top-1 drops; it must be the
+    range of the figures in the registry (the zoo's), so a changed figure shows up here."""
+    from helpers.board import registry
+
+    drops = [p.float_top1 - p.quant_top1 for k in registry.keys() if k.startswith("mobileone")
+             for p in registry.get(k).published if p.float_top1 is not None and p.quant_top1 is not None]
+    lo, hi = f"{min(drops):.1f}", f"{max(drops):.1f}"
+    assert (lo, hi) == ("1.0", "3.5")  # the zoo's tables: S1 on X3 72.00 -> 71.00, S2 on X5 74.75 -> 71.25
+    for page, words in (("measured.md", f"lose {lo} to {hi} points"), ("measured_cn.md", f"低 {lo} 到 {hi} 个点")):
+        text = " ".join((ROOT / "docs" / page).read_text(encoding="utf-8").split())
+        assert words in text, f"docs/{page} does not quote the published range {lo} to {hi}"

@@ -347,7 +347,7 @@ def test_step_progress_names_each_step_as_it_starts():
         switch_with_progress(Demo(), "k", write=lines.append)
     finally:
         make_mod.missing_steps = orig
-    assert lines == ["k: making 2 missing file(s) first (typically 10-30 s on a PC)",
+    assert lines == ["k: making 2 missing file(s) first",
                      "step 1/2: export model/A.onnx ...", "<exporting>", "  done: exported A",
                      "step 2/2: build model/B.onnx ...", "<building>", "  done: built B", "<loading>"]
 
