@@ -412,14 +412,27 @@ def classify_live(clf, source: Source, frames: int = 100, seconds: Optional[floa
 
 
 def annotate(rgb: np.ndarray, text: str, fps: Optional[float] = None) -> np.ndarray:
-    """``rgb`` with ``text`` (and the FPS) written in its top-left corner, on a dark band."""
+    """``rgb`` with ``text`` (and the FPS) written in its top-left corner, on a dark band. A label too long
+    for the frame goes on two lines (the FPS on the second) and, if still too long, in smaller letters."""
     cv2 = _cv2()
     out = np.ascontiguousarray(rgb).copy()
-    label = text + (f"  {fps:.1f} FPS" if fps is not None else "")
-    scale = max(0.4, out.shape[1] / 640)
-    (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-    cv2.rectangle(out, (0, 0), (min(out.shape[1], tw + 8), th + base + 8), (0, 0, 0), -1)
-    cv2.putText(out, label, (4, th + 4), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
+    font, width = cv2.FONT_HERSHEY_SIMPLEX, out.shape[1]
+    fps_text = f"{fps:.1f} FPS" if fps is not None else ""
+    lines = [f"{text}  {fps_text}" if fps_text else text]
+    scale = max(0.4, width / 640)
+
+    def widest(s: float) -> int:
+        return max(cv2.getTextSize(line, font, s, 1)[0][0] for line in lines)
+
+    if widest(scale) + 8 > width and fps_text:
+        lines = [text, fps_text]
+    if widest(scale) + 8 > width:  # text width grows linearly with the scale
+        scale = max(0.2, scale * (width - 8) / widest(scale))
+    (_, th), base = cv2.getTextSize("Ag", font, scale, 1)
+    step = th + base + 4
+    cv2.rectangle(out, (0, 0), (min(width, widest(scale) + 8), step * len(lines) + 4), (0, 0, 0), -1)
+    for i, line in enumerate(lines):
+        cv2.putText(out, line, (4, th + 4 + i * step), font, scale, (255, 255, 255), 1, cv2.LINE_AA)
     return out
 
 

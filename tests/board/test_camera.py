@@ -173,6 +173,18 @@ def test_bad_video_sources(tmp_path):
         camera.open_source("webcam-please")
 
 
+def test_annotate_fits_a_long_label_into_a_small_frame():
+    """The camera notebook's label ("top-1: class 0 (1.00)  [random weights]  305.9 FPS") on a 224-wide frame ran
+    off its right edge: the last columns must be the untouched band end, not text cut mid-letter."""
+    img = np.full((224, 224, 3), 200, np.uint8)
+    out = camera.annotate(img, "top-1: class 0 (1.00)  [random weights]", fps=305.9)
+    band = out[:, :, 0] != 200                      # the dark band and the text on it
+    rows = np.flatnonzero(band.any(axis=1))
+    text = out[rows[0]:rows[-1] + 1] > 220           # the white letters (the frame is 200 grey)
+    cols = np.flatnonzero(text.any(axis=(0, 2)))
+    assert cols.size and cols[-1] < 224 - 2, f"text reaches column {cols[-1]} of 224"
+
+
 def test_annotate_writes_on_a_copy():
     img = np.full((60, 200, 3), 200, np.uint8)
     out = camera.annotate(img, "tabby cat 0.91", fps=12.5)

@@ -6,6 +6,7 @@ every cell and, through ``comm``, after every comm message, on whichever thread 
 closes every registered figure, also one a widget callback is still drawing on another thread."""
 import ast
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -16,10 +17,11 @@ from helpers.notebooks import display
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def pyplot_imports(path: Path):
-    """Line numbers where ``path`` imports matplotlib.pyplot, in any spelling."""
+def pyplot_imports(path: Path, source: str = None):
+    """Line numbers where ``path`` (or ``source``, the code read from it) imports matplotlib.pyplot, in any
+    spelling."""
     lines = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8") if source is None else source)):
         if isinstance(node, ast.Import) and any(a.name.startswith("matplotlib.pyplot") for a in node.names):
             lines.append(node.lineno)
         elif isinstance(node, ast.ImportFrom) and node.module:
@@ -41,6 +43,24 @@ def test_no_module_in_helpers_imports_pyplot():
         if lines:
             found[rel] = lines
     assert not found, f"pyplot imported (use helpers.board.plot.figure): {found}"
+
+
+def notebook_code(path: Path) -> str:
+    """The code cells of a notebook as one Python source (IPython magics and shell lines blanked)."""
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in code.splitlines())
+
+
+def test_no_notebook_cell_imports_pyplot():
+    """The notebooks' own cells show figures the same way (a user copies them): ``helpers.board.plot.figure``
+    and ``helpers.notebooks.display.show_figure``, never pyplot (whose inline render crops to a tight box)."""
+    found = {}
+    for p in sorted((ROOT / "notebooks").rglob("*.ipynb")):
+        lines = pyplot_imports(p, notebook_code(p))
+        if lines:
+            found[p.relative_to(ROOT).as_posix()] = lines
+    assert not found, f"pyplot imported in notebook cells (use helpers.board.plot.figure + show_figure): {found}"
 
 
 @pytest.mark.parametrize("source, expected", [
