@@ -17,6 +17,7 @@ Board-safe: standard library only (PyYAML is imported inside :func:`load_yaml`).
 """
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import os
@@ -47,6 +48,10 @@ def read_bytes(path, what: str = "file", limit: int = MAX_CONFIG_BYTES) -> bytes
     except PermissionError:
         raise HelpersError(f"cannot read {p}: permission denied; check its permissions") from None
     except OSError as e:
+        if e.errno == errno.ENAMETOOLONG:  # the same words as for a file we cannot write
+            from helpers.board.files import write_error
+
+            raise write_error(p, e, verb="read", fix=f"give the {what}'s real path") from None
         raise HelpersError(f"cannot read {p} ({e.strerror or type(e).__name__}); give a {what}") from None
     except ValueError:  # a NUL byte in the name
         raise HelpersError(f"{brief(str(p), 120)} is not a valid file name (it holds a NUL byte); give a {what}") from None

@@ -285,6 +285,8 @@ CHECKER_CASES = [
     ("check-scale-zero", lambda w: yaml_variant(w, scale_value="0"), "must be positive"),
     ("check-huge-value", lambda w: yaml_variant(w, input_type_rt="'" + "q" * 900_000 + "'"), "input_type_rt"),
     ("check-many-aliases", lambda w: write(w, "m_x5.yaml", "a: &a 1\nb: [" + ",".join(["*a"] * 1500) + "]\n"), "aliases"),
+    # the same words as every other command for a name the OS refuses, not a bare "cannot read"
+    ("check-name-too-long", lambda w: w / ("m" * 300 + "_x5.yaml"), "too long (308 bytes; at most 255)"),
 ]
 
 
