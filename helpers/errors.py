@@ -54,3 +54,19 @@ def unwrap_worker_error(e: BaseException) -> str:
     last = [ln for ln in text.strip().splitlines() if ln.strip()][-1].strip()
     head, sep, rest = last.partition(": ")
     return rest if sep and head.replace(".", "").replace("_", "").isalnum() else last
+
+
+#: the longest file or folder name, in bytes, that Linux file systems take
+NAME_MAX = 255
+
+
+def name_too_long(path) -> str:
+    """Why the OS refused ``path`` as too long (ENAMETOOLONG), naming the component at fault, as the reason
+    clause of a one-line error (said the same way whether the path was to be read or written)."""
+    import os
+    from pathlib import Path
+
+    path = Path(path)
+    part = next((p for p in path.parts if len(os.fsencode(p)) > NAME_MAX), path.name)
+    which = "the file name" if part == path.name else "a folder name in it"
+    return f"{which} is too long ({len(os.fsencode(part))} bytes; at most {NAME_MAX}): choose a shorter name"

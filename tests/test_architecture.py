@@ -160,6 +160,21 @@ def long_functions(root: Path) -> List[str]:
     return out
 
 
+def unseen_imports(root: Path) -> List[str]:
+    """Imports the graph above cannot follow: relative ones (``from . import x``) and ``importlib`` by name.
+    helpers imports by absolute name only, so every edge is checked."""
+    out = []
+    for m, p in modules(root).items():
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level > 0:
+                out.append(f"{m}:{node.lineno}: relative import")
+            elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
+                    "import_module", "__import__") and any(
+                    isinstance(a, ast.Constant) and str(a.value).startswith("helpers") for a in node.args):
+                out.append(f"{m}:{node.lineno}: import of helpers by name")
+    return out
+
+
 def untidy(root: Path) -> List[str]:
     """Runs of 3+ blank lines and empty section banners, as ``module:line: what``."""
     out = []
@@ -204,6 +219,10 @@ def test_no_function_over_the_size_limit():
 
 def test_no_blank_line_runs_or_empty_banners():
     assert untidy(ROOT) == []
+
+
+def test_every_import_of_helpers_is_one_the_graph_sees():
+    assert unseen_imports(ROOT) == []
 
 
 def test_architecture_md_names_these_tests():
@@ -268,3 +287,10 @@ def test_a_long_function_and_untidy_source_are_found(tmp_path):
     root = _tree(tmp_path, {"helpers/big.py": body, "helpers/gaps.py": "x = 1\n\n\n\ny = 2\n" + banner})
     assert long_functions(root) == [f"helpers.big.f: {MAX_FUNCTION_LINES + 1} lines"]
     assert untidy(root) == ["helpers.gaps:2: 3 blank lines", "helpers.gaps:6: empty section banner"]
+
+
+def test_a_relative_or_by_name_import_is_found(tmp_path):
+    root = _tree(tmp_path, {"helpers/board/x.py": "from . import y\n",
+                            "helpers/board/y.py": "import importlib\nm = importlib.import_module('helpers.pc.models')\n"})
+    assert unseen_imports(root) == ["helpers.board.x:1: relative import",
+                                    "helpers.board.y:2: import of helpers by name"]

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator, List, Optional, Union
 
-from helpers.errors import HelpersError, brief
+from helpers.errors import NAME_MAX, HelpersError, brief, name_too_long
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -51,7 +51,6 @@ MANIFEST = ".rdk-manifest.json"
 #: virtual file systems: nothing can be written there
 VIRTUAL_FS = ("proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "debugfs", "securityfs",
               "configfs", "tracefs", "pstore", "bpf", "efivarfs", "fusectl", "mqueue", "hugetlbfs")
-NAME_MAX = 255
 
 
 def repo_path(*parts: PathLike) -> Path:
@@ -133,9 +132,7 @@ def write_error(path: PathLike, e: OSError, verb: str = "write",
     elif code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
         why = "the disk is full (or your quota is used up)"
     elif code == errno.ENAMETOOLONG:
-        part = _long_part(path) or path.name
-        which = "the file name" if part == path.name else "a folder name in it"
-        why = f"{which} is too long ({len(os.fsencode(part))} bytes; at most {NAME_MAX}): choose a shorter name"
+        why = name_too_long(path)
     elif code in (errno.EACCES, errno.EPERM):
         why = "permission denied"
     elif code == errno.ENOTDIR:

@@ -25,7 +25,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from helpers.errors import HelpersError, brief
+from helpers.errors import HelpersError, brief, name_too_long
 
 #: our configs: a mapper yaml ~3 KB, dataset.json < 1 KB, a results file < 100 KB
 MAX_CONFIG_BYTES = 1 << 20
@@ -49,9 +49,7 @@ def read_bytes(path, what: str = "file", limit: int = MAX_CONFIG_BYTES) -> bytes
         raise HelpersError(f"cannot read {p}: permission denied; check its permissions") from None
     except OSError as e:
         if e.errno == errno.ENAMETOOLONG:  # the same words as for a file we cannot write
-            from helpers.board.files import write_error
-
-            raise write_error(p, e, verb="read", fix=f"give the {what}'s real path") from None
+            raise HelpersError(f"cannot read {brief(str(p), 160)[1:-1]}: {name_too_long(p)}") from None
         raise HelpersError(f"cannot read {p} ({e.strerror or type(e).__name__}); give a {what}") from None
     except ValueError:  # a NUL byte in the name
         raise HelpersError(f"{brief(str(p), 120)} is not a valid file name (it holds a NUL byte); give a {what}") from None
