@@ -365,10 +365,6 @@ _S_FILES = {
         _hbm("s600", "mobilenetv4", "mobilenetv4_medium_256x256_nv12.hbm", 256,
              note="The S file takes 256x256 (ours and the X5 file: 224x224).", **_V4M_S_FACTS)),
 }
-#: every board a key is generated for (yaml, board model, bundle): the S toolchain compiles any of our ONNX,
-#: so MobileOne (no published S file) gets its hb_compile configs too
-ALL_BOARDS: Tuple[str, ...] = tuple(BOARDS)
-
 # The zoo's RDK X5 MobileOne table (main: samples/vision/classification/MobileOne/README.md), one .bin per variant.
 _MOBILEONE_X5 = {
     "s0": _pub("x5", "MobileOne", "MobileOne_S0_224x224_nv12.bin", 2.1, 69.25, 67.58, 0.80, 1.59, 2453.17),

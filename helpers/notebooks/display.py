@@ -88,17 +88,13 @@ def new_figure(figsize: Tuple[float, float], dpi: float = FIGURE_DPI):
     return plot.figure(figsize, dpi=dpi)
 
 
-#: ``fig`` as PNG bytes, exactly figsize x dpi pixels
-png_bytes = plot.png
-
-
 def show_figure(fig) -> None:
-    """Show ``fig`` as a PNG rendered here (:func:`png_bytes`), not by the inline backend, whose "tight"
+    """Show ``fig`` as a PNG rendered here (:func:`helpers.board.plot.png`), not by the inline backend, whose "tight"
     crop changes the size from one render to the next; outside IPython nothing is shown."""
     if _in_ipython():
         from IPython.display import Image, display
 
-        display(Image(data=png_bytes(fig), format="png"))
+        display(Image(data=plot.png(fig), format="png"))
 
 
 class _Stream(io.TextIOBase):

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from helpers.board import plot
 from helpers.notebooks import display
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,4 +85,4 @@ def test_new_figure_renders_exactly_figsize_times_dpi():
     ax.set_title("a title that a tight crop would move")
     ax.plot([0, 1], [0, 1])
     fig.tight_layout()
-    assert Image.open(io.BytesIO(display.png_bytes(fig))).size == (150, 100)
+    assert Image.open(io.BytesIO(plot.png(fig))).size == (150, 100)
