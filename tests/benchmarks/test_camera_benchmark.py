@@ -1,15 +1,9 @@
 """benchmarks/camera.py runs end to end on a very short budget and ends with the line we track."""
 import re
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_camera_benchmark_prints_every_path_and_the_tracked_line():
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "camera.py"), "--seconds", "0.05"],
-                         capture_output=True, text=True, timeout=300, cwd=ROOT)
+def test_camera_benchmark_prints_every_path_and_the_tracked_line(run_benchmark):
+    out = run_benchmark("camera.py", "--seconds", "0.05")
     assert out.returncode == 0, out.stderr[-2000:]
     lines = out.stdout.strip().splitlines()
     assert re.fullmatch(r"CPU time per frame, board path from 1080p / scaler NV12: \d+", lines[-1]), lines[-1]
@@ -18,6 +12,5 @@ def test_camera_benchmark_prints_every_path_and_the_tracked_line():
                          "BGR 1080p, OpenCV native"}
     assert rows["scaler NV12 (no CPU resize)"][1] == "1x"
     assert rows["BGR 1080p, board path"][1] == lines[-1].split()[-1] + "x"
-    bad = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "camera.py"), "--size", "15"],
-                         capture_output=True, text=True, timeout=60, cwd=ROOT)
+    bad = run_benchmark("camera.py", "--size", "15", timeout=60)
     assert bad.returncode == 2 and bad.stderr.startswith("error: ")

@@ -1,15 +1,9 @@
 """benchmarks/preprocess.py runs end to end on a very short budget and ends with the line we track."""
 import re
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_preprocess_benchmark_prints_every_frame_and_the_tracked_line():
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "preprocess.py"), "--seconds", "0.05"],
-                         capture_output=True, text=True, timeout=300, cwd=ROOT)
+def test_preprocess_benchmark_prints_every_frame_and_the_tracked_line(run_benchmark):
+    out = run_benchmark("preprocess.py", "--seconds", "0.05")
     assert out.returncode == 0, out.stderr[-2000:]
     lines = out.stdout.strip().splitlines()
     assert re.fullmatch(r"worst ratio to OpenCV native: \d+\.\d\d", lines[-1]), lines[-1]

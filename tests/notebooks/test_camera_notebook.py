@@ -29,18 +29,27 @@ def _text(nb) -> str:
     return "\n".join(out)
 
 
-def test_camera_notebook_on_the_mipi_fake(tmp_path, monkeypatch):
+def _run_on_the_fake(tmp_path, monkeypatch, env, last_cell=None):
+    """The camera notebook (up to the cell ``last_cell``, else whole) with the MIPI fake first on the path."""
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     shutil.copytree(FAKE, tmp_path / "fakes" / FAKE.name)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path / "fakes"), str(REPO_ROOT),
                                                       os.environ.get("PYTHONPATH", "")]))
-    monkeypatch.setenv("RDK_CAMERA_FRAMES", "12")
-    monkeypatch.setenv("RDK_CAMERA_LIVE_SECONDS", "0.5")   # the live view too, redrawn in place
-    monkeypatch.setenv("MPLBACKEND", "Agg")
+    for name, value in {**env, "MPLBACKEND": "Agg"}.items():
+        monkeypatch.setenv(name, value)
     nb = nbformat.read(NOTEBOOK, as_version=4)
+    if last_cell is not None:
+        ids = [c.get("id") for c in nb.cells]
+        nb.cells = nb.cells[: ids.index(last_cell) + 1]
     nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+    return nb
+
+
+def test_camera_notebook_on_the_mipi_fake(tmp_path, monkeypatch):
+    # the live view too, redrawn in place
+    nb = _run_on_the_fake(tmp_path, monkeypatch, {"RDK_CAMERA_FRAMES": "12", "RDK_CAMERA_LIVE_SECONDS": "0.5"})
     text = _text(nb)
     assert "ERROR" not in text, text[-2000:]
     assert "hobot_vio_rdkx5.libsrcampy: open_cam returned 0" in text
@@ -57,18 +66,7 @@ def test_camera_notebook_on_the_mipi_fake(tmp_path, monkeypatch):
 def test_camera_calls_cell_when_get_img_returns_none(tmp_path, monkeypatch):
     """The vendor's get_img returns None when no frame is ready (its reference code checks it,
     object_camera.md of HorizonRDK/rdk_x3_doc): the calls cell says so in one line, no traceback."""
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
-    shutil.copytree(FAKE, tmp_path / "fakes" / FAKE.name)
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path / "fakes"), str(REPO_ROOT),
-                                                      os.environ.get("PYTHONPATH", "")]))
-    monkeypatch.setenv("FAKE_NO_FRAME", "1")
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    ids = [c.get("id") for c in nb.cells]
-    nb.cells = nb.cells[: ids.index("vendor_calls") + 1]   # up to the camera calls
-    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+    nb = _run_on_the_fake(tmp_path, monkeypatch, {"FAKE_NO_FRAME": "1"}, last_cell="vendor_calls")
     text = _text(nb)
     assert "ERROR" not in text, text[-2000:]
     assert "open_cam returned 0" in text and "get_img returned None" in text

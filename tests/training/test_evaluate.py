@@ -108,40 +108,38 @@ def test_int8_and_board_model_kinds_are_reported(tmp_path):
     assert E.evaluate(tmp_path / "q.onnx", data, progress=False).kind == E.KIND_INT8
 
 
-def test_nv12_board_model_and_bin_path(tmp_path, monkeypatch):
-    """The NV12 board model scores what the float model scores on the same images."""
+def _identity_yaml(tmp_path, march: str, space: str):
+    """A mapper yaml for ``m.onnx`` with no normalisation (mean 0, scale 1), for ``march`` and NV12 ``space``."""
     import yaml
 
+    cfg = {"model_parameters": {"onnx_model": "m.onnx", "march": march, "output_model_file_prefix": "m"},
+           "input_parameters": {"input_name": "data", "input_type_rt": "nv12", "input_space_and_range": space,
+                                "input_type_train": "rgb", "input_layout_train": "NCHW",
+                                "input_shape": f"1x3x{SIZE}x{SIZE}", "norm_type": "data_mean_and_scale",
+                                "mean_value": "0 0 0", "scale_value": "1 1 1"}}
+    path = tmp_path / "m.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_nv12_board_model_and_bin_path(tmp_path, monkeypatch):
+    """The NV12 board model scores what the float model scores on the same images."""
     from helpers.pc.board_model import build_board_model
 
     data = colour_folder(tmp_path / "val")
     src = colour_model(tmp_path / "m.onnx", [0, 1, 2], 3, labels=list(COLOURS))
-    cfg = {"model_parameters": {"onnx_model": "m.onnx", "march": "bayes-e", "output_model_file_prefix": "m"},
-           "input_parameters": {"input_name": "data", "input_type_rt": "nv12", "input_space_and_range": "regular",
-                                "input_type_train": "rgb", "input_layout_train": "NCHW",
-                                "input_shape": f"1x3x{SIZE}x{SIZE}", "norm_type": "data_mean_and_scale",
-                                "mean_value": "0 0 0", "scale_value": "1 1 1"}}
-    (tmp_path / "m.yaml").write_text(yaml.safe_dump(cfg))
-    board = build_board_model(src, tmp_path / "m.yaml", out=tmp_path / "m_nv12.onnx")
+    board = build_board_model(src, _identity_yaml(tmp_path, "bayes-e", "regular"), out=tmp_path / "m_nv12.onnx")
     res = E.evaluate(board, data, progress=False)
     assert res.kind == E.KIND_NV12 and res.top1 == 100.0
 
 
 def test_s_series_board_model_is_evaluated_too(tmp_path):
     """eval on the S-series board model (split NV12 y + uv, limited range, as the .hbm): the same top-1."""
-    import yaml
-
     from helpers.pc.board_model import build_board_model
 
     data = colour_folder(tmp_path / "val")
     src = colour_model(tmp_path / "m.onnx", [0, 1, 2], 3, labels=list(COLOURS))
-    cfg = {"model_parameters": {"onnx_model": "m.onnx", "march": "nash-e", "output_model_file_prefix": "m"},
-           "input_parameters": {"input_name": "data", "input_type_rt": "nv12", "input_space_and_range": "bt601_video",
-                                "input_type_train": "rgb", "input_layout_train": "NCHW",
-                                "input_shape": f"1x3x{SIZE}x{SIZE}", "norm_type": "data_mean_and_scale",
-                                "mean_value": "0 0 0", "scale_value": "1 1 1"}}
-    (tmp_path / "m.yaml").write_text(yaml.safe_dump(cfg))
-    board = build_board_model(src, tmp_path / "m.yaml", out=tmp_path / "m_s100.onnx")
+    board = build_board_model(src, _identity_yaml(tmp_path, "nash-e", "bt601_video"), out=tmp_path / "m_s100.onnx")
     assert [i.name for i in onnx.load(str(board)).graph.input] == ["y", "uv"]
     res = E.evaluate(board, data, progress=False)
     assert res.kind == E.KIND_NV12 and res.top1 == 100.0
