@@ -316,20 +316,18 @@ def explain(res: "SensitivityResult", float_top1: float, int8_top1: float, kept_
     base = res.baseline.logit_err
     got = 100.0 * (1.0 - res.cumulative[k - 1].logit_err / base) if res.cumulative and base > 0 and k else 0.0
     tries = []
-    if res.ceiling is None:
-        pass
-    elif ranked < n:
+    if res.ceiling is not None and ranked < n:
         out.append(f"Ceiling of the {ranked} ranked layer(s): keeping them all as {res.keep_as} removes {share:.0f} % "
                    "of the INT8 logit error; what every layer could remove is not measured.")
-    elif share < LOW_CEILING_SHARE:
+    elif res.ceiling is not None and share < LOW_CEILING_SHARE:
         out.append(f"Ceiling: keeping all {ranked} layers as {res.keep_as} removes only {share:.0f} % of the "
                    f"INT8 logit error, so the error is mostly not in what the yaml can keep"
                    + (" (the int8 weights stay int8 under node_info)" if res.keep_as == "int16" else "")
                    + "; more kept layers will not fix it.")
-    else:
+    elif res.ceiling is not None:
         out.append(f"Ceiling: keeping all {ranked} layers removes {share:.0f} % of the INT8 logit error, "
-                   f"the {k} chosen {got:.0f} % (on the ranking images): the error is in the activations, spread over more layers than the "
-                   "budget allows.")
+                   f"the {k} chosen {got:.0f} % (on the ranking images): the error is in the activations, spread over "
+                   "more layers than the budget allows.")
         if k >= res.budget_k:
             tries.append(f"more layers (--budget / --max-k; the budget of {res.budget_k} is the limit here; each "
                          "kept layer costs board speed)")
